@@ -1,0 +1,41 @@
+/* cli: the berth command. main.c parses the global options shared by every
+ * command (the Compose project options among them) and dispatches to one
+ * function per command; each command family lives in its own file. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "common/common.h"
+
+/* Global options, as `docker compose` takes them before the command. */
+struct cli_ctx {
+    char **files;         /* -f, repeatable; "-" is stdin */
+    char *project_name;   /* -p */
+    char *project_dir;    /* --project-directory */
+    char **profiles;      /* --profile, repeatable */
+    char **env_files;     /* --env-file, repeatable */
+    const char *ansi;     /* --ansi never|always|auto */
+    bool color;           /* resolved from --ansi, NO_COLOR and isatty */
+    const char *progname; /* argv[0] as invoked */
+};
+
+/* A command: parses its own argv (argv[0] is the command name) and returns
+ * the process exit code. Errors are consumed (printed) inside. */
+typedef int (*cli_command_fn)(struct cli_ctx *ctx, int argc, char **argv);
+
+struct cli_command {
+    const char *name;
+    cli_command_fn fn;
+    const char *summary;
+};
+
+/* Exit codes as docker compose uses them. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
+
+/* Prints "berth: <context>: <message>" and frees the error; returns 1. */
+int cli_fail(struct bt_err **err, const char *context);
+/* Prints a usage error for a command and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) BT_PRINTF(2, 3);
+
+int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);

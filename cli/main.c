@@ -1,0 +1,179 @@
+/* berth: entry point, global options and command dispatch. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const struct cli_command commands[] = {
+    {"version", cli_cmd_version, "Show the berth version information"},
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "Usage:  berth [OPTIONS] COMMAND\n\n"
+                 "Define and run multi-container applications, without a daemon.\n\n"
+                 "Options:\n"
+                 "  -f, --file FILE              Compose configuration files\n"
+                 "  -p, --project-name NAME      Project name\n"
+                 "      --project-directory DIR  Alternate working directory\n"
+                 "      --profile PROFILE        Profile to enable\n"
+                 "      --env-file FILE          Alternate environment file\n"
+                 "      --ansi MODE              Control characters: never|always|auto\n"
+                 "      --log-level LEVEL        error|warn|info|debug\n"
+                 "  -v, --version                Show the version and quit\n"
+                 "  -h, --help                   Show this help\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < BT_ARRAY_SIZE(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'berth COMMAND --help' for more information on a command.\n");
+}
+
+int
+cli_fail(struct bt_err **err, const char *context)
+{
+    if (err && *err) {
+        if (context)
+            fprintf(stderr, "berth: %s: %s\n", context, (*err)->msg);
+        else
+            fprintf(stderr, "berth: %s\n", (*err)->msg);
+        *err = bt_err_free(*err);
+    }
+    return CLI_EXIT_FAILURE;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "berth %s: %s\nRun 'berth %s --help' for usage.\n", cmd, msg, cmd);
+    return CLI_EXIT_USAGE;
+}
+
+static bool
+parse_log_level(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(names); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            bt_log_set_level((enum bt_log_level)i);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+ctx_done(struct cli_ctx *ctx)
+{
+    bt_strv_free(ctx->files);
+    bt_strv_free(ctx->profiles);
+    bt_strv_free(ctx->env_files);
+    free(ctx->project_name);
+    free(ctx->project_dir);
+}
+
+int
+main(int argc, char **argv)
+{
+    enum { OPT_PROJECT_DIR = 256, OPT_PROFILE, OPT_ENV_FILE, OPT_ANSI, OPT_LOG_LEVEL };
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"project-name", required_argument, NULL, 'p'},
+        {"project-directory", required_argument, NULL, OPT_PROJECT_DIR},
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"env-file", required_argument, NULL, OPT_ENV_FILE},
+        {"ansi", required_argument, NULL, OPT_ANSI},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    struct cli_ctx ctx = {.ansi = "auto", .progname = argv[0]};
+    bt_json_init();
+
+    /* '+': stop at the first non-option, which is the command. */
+    int c;
+    while ((c = getopt_long(argc, argv, "+f:p:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            ctx.files = bt_strv_push(ctx.files, optarg);
+            break;
+        case 'p':
+            free(ctx.project_name);
+            ctx.project_name = xstrdup(optarg);
+            break;
+        case OPT_PROJECT_DIR:
+            free(ctx.project_dir);
+            ctx.project_dir = xstrdup(optarg);
+            break;
+        case OPT_PROFILE:
+            ctx.profiles = bt_strv_push(ctx.profiles, optarg);
+            break;
+        case OPT_ENV_FILE:
+            ctx.env_files = bt_strv_push(ctx.env_files, optarg);
+            break;
+        case OPT_ANSI:
+            if (strcmp(optarg, "never") && strcmp(optarg, "always") && strcmp(optarg, "auto")) {
+                fprintf(stderr, "berth: --ansi takes never, always or auto, not '%s'\n", optarg);
+                ctx_done(&ctx);
+                return CLI_EXIT_USAGE;
+            }
+            ctx.ansi = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            if (!parse_log_level(optarg)) {
+                fprintf(stderr, "berth: --log-level takes error, warn, info or debug\n");
+                ctx_done(&ctx);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'v': {
+            char *vargv[] = {"version", NULL};
+            optind = 1;
+            int r = cli_cmd_version(&ctx, 1, vargv);
+            ctx_done(&ctx);
+            return r;
+        }
+        case 'h':
+            usage(stdout);
+            ctx_done(&ctx);
+            return CLI_EXIT_OK;
+        default:
+            usage(stderr);
+            ctx_done(&ctx);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (strcmp(ctx.ansi, "always") == 0)
+        ctx.color = true;
+    else if (strcmp(ctx.ansi, "never") == 0 || getenv("NO_COLOR"))
+        ctx.color = false;
+    else
+        ctx.color = isatty(STDOUT_FILENO);
+
+    if (optind >= argc) {
+        usage(stderr);
+        ctx_done(&ctx);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    for (size_t i = 0; i < BT_ARRAY_SIZE(commands); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            int sub_argc = argc - optind;
+            char **sub_argv = argv + optind;
+            optind = 0; /* full re-initialisation of getopt for the command */
+            int r = commands[i].fn(&ctx, sub_argc, sub_argv);
+            ctx_done(&ctx);
+            return r;
+        }
+    }
+    fprintf(stderr, "berth: unknown command '%s'\nRun 'berth --help' for the list.\n", name);
+    ctx_done(&ctx);
+    return CLI_EXIT_USAGE;
+}
