@@ -1,0 +1,307 @@
+/* The compose node tree. */
+#include <string.h>
+
+#include "compose/node-internal.h"
+
+const char *
+cnode_intern(const char *s)
+{
+    /* Few distinct strings (file names): a list is enough. They live until
+     * exit by design. */
+    static char **interned;
+    for (size_t i = 0; interned && interned[i]; i++)
+        if (strcmp(interned[i], s) == 0)
+            return interned[i];
+    interned = bt_strv_push(interned, s);
+    return interned[bt_strv_length(interned) - 1];
+}
+
+struct cnode *
+cnode_new(enum cnode_kind kind, const char *file, int line, int col)
+{
+    struct cnode *n = xcalloc(1, sizeof(*n));
+    n->kind = kind;
+    n->file = file ? cnode_intern(file) : cnode_intern("<input>");
+    n->line = line;
+    n->col = col;
+    if (kind == CNODE_SCALAR)
+        n->value = xstrdup("");
+    return n;
+}
+
+struct cnode *
+cnode_new_scalar(const char *value, bool quoted, const struct cnode *pos)
+{
+    struct cnode *n = xcalloc(1, sizeof(*n));
+    n->kind = CNODE_SCALAR;
+    n->value = xstrdup(value);
+    n->quoted = quoted;
+    n->file = pos ? pos->file : cnode_intern("<input>");
+    n->line = pos ? pos->line : 0;
+    n->col = pos ? pos->col : 0;
+    return n;
+}
+
+struct cnode *
+cnode_free(struct cnode *n)
+{
+    if (!n)
+        return NULL;
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->keys)
+            cnode_free(n->keys[i]);
+        cnode_free(n->items[i]);
+    }
+    free(n->keys);
+    free(n->items);
+    free(n->value);
+    free(n);
+    return NULL;
+}
+
+struct cnode *
+cnode_copy(const struct cnode *n)
+{
+    if (!n)
+        return NULL;
+    struct cnode *c = xcalloc(1, sizeof(*c));
+    *c = *n;
+    c->value = xstrdup(n->value);
+    c->keys = NULL;
+    c->items = NULL;
+    c->cap = n->n;
+    if (n->n) {
+        c->items = xcalloc(n->n, sizeof(*c->items));
+        if (n->kind == CNODE_MAP)
+            c->keys = xcalloc(n->n, sizeof(*c->keys));
+        for (size_t i = 0; i < n->n; i++) {
+            c->items[i] = cnode_copy(n->items[i]);
+            if (n->kind == CNODE_MAP)
+                c->keys[i] = cnode_copy(n->keys[i]);
+        }
+    }
+    return c;
+}
+
+static bool
+match_any(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(s, *words) == 0)
+            return true;
+    return false;
+}
+
+static bool
+is_int(const char *s)
+{
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o') && p[2]) {
+        const char *digits = p[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567";
+        return strspn(p + 2, digits) == strlen(p + 2);
+    }
+    return *p && strspn(p, "0123456789") == strlen(p);
+}
+
+static bool
+is_float(const char *s)
+{
+    static const char *const special[] = {".inf",  "-.inf", "+.inf", ".Inf",  "-.Inf",
+                                          "+.Inf", ".INF",  "-.INF", "+.INF", ".nan",
+                                          ".NaN",  ".NAN",  NULL};
+    if (match_any(s, special))
+        return true;
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    size_t intd = strspn(p, "0123456789");
+    p += intd;
+    size_t fracd = 0;
+    if (*p == '.') {
+        p++;
+        fracd = strspn(p, "0123456789");
+        p += fracd;
+    }
+    if (intd + fracd == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+')
+            p++;
+        size_t e = strspn(p, "0123456789");
+        if (!e)
+            return false;
+        p += e;
+    }
+    return *p == '\0';
+}
+
+enum cnode_type
+cnode_type(const struct cnode *n)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
+    if (!n || n->kind != CNODE_SCALAR)
+        return CNODE_T_STRING;
+    if (n->quoted)
+        return CNODE_T_STRING;
+    if (match_any(n->value, nulls))
+        return CNODE_T_NULL;
+    if (match_any(n->value, bools))
+        return CNODE_T_BOOL;
+    if (is_int(n->value))
+        return CNODE_T_INT;
+    if (is_float(n->value))
+        return CNODE_T_FLOAT;
+    return CNODE_T_STRING;
+}
+
+bool
+cnode_is_null(const struct cnode *n)
+{
+    return !n || (n->kind == CNODE_SCALAR && cnode_type(n) == CNODE_T_NULL);
+}
+
+bool
+cnode_get_bool(const struct cnode *n, bool *out)
+{
+    if (!n || cnode_type(n) != CNODE_T_BOOL)
+        return false;
+    *out = n->value[0] == 't' || n->value[0] == 'T';
+    return true;
+}
+
+bool
+cnode_get_int(const struct cnode *n, int64_t *out)
+{
+    if (!n || cnode_type(n) != CNODE_T_INT)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    const char *p = n->value;
+    int sign = 1;
+    if (*p == '-' || *p == '+')
+        sign = *p++ == '-' ? -1 : 1;
+    int base = 10;
+    if (p[0] == '0' && p[1] == 'x') {
+        base = 16;
+        p += 2;
+    } else if (p[0] == '0' && p[1] == 'o') {
+        base = 8;
+        p += 2;
+    }
+    long long v = strtoll(p, &end, base);
+    if (errno || *end)
+        return false;
+    *out = sign * v;
+    return true;
+}
+
+ssize_t
+cnode_map_index(const struct cnode *map, const char *key)
+{
+    if (!map || map->kind != CNODE_MAP)
+        return -1;
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(map->keys[i]->value, key) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+struct cnode *
+cnode_map_get(const struct cnode *map, const char *key)
+{
+    ssize_t i = cnode_map_index(map, key);
+    return i < 0 ? NULL : map->items[i];
+}
+
+static void
+grow(struct cnode *n)
+{
+    if (n->n < n->cap)
+        return;
+    n->cap = n->cap ? n->cap * 2 : 4;
+    n->items = xreallocarray(n->items, n->cap, sizeof(*n->items));
+    if (n->kind == CNODE_MAP)
+        n->keys = xreallocarray(n->keys, n->cap, sizeof(*n->keys));
+}
+
+void
+cnode_map_set_take(struct cnode *map, struct cnode *key, struct cnode *val)
+{
+    ssize_t i = cnode_map_index(map, key->value);
+    if (i >= 0) {
+        cnode_free(map->items[i]);
+        map->items[i] = val;
+        cnode_free(key);
+        return;
+    }
+    grow(map);
+    map->keys[map->n] = key;
+    map->items[map->n] = val;
+    map->n++;
+}
+
+void
+cnode_map_set_str_take(struct cnode *map, const char *key, struct cnode *val)
+{
+    cnode_map_set_take(map, cnode_new_scalar(key, false, val ? val : map), val);
+}
+
+void
+cnode_map_del(struct cnode *map, const char *key)
+{
+    ssize_t i = cnode_map_index(map, key);
+    if (i < 0)
+        return;
+    cnode_free(map->keys[i]);
+    cnode_free(map->items[i]);
+    memmove(&map->keys[i], &map->keys[i + 1], (map->n - (size_t)i - 1) * sizeof(*map->keys));
+    memmove(&map->items[i], &map->items[i + 1], (map->n - (size_t)i - 1) * sizeof(*map->items));
+    map->n--;
+}
+
+void
+cnode_seq_push_take(struct cnode *seq, struct cnode *item)
+{
+    grow(seq);
+    seq->items[seq->n++] = item;
+}
+
+char *
+cnode_pos(const struct cnode *n)
+{
+    if (!n)
+        return xstrdup("<input>");
+    return xasprintf("%s:%d:%d", n->file, n->line, n->col);
+}
+
+const char *
+cnode_kind_name(const struct cnode *n)
+{
+    if (!n)
+        return "nothing";
+    switch (n->kind) {
+    case CNODE_MAP:
+        return "a mapping";
+    case CNODE_SEQ:
+        return "a sequence";
+    case CNODE_SCALAR:
+        break;
+    }
+    switch (cnode_type(n)) {
+    case CNODE_T_NULL:
+        return "null";
+    case CNODE_T_BOOL:
+        return "a boolean";
+    case CNODE_T_INT:
+        return "an integer";
+    case CNODE_T_FLOAT:
+        return "a number";
+    case CNODE_T_STRING:
+        break;
+    }
+    return "a string";
+}
