@@ -345,6 +345,17 @@ vol_volume_copy_up(struct vol_store *st, const char *name, int image_rootfd, con
     if (v->copied_up)
         return 0;
 
+    if (bt_strv_length(v->options) > 0) {
+        /* Content written beneath a driver-options mount would be hidden
+         * by it: the volume's mount has to be there first. */
+        r = vol_data_is_mounted(st, name, err);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return bt_err_set(err, EINVAL,
+                              "copy-up into volume '%s': it is not mounted (acquire it first)",
+                              name);
+    }
     _cleanup_close_ int dst = vol_data_open(st, name, O_RDONLY, err);
     if (dst < 0)
         return dst;

@@ -252,6 +252,8 @@ int vol_mount_resolve(struct vol_store *st, const struct vol_mount_request *req,
  * never resolved outside it) into the volume, preserving owners, modes,
  * timestamps, xattrs, symlinks, hardlinks and device nodes, when the volume
  * is empty and has not been copied up before; then records that copy-up is
- * done. Returns 1 when content was copied, 0 when there was nothing to do. */
+ * done. Returns 1 when content was copied, 0 when there was nothing to do.
+ * A volume with driver options must have been acquired first (its mount is
+ * what receives the content). */
 int vol_volume_copy_up(struct vol_store *st, const char *name, int image_rootfd, const char *path,
                        struct bt_err **err);
