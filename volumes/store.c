@@ -232,6 +232,49 @@ vol_store_path(const struct vol_store *st)
     return st->path;
 }
 
+char *
+vol_store_volume_of_path(const struct vol_store *st, const char *path)
+{
+    _cleanup_free_ char *clean = bt_path_clean(path);
+    size_t n = strlen(st->path);
+    if (strncmp(clean, st->path, n) != 0 || clean[n] != '/')
+        return NULL;
+    const char *name = clean + n + 1;
+    const char *slash = strchr(name, '/');
+    if (!slash || strcmp(slash, "/_data") != 0)
+        return NULL;
+    _cleanup_free_ char *v = xstrndup(name, (size_t)(slash - name));
+    return name_ok(v) ? TAKE_PTR(v) : NULL;
+}
+
+void
+vol_store_set_user_check(struct vol_store *st, vol_user_alive_fn fn, void *data)
+{
+    st->alive = fn;
+    st->alive_data = data;
+}
+
+/* Drops the users whose container is gone; true when any was. */
+static bool
+drop_dead_users(struct vol_store *st, struct vol_volume *v)
+{
+    if (!st->alive)
+        return false;
+    size_t kept = 0;
+    for (size_t i = 0; i < v->n_users; i++) {
+        if (st->alive(v->users[i].id, st->alive_data)) {
+            v->users[kept++] = v->users[i];
+            continue;
+        }
+        bt_debug("volume '%s': container %s is gone, no longer a user", v->name, v->users[i].id);
+        free(v->users[i].id);
+        free(v->users[i].name);
+    }
+    bool changed = kept != v->n_users;
+    v->n_users = kept;
+    return changed;
+}
+
 int
 vol_store_lock(struct vol_store *st, struct bt_err **err)
 {
@@ -640,6 +683,7 @@ list_unlocked(struct vol_store *st, const struct vol_filter *f, struct vol_list 
         }
         if (r == 0)
             continue;
+        drop_dead_users(st, v);
         if (!vol_filter_match(f, v)) {
             vol_volume_free(v);
             continue;
@@ -722,6 +766,8 @@ vol_volume_remove(struct vol_store *st, const char *name, const struct vol_rm_op
         return r;
     if (r == 0)
         return bt_err_set(err, ENOENT, "no such volume: %s", name);
+    if (drop_dead_users(st, v) && vol_meta_save(st, v, err) < 0)
+        return bt_err_ret(err);
     if (opts && opts->project) {
         const char *p = vol_volume_label(v, VOL_LABEL_PROJECT);
         if (!p || strcmp(p, opts->project) != 0 || bt_strv_length(v->external_refs) > 0)
@@ -844,15 +890,11 @@ vol_volume_acquire(struct vol_store *st, const char *name, const char *container
     if (r == 0)
         return bt_err_set(err, ENOENT, "no such volume: %s", name);
     const char *shown = container_name && *container_name ? container_name : container_id;
-    for (size_t i = 0; i < v->n_users; i++) {
-        if (strcmp(v->users[i].id, container_id) == 0) {
-            free(v->users[i].name);
-            v->users[i].name = xstrdup(shown);
-            return vol_meta_save(st, v, err);
-        }
-    }
+    drop_dead_users(st, v);
     bool mounted_now = false;
-    if (v->n_users == 0 && bt_strv_length(v->options) > 0) {
+    /* Whether the mount is there is the kernel's answer, not the records':
+     * after a reboot users may be recorded and the mount gone. */
+    if (bt_strv_length(v->options) > 0) {
         r = vol_data_is_mounted(st, name, err);
         if (r < 0)
             return r;
@@ -865,10 +907,18 @@ vol_volume_acquire(struct vol_store *st, const char *name, const char *container
             mounted_now = true;
         }
     }
-    v->users = xreallocarray(v->users, v->n_users + 1, sizeof(*v->users));
-    v->users[v->n_users].id = xstrdup(container_id);
-    v->users[v->n_users].name = xstrdup(shown);
-    v->n_users++;
+    size_t i;
+    for (i = 0; i < v->n_users; i++)
+        if (strcmp(v->users[i].id, container_id) == 0)
+            break;
+    if (i == v->n_users) {
+        v->users = xreallocarray(v->users, v->n_users + 1, sizeof(*v->users));
+        v->users[i].id = xstrdup(container_id);
+        v->users[i].name = NULL;
+        v->n_users++;
+    }
+    free(v->users[i].name);
+    v->users[i].name = xstrdup(shown);
     r = vol_meta_save(st, v, err);
     if (r < 0 && mounted_now) {
         struct bt_err *e = NULL;
@@ -884,16 +934,19 @@ static int
 release_locked(struct vol_store *st, struct vol_volume *v, const char *container_id,
                struct bt_err **err)
 {
-    size_t i;
-    for (i = 0; i < v->n_users; i++)
-        if (strcmp(v->users[i].id, container_id) == 0)
-            break;
-    if (i == v->n_users)
+    bool changed = drop_dead_users(st, v);
+    for (size_t i = 0; i < v->n_users; i++) {
+        if (strcmp(v->users[i].id, container_id) != 0)
+            continue;
+        free(v->users[i].id);
+        free(v->users[i].name);
+        memmove(v->users + i, v->users + i + 1, (v->n_users - i - 1) * sizeof(*v->users));
+        v->n_users--;
+        changed = true;
+        break;
+    }
+    if (!changed)
         return 0;
-    free(v->users[i].id);
-    free(v->users[i].name);
-    memmove(v->users + i, v->users + i + 1, (v->n_users - i - 1) * sizeof(*v->users));
-    v->n_users--;
     int r = vol_meta_save(st, v, err);
     if (r < 0)
         return r;

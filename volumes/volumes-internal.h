@@ -10,6 +10,8 @@ DEFINE_CLEANUP(struct vol_volume *, vol_volume_free)
 struct vol_store {
     char *path; /* ROOT/volumes */
     int dirfd;  /* O_PATH|O_DIRECTORY on path */
+    vol_user_alive_fn alive;
+    void *alive_data;
 };
 
 /* Takes the store's exclusive lock; closing the returned fd releases it. */

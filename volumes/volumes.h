@@ -44,6 +44,16 @@ struct vol_store *vol_store_open(const char *root, struct bt_err **err);
 struct vol_store *vol_store_free(struct vol_store *st);
 /* ROOT/volumes (borrowed). */
 const char *vol_store_path(const struct vol_store *st);
+/* The volume whose _data is path (ROOT/volumes/NAME/_data), as an OCI
+ * mount's source names it; NULL for any other path. Caller owns. */
+char *vol_store_volume_of_path(const struct vol_store *st, const char *path);
+
+/* Tells whether a container recorded as a volume's user still exists. Set
+ * by the engine, which knows containers: a user whose container is gone (it
+ * was deleted by a crashed command) then no longer keeps its volumes in use
+ * for rm, prune and the dangling filter. Without it every record counts. */
+typedef bool (*vol_user_alive_fn)(const char *container_id, void *data);
+void vol_store_set_user_check(struct vol_store *st, vol_user_alive_fn fn, void *data);
 
 /* ---- volumes ---- */
 
@@ -245,6 +255,36 @@ void vol_mount_plan_done(struct vol_mount_plan *p);
 int vol_mount_resolve(struct vol_store *st, const struct vol_mount_request *req,
                       const struct vol_anon_owner *owner, struct vol_mount_plan *out,
                       struct bt_err **err);
+
+/* ---- volumes_from ---- */
+
+enum vol_from_kind { VOL_FROM_SERVICE, VOL_FROM_CONTAINER };
+enum vol_from_mode { VOL_FROM_KEEP, VOL_FROM_RO, VOL_FROM_RW };
+
+struct vol_volumes_from {
+    enum vol_from_kind kind;
+    char *name; /* service or container name; owned */
+    enum vol_from_mode mode;
+};
+/* Parses a compose volumes_from entry: "SERVICE[:ro|rw]" or
+ * "service:SERVICE[:ro|rw]" or "container:NAME[:ro|rw]". */
+int vol_volumes_from_parse(const char *spec, struct vol_volumes_from *out, struct bt_err **err);
+void vol_volumes_from_done(struct vol_volumes_from *f);
+
+/* The mounts a container takes from another one's OCI mounts (src):
+ * every bind and volume mount (tmpfs mounts stay the source's own, as with
+ * Docker), read-only or read-write as mode says, otherwise as they were.
+ * A destination listed in own (the container's own mounts) is left out:
+ * its own mount wins. Volume mounts name their volume in the plan so the
+ * engine acquires it; they never ask for copy-up. */
+int vol_mounts_from(const struct vol_store *st, const struct vol_oci_mount *src, size_t n_src,
+                    enum vol_from_mode mode, char *const *own, struct vol_mount_plan **out,
+                    size_t *n_out, struct bt_err **err);
+void vol_mount_plans_free(struct vol_mount_plan *plans, size_t n);
+
+/* Fails with "duplicate mount point" when two mounts share a destination. */
+int vol_mounts_check_unique(const struct vol_oci_mount *const *mounts, size_t n,
+                            struct bt_err **err);
 
 /* ---- copy-up ---- */
 

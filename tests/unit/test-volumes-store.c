@@ -363,6 +363,41 @@ test_prune_and_external(void **state)
     vol_volume_free(anon_free);
 }
 
+static bool
+only_alive(const char *id, void *data)
+{
+    return strcmp(id, (const char *)data) == 0;
+}
+
+static void
+test_gone_users(void **state)
+{
+    struct fixture *f = *state;
+    _cleanup_err_ struct bt_err *err = NULL;
+    vol_volume_free(create(f->st, "data", NULL, false));
+    assert_int_equal(vol_volume_acquire(f->st, "data", "dead1", "demo-old-1", &err), 0);
+    assert_int_equal(vol_volume_acquire(f->st, "data", "live1", "demo-new-1", &err), 0);
+    /* without a check every record counts */
+    assert_int_equal(vol_volume_remove(f->st, "data", NULL, &err), -EBUSY);
+    assert_non_null(strstr(err->msg, "demo-old-1"));
+    err = bt_err_free(err);
+
+    vol_store_set_user_check(f->st, only_alive, "live1");
+    struct vol_filter flt = {.dangling = 1};
+    struct vol_list l;
+    assert_int_equal(vol_volume_list(f->st, &flt, &l, &err), 0);
+    assert_int_equal(l.n, 0);
+    vol_list_done(&l);
+    assert_int_equal(vol_volume_remove(f->st, "data", NULL, &err), -EBUSY);
+    assert_null(strstr(err->msg, "demo-old-1"));
+    assert_non_null(strstr(err->msg, "demo-new-1"));
+    err = bt_err_free(err);
+
+    /* once the live one is gone too, the volume is free */
+    vol_store_set_user_check(f->st, only_alive, "nobody");
+    assert_int_equal(vol_volume_remove(f->st, "data", NULL, &err), 1);
+}
+
 static void
 test_leftovers_removed(void **state)
 {
@@ -393,6 +428,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_anonymous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_and_external, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gone_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leftovers_removed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
