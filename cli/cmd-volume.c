@@ -16,180 +16,7 @@ open_store(struct bt_err **err)
     return vol_store_open(root && *root ? root : "/var/lib/berth", err);
 }
 
-/* ---- ls ---- */
-
-static char *
-labels_joined(const struct vol_volume *v)
-{
-    return bt_strv_join(v->labels, ",");
-}
-
-static void
-print_table(const struct vol_list *l)
-{
-    /* Docker's tabwriter: columns at least 10 wide, 3 spaces of padding. */
-    size_t w = strlen("DRIVER") + 3;
-    for (size_t i = 0; i < l->n; i++)
-        if (strlen(l->items[i]->driver) + 3 > w)
-            w = strlen(l->items[i]->driver) + 3;
-    if (w < 10)
-        w = 10;
-    printf("%-*s%s\n", (int)w, "DRIVER", "VOLUME NAME");
-    for (size_t i = 0; i < l->n; i++)
-        printf("%-*s%s\n", (int)w, l->items[i]->driver, l->items[i]->name);
-}
-
-static void
-print_json_lines(const struct vol_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const struct vol_volume *v = l->items[i];
-        _cleanup_free_ char *labels = labels_joined(v);
-        _cleanup_json_ json_t *j = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Availability", "N/A", "Driver",
-            v->driver, "Group", "N/A", "Labels", labels, "Links", "N/A", "Mountpoint",
-            v->mountpoint, "Name", v->name, "Scope", v->scope, "Size", "N/A", "Status", "N/A");
-        _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-        printf("%s\n", s);
-    }
-}
-
-static int
-cmd_ls(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"filter", required_argument, NULL, 'f'},
-        {"format", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
-    struct vol_filter f = {.dangling = -1};
-    _cleanup_err_ struct bt_err *err = NULL;
-    bool quiet = false;
-    const char *format = "table";
-    int c;
-    while ((c = getopt_long(argc, argv, "qf:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'q':
-            quiet = true;
-            break;
-        case 'f':
-            if (vol_filter_add(&f, optarg, &err) < 0) {
-                vol_filter_done(&f);
-                return cli_usage_error("volume ls", "%s", err->msg);
-            }
-            break;
-        case 'F':
-            format = optarg;
-            break;
-        case 'h':
-            printf("Usage:  berth volume ls [OPTIONS]\n\nList volumes\n\nOptions:\n"
-                   "  -f, --filter filter   Filter output (label=KEY[=VALUE], name=, "
-                   "driver=, dangling=true|false)\n"
-                   "      --format string   table or json\n"
-                   "  -q, --quiet           Only display volume names\n");
-            vol_filter_done(&f);
-            return CLI_EXIT_OK;
-        default:
-            vol_filter_done(&f);
-            return cli_usage_error("volume ls", "unknown option");
-        }
-    }
-    if (strcmp(format, "table") && strcmp(format, "json")) {
-        vol_filter_done(&f);
-        return cli_usage_error("volume ls", "--format takes table or json");
-    }
-    if (optind < argc) {
-        vol_filter_done(&f);
-        return cli_usage_error("volume ls", "takes no arguments");
-    }
-    _cleanup_(vol_store_freep) struct vol_store *st = open_store(&err);
-    if (!st) {
-        vol_filter_done(&f);
-        return cli_fail(&err, "volume ls");
-    }
-    struct vol_list l;
-    int r = vol_volume_list(st, &f, &l, &err);
-    vol_filter_done(&f);
-    if (r < 0)
-        return cli_fail(&err, "volume ls");
-    if (quiet) {
-        for (size_t i = 0; i < l.n; i++)
-            printf("%s\n", l.items[i]->name);
-    } else if (strcmp(format, "json") == 0) {
-        print_json_lines(&l);
-    } else {
-        print_table(&l);
-    }
-    vol_list_done(&l);
-    return CLI_EXIT_OK;
-}
-
-/* ---- create ---- */
-
-static int
-cmd_create(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"driver", required_argument, NULL, 'd'}, {"opt", required_argument, NULL, 'o'},
-        {"label", required_argument, NULL, 'l'},  {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {0},
-    };
-    _cleanup_strv_ char **labels = NULL;
-    _cleanup_strv_ char **dopts = NULL;
-    const char *driver = NULL, *name = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            driver = optarg;
-            break;
-        case 'o':
-            if (!strchr(optarg, '='))
-                return cli_usage_error("volume create", "--opt '%s': expected KEY=VALUE", optarg);
-            dopts = bt_strv_push(dopts, optarg);
-            break;
-        case 'l':
-            labels = bt_strv_push(labels, optarg);
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'h':
-            printf("Usage:  berth volume create [OPTIONS] [VOLUME]\n\nCreate a volume\n\n"
-                   "Options:\n"
-                   "  -d, --driver string   Specify volume driver name (default \"local\")\n"
-                   "      --label list      Set metadata for a volume\n"
-                   "  -o, --opt map         Set driver specific options (type, o, device)\n");
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("volume create", "unknown option");
-        }
-    }
-    if (optind < argc) {
-        if (name && strcmp(name, argv[optind]) != 0)
-            return cli_usage_error("volume create", "conflicting names: --name %s and %s", name,
-                                   argv[optind]);
-        name = argv[optind++];
-    }
-    if (optind < argc)
-        return cli_usage_error("volume create", "takes at most one volume name");
-    _cleanup_err_ struct bt_err *err = NULL;
-    _cleanup_(vol_store_freep) struct vol_store *st = open_store(&err);
-    if (!st)
-        return cli_fail(&err, "volume create");
-    struct vol_create_opts o = {
-        .name = name, .driver = driver, .labels = labels, .driver_opts = dopts};
-    struct vol_volume *v = NULL;
-    if (vol_volume_create(st, &o, &v, NULL, &err) < 0)
-        return cli_fail(&err, "volume create");
-    printf("%s\n", v->name);
-    vol_volume_free(v);
-    return CLI_EXIT_OK;
-}
-
-/* ---- inspect ---- */
+/* ---- templates ---- */
 
 /* The one form of Go template that scripts use on volumes: text with
  * {{.Field}} and {{json .Field}} for the inspect object's top-level keys. */
@@ -261,6 +88,226 @@ print_template(const char *tmpl, json_t *obj, struct bt_err **err)
     bt_buf_done(&b);
     return 0;
 }
+
+/* ---- ls ---- */
+
+static char *
+labels_joined(const struct vol_volume *v)
+{
+    return bt_strv_join(v->labels, ",");
+}
+
+static void
+print_table(const struct vol_list *l)
+{
+    /* Docker's tabwriter: columns at least 10 wide, 3 spaces of padding. */
+    size_t w = strlen("DRIVER") + 3;
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->items[i]->driver) + 3 > w)
+            w = strlen(l->items[i]->driver) + 3;
+    if (w < 10)
+        w = 10;
+    printf("%-*s%s\n", (int)w, "DRIVER", "VOLUME NAME");
+    for (size_t i = 0; i < l->n; i++)
+        printf("%-*s%s\n", (int)w, l->items[i]->driver, l->items[i]->name);
+}
+
+/* The object `volume ls --format json` prints per volume, and that
+ * templates see. */
+static json_t *
+ls_object(const struct vol_volume *v)
+{
+    _cleanup_free_ char *labels = labels_joined(v);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Availability", "N/A",
+                     "Driver", v->driver, "Group", "N/A", "Labels", labels, "Links", "N/A",
+                     "Mountpoint", v->mountpoint, "Name", v->name, "Scope", v->scope, "Size", "N/A",
+                     "Status", "N/A");
+}
+
+static void
+print_json_lines(const struct vol_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        _cleanup_json_ json_t *j = ls_object(l->items[i]);
+        _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("%s\n", s);
+    }
+}
+
+/* As the docker CLI does, "\t" and "\n" typed in a template are a tab and a
+ * newline. */
+static char *
+unescape_template(const char *t)
+{
+    struct bt_buf b = {0};
+    for (const char *p = t; *p; p++) {
+        if (p[0] == '\\' && (p[1] == 't' || p[1] == 'n')) {
+            bt_buf_putc(&b, p[1] == 't' ? '\t' : '\n');
+            p++;
+        } else {
+            bt_buf_putc(&b, *p);
+        }
+    }
+    return bt_buf_steal(&b);
+}
+
+static int
+print_templates(const struct vol_list *l, const char *format, struct bt_err **err)
+{
+    _cleanup_free_ char *t = unescape_template(format);
+    for (size_t i = 0; i < l->n; i++) {
+        _cleanup_json_ json_t *j = ls_object(l->items[i]);
+        int r = print_template(t, j, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int
+cmd_ls(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'},
+        {"filter", required_argument, NULL, 'f'},
+        {"format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    struct vol_filter f = {.dangling = -1};
+    _cleanup_err_ struct bt_err *err = NULL;
+    bool quiet = false;
+    const char *format = "table";
+    int c;
+    while ((c = getopt_long(argc, argv, "qf:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = true;
+            break;
+        case 'f':
+            if (vol_filter_add(&f, optarg, &err) < 0) {
+                vol_filter_done(&f);
+                return cli_usage_error("volume ls", "%s", err->msg);
+            }
+            break;
+        case 'F':
+            format = optarg;
+            break;
+        case 'h':
+            printf("Usage:  berth volume ls [OPTIONS]\n\nList volumes\n\nOptions:\n"
+                   "  -f, --filter filter   Filter output (label=KEY[=VALUE], name=, "
+                   "driver=, dangling=true|false)\n"
+                   "      --format string   table, json, or a template such as '{{.Name}}'\n"
+                   "  -q, --quiet           Only display volume names\n");
+            vol_filter_done(&f);
+            return CLI_EXIT_OK;
+        default:
+            vol_filter_done(&f);
+            return cli_usage_error("volume ls", "unknown option");
+        }
+    }
+    if (strcmp(format, "table") && strcmp(format, "json") && !strstr(format, "{{")) {
+        vol_filter_done(&f);
+        return cli_usage_error("volume ls", "--format takes table, json or a template");
+    }
+    if (optind < argc) {
+        vol_filter_done(&f);
+        return cli_usage_error("volume ls", "takes no arguments");
+    }
+    _cleanup_(vol_store_freep) struct vol_store *st = open_store(&err);
+    if (!st) {
+        vol_filter_done(&f);
+        return cli_fail(&err, "volume ls");
+    }
+    struct vol_list l;
+    int r = vol_volume_list(st, &f, &l, &err);
+    vol_filter_done(&f);
+    if (r < 0)
+        return cli_fail(&err, "volume ls");
+    if (quiet) {
+        for (size_t i = 0; i < l.n; i++)
+            printf("%s\n", l.items[i]->name);
+    } else if (strcmp(format, "json") == 0) {
+        print_json_lines(&l);
+    } else if (strcmp(format, "table") != 0) {
+        r = print_templates(&l, format, &err);
+        vol_list_done(&l);
+        if (r < 0) {
+            cli_fail(&err, "volume ls");
+            return CLI_EXIT_USAGE;
+        }
+        return CLI_EXIT_OK;
+    } else {
+        print_table(&l);
+    }
+    vol_list_done(&l);
+    return CLI_EXIT_OK;
+}
+
+/* ---- create ---- */
+
+static int
+cmd_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"driver", required_argument, NULL, 'd'}, {"opt", required_argument, NULL, 'o'},
+        {"label", required_argument, NULL, 'l'},  {"name", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},         {0},
+    };
+    _cleanup_strv_ char **labels = NULL;
+    _cleanup_strv_ char **dopts = NULL;
+    const char *driver = NULL, *name = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            driver = optarg;
+            break;
+        case 'o':
+            if (!strchr(optarg, '='))
+                return cli_usage_error("volume create", "--opt '%s': expected KEY=VALUE", optarg);
+            dopts = bt_strv_push(dopts, optarg);
+            break;
+        case 'l':
+            labels = bt_strv_push(labels, optarg);
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'h':
+            printf("Usage:  berth volume create [OPTIONS] [VOLUME]\n\nCreate a volume\n\n"
+                   "Options:\n"
+                   "  -d, --driver string   Specify volume driver name (default \"local\")\n"
+                   "      --label list      Set metadata for a volume\n"
+                   "  -o, --opt map         Set driver specific options (type, o, device)\n");
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("volume create", "unknown option");
+        }
+    }
+    if (optind < argc) {
+        if (name && strcmp(name, argv[optind]) != 0)
+            return cli_usage_error("volume create", "conflicting names: --name %s and %s", name,
+                                   argv[optind]);
+        name = argv[optind++];
+    }
+    if (optind < argc)
+        return cli_usage_error("volume create", "takes at most one volume name");
+    _cleanup_err_ struct bt_err *err = NULL;
+    _cleanup_(vol_store_freep) struct vol_store *st = open_store(&err);
+    if (!st)
+        return cli_fail(&err, "volume create");
+    struct vol_create_opts o = {
+        .name = name, .driver = driver, .labels = labels, .driver_opts = dopts};
+    struct vol_volume *v = NULL;
+    if (vol_volume_create(st, &o, &v, NULL, &err) < 0)
+        return cli_fail(&err, "volume create");
+    printf("%s\n", v->name);
+    vol_volume_free(v);
+    return CLI_EXIT_OK;
+}
+
+/* ---- inspect ---- */
 
 static int
 cmd_inspect(int argc, char **argv)

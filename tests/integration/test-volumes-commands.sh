@@ -32,6 +32,8 @@ expect_eq "$(bt_berth volume ls -q --filter label=env=prod)" web_static "label f
 expect_eq "$(bt_berth volume ls -q -f label=tier -f name=web)" web_static "label+name filter"
 expect_eq "$(bt_berth volume ls -q -f label=env=dev)" "" "non-matching label filter"
 
+expect_eq "$(bt_berth volume ls --format '{{.Name}}\t{{.Labels}}' -f label=env)" \
+    "$(printf 'web_static\tenv=prod,tier=db')" "ls with a template"
 json=$(bt_berth volume ls --format json -f name=web_static)
 python3 - "$json" "$BERTH_ROOT" <<'PY' || bt_fail "ls --format json"
 import json, sys
