@@ -150,4 +150,15 @@ expect_in "$err" "planted2/_data" "planted symlink error on acquire"
 mountpoint -q "$victim" && bt_fail "a tmpfs was mounted on the symlink's target"
 bt_berth volume rm planted2 >/dev/null || bt_fail "rm planted2"
 [ -d "$victim" ] || bt_fail "rm followed the planted symlink"
+# symlinks a container plants inside a volume are never followed by prune or rm
+mkdir -p "$T/hostkeep"
+head -c 5000 /dev/zero >"$T/hostkeep/big"
+a=$("$helper" resolve /data demo web 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["volume"])')
+ln -s "$T/hostkeep" "$V/$a/_data/escape"
+ln -s "$T/hostkeep/big" "$V/$a/_data/bigfile"
+out=$(bt_berth volume prune -f) || bt_fail "prune"
+expect_in "$out" "$a" "anonymous volume pruned"
+expect_in "$out" "Total reclaimed space: " "prune output"
+case "$out" in *"space: 5kB"* | *"space: 5.0"*) bt_fail "prune counted a symlink's target" ;; esac
+[ -f "$T/hostkeep/big" ] || bt_fail "prune followed a planted symlink"
 echo PASS
