@@ -1000,33 +1000,34 @@ vol_anon_ensure(struct vol_store *st, const struct vol_anon_owner *owner, const 
     *out = NULL;
     if (!owner || !owner->project || !owner->service || !owner->container_number)
         return bt_err_set(err, EINVAL, "anonymous volume for '%s': no owning container", target);
+    _cleanup_free_ char *clean = bt_path_clean(target);
     struct vol_filter f = {.dangling = -1};
     f.labels = bt_strv_push_take(f.labels, xstrdup(VOL_LABEL_ANONYMOUS "="));
     f.labels = bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_PROJECT "=%s", owner->project));
     f.labels = bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_SERVICE "=%s", owner->service));
     f.labels =
         bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_NUMBER "=%s", owner->container_number));
-    f.labels = bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_TARGET "=%s", target));
+    f.labels = bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_TARGET "=%s", clean));
+    /* Look up and create under one lock, so two commands never make two
+     * anonymous volumes for the same container and path. */
+    _cleanup_close_ int lk = vol_store_lock(st, err);
+    if (lk < 0) {
+        vol_filter_done(&f);
+        return lk;
+    }
     struct vol_list l;
-    int r = vol_volume_list(st, &f, &l, err);
-    if (r < 0) {
-        vol_filter_done(&f);
-        return r;
-    }
-    for (size_t i = 0; i < l.n; i++) {
-        if (l.items[i]->anonymous) {
+    int r = list_unlocked(st, &f, &l, err);
+    for (size_t i = 0; r == 0 && i < l.n && !*out; i++)
+        if (l.items[i]->anonymous)
             *out = TAKE_PTR(l.items[i]);
-            break;
-        }
+    if (r == 0)
+        vol_list_done(&l);
+    if (r == 0 && !*out) {
+        /* The filter's "key=value" strings are exactly the labels to set. */
+        struct vol_create_opts o = {.labels = f.labels, .anonymous = true};
+        _cleanup_free_ char *name = vol_name_random();
+        r = create_locked(st, &o, name, out, err);
     }
-    vol_list_done(&l);
-    if (*out) {
-        vol_filter_done(&f);
-        return 0;
-    }
-    /* The filter's "key=value" strings are exactly the labels to set. */
-    struct vol_create_opts o = {.labels = f.labels, .anonymous = true};
-    r = vol_volume_create(st, &o, out, NULL, err);
     vol_filter_done(&f);
     return r;
 }

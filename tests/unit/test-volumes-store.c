@@ -285,7 +285,7 @@ test_anonymous(void **state)
     assert_string_equal(vol_volume_label(a, VOL_LABEL_PROJECT), "demo");
     assert_string_equal(vol_volume_label(a, VOL_LABEL_TARGET), "/data");
     /* a recreate of the same container finds the same volume */
-    assert_int_equal(vol_anon_ensure(f->st, &web1, "/data", &b, &err), 0);
+    assert_int_equal(vol_anon_ensure(f->st, &web1, "/data/", &b, &err), 0);
     assert_string_equal(a->name, b->name);
     /* another replica or another path gets its own */
     assert_int_equal(vol_anon_ensure(f->st, &web2, "/data", &c, &err), 0);
