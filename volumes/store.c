@@ -1031,3 +1031,51 @@ vol_anon_ensure(struct vol_store *st, const struct vol_anon_owner *owner, const 
     vol_filter_done(&f);
     return r;
 }
+
+int
+vol_anon_remove(struct vol_store *st, const struct vol_anon_owner *owner, char ***removed,
+                struct bt_err **err)
+{
+    if (removed)
+        *removed = xcalloc(1, sizeof(char *));
+    if (!owner || !owner->project || !*owner->project)
+        return bt_err_set(err, EINVAL, "removing anonymous volumes needs a project");
+    struct vol_filter f = {.dangling = -1};
+    f.labels = bt_strv_push_take(f.labels, xstrdup(VOL_LABEL_ANONYMOUS "="));
+    f.labels = bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_PROJECT "=%s", owner->project));
+    if (owner->service)
+        f.labels = bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_SERVICE "=%s", owner->service));
+    if (owner->container_number)
+        f.labels =
+            bt_strv_push_take(f.labels, xasprintf(VOL_LABEL_NUMBER "=%s", owner->container_number));
+    _cleanup_close_ int lk = vol_store_lock(st, err);
+    if (lk < 0) {
+        vol_filter_done(&f);
+        return lk;
+    }
+    struct vol_list l;
+    int r = list_unlocked(st, &f, &l, err);
+    vol_filter_done(&f);
+    if (r < 0)
+        return r;
+    int first_err = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        struct vol_volume *v = l.items[i];
+        if (!v->anonymous || bt_strv_length(v->external_refs) > 0)
+            continue;
+        struct bt_err *e = NULL;
+        r = remove_locked(st, v, &e);
+        if (r < 0) {
+            /* Go on with the others; the first failure is reported. */
+            bt_err_prefix(&e, "remove %s", v->name);
+            if (!first_err)
+                first_err = r;
+            bt_err_move(err, &e);
+            continue;
+        }
+        if (removed)
+            *removed = bt_strv_push(*removed, v->name);
+    }
+    vol_list_done(&l);
+    return first_err;
+}

@@ -180,6 +180,13 @@ struct vol_anon_owner {
 /* Finds the anonymous volume of owner for target, or creates one. */
 int vol_anon_ensure(struct vol_store *st, const struct vol_anon_owner *owner, const char *target,
                     struct vol_volume **out, struct bt_err **err);
+/* Removes the anonymous volumes of a container (`rm -v`) or, with service
+ * and/or container_number NULL, of a service or a whole project (`down -v`).
+ * The containers must have released them: one still in use fails with
+ * EBUSY naming its user, after the others were removed. *removed (may be
+ * NULL) lists the names removed; caller owns. */
+int vol_anon_remove(struct vol_store *st, const struct vol_anon_owner *owner, char ***removed,
+                    struct bt_err **err);
 
 /* ---- mount descriptions ---- */
 

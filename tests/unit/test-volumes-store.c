@@ -303,6 +303,36 @@ test_anonymous(void **state)
     vol_volume_free(a);
 
     assert_int_equal(vol_anon_ensure(f->st, NULL, "/data", &a, &err), -EINVAL);
+    err = bt_err_free(err);
+
+    /* rm -v of web-1: its two volumes go, web-2's stays; one in use stays */
+    struct vol_anon_owner db1 = {"demo", "db", "1"};
+    assert_int_equal(vol_anon_ensure(f->st, &db1, "/var/lib/db", &a, &err), 0);
+    assert_int_equal(vol_volume_acquire(f->st, a->name, "dbc", "demo-db-1", &err), 0);
+    char **removed = NULL;
+    assert_int_equal(vol_anon_remove(f->st, &web1, &removed, &err), 0);
+    assert_int_equal(bt_strv_length(removed), 2);
+    removed = bt_strv_free(removed);
+    struct vol_list l;
+    assert_int_equal(vol_volume_list(f->st, NULL, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    vol_list_done(&l);
+    /* down -v of the project: web-2's goes, db-1's is in use */
+    struct vol_anon_owner proj = {"demo", NULL, NULL};
+    assert_int_equal(vol_anon_remove(f->st, &proj, &removed, &err), -EBUSY);
+    assert_non_null(strstr(err->msg, "in use by container demo-db-1"));
+    err = bt_err_free(err);
+    assert_int_equal(bt_strv_length(removed), 1);
+    removed = bt_strv_free(removed);
+    assert_int_equal(vol_volume_release(f->st, a->name, "dbc", &err), 0);
+    assert_int_equal(vol_anon_remove(f->st, &proj, NULL, &err), 0);
+    assert_int_equal(vol_volume_list(f->st, NULL, &l, &err), 0);
+    assert_int_equal(l.n, 0);
+    vol_list_done(&l);
+    vol_volume_free(a);
+    /* another project's are never touched */
+    struct vol_anon_owner other = {"other", NULL, NULL};
+    assert_int_equal(vol_anon_remove(f->st, &other, NULL, &err), 0);
 }
 
 static void
