@@ -13,6 +13,17 @@
  * runtime-spec mount object). It does not know containers; the caller records
  * who uses a volume with vol_volume_acquire()/vol_volume_release().
  *
+ * A container's start, as the engine does it:
+ *   vol_mount_resolve()   each request -> OCI mount, and the volume it names
+ *   vol_volume_acquire()  each volume (makes a driver-options mount)
+ *   vol_volume_copy_up()  each plan with copy_up, from the image's root
+ * and its removal: vol_volume_release() or vol_container_release_all(),
+ * then vol_anon_remove() for `rm -v`; `down -v` adds vol_volume_remove()
+ * with the project set for the project's named volumes.
+ *
+ * The store lock is taken inside each call and is not reentrant: callbacks
+ * (vol_user_alive_fn) must not call back into the store.
+ *
  * Ownership: struct vol_volume, struct vol_oci_mount and the vectors returned
  * belong to the caller and are released with the matching *_free / *_done.
  * Label and option vectors are NULL-terminated "key=value" strings, sorted by
