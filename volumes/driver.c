@@ -39,6 +39,18 @@ static const struct mount_flag mount_flags[] = {
     {"rbind", false, MS_BIND | MS_REC},
 };
 
+/* Words that would change other mounts than the volume's own. */
+static bool
+is_forbidden(const char *w)
+{
+    static const char *const words[] = {"remount",  "move",  "shared", "rshared",    "private",
+                                        "rprivate", "slave", "rslave", "unbindable", "runbindable"};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(words); i++)
+        if (strcmp(w, words[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Splits `o` into mount flags and the filesystem's data string (owned). */
 static int
 parse_o(const char *o, unsigned long *flags, char **data, struct bt_err **err)
@@ -63,8 +75,7 @@ parse_o(const char *o, unsigned long *flags, char **data, struct bt_err **err)
                 *flags |= mf->flag;
             continue;
         }
-        if (strcmp(p, "remount") == 0 || strcmp(p, "move") == 0 || strstr(p, "shared") ||
-            strstr(p, "private") || strstr(p, "slave") || strcmp(p, "unbindable") == 0) {
+        if (is_forbidden(p)) {
             bt_buf_done(&b);
             return bt_err_set(err, EINVAL, "option o: '%s' is not allowed", p);
         }

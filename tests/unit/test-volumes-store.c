@@ -163,6 +163,12 @@ test_driver_opts_validation(void **state)
             fail_msg("case %zu: '%s' lacks '%s'", i, err->msg, cases[i].msg);
         bt_err_free(err);
     }
+    char *nfs[] = {"type=nfs", "device=:/export", "o=addr=shared.example,rw", NULL};
+    struct vol_create_opts on = {.name = "nfsvol", .driver_opts = nfs};
+    struct vol_volume *nv = NULL;
+    _cleanup_err_ struct bt_err *nerr = NULL;
+    assert_int_equal(vol_volume_create(f->st, &on, &nv, NULL, &nerr), 0);
+    vol_volume_free(nv);
     char *good[] = {"type=tmpfs", "device=tmpfs", "o=size=1m,uid=1000,noexec", NULL};
     struct vol_create_opts o = {.name = "tmpvol", .driver_opts = good};
     struct vol_volume *v = NULL;
