@@ -18,8 +18,9 @@ open_store(struct bt_err **err)
 
 /* ---- templates ---- */
 
-/* The one form of Go template that scripts use on volumes: text with
- * {{.Field}} and {{json .Field}} for the inspect object's top-level keys. */
+/* The forms of Go template that scripts use on volumes: text with
+ * {{.Field}} and {{json .Field}} for the object's top-level keys, and
+ * {{json .}} for the whole object. */
 static int
 print_template(const char *tmpl, json_t *obj, struct bt_err **err)
 {
@@ -50,13 +51,15 @@ print_template(const char *tmpl, json_t *obj, struct bt_err **err)
             while (*a == ' ')
                 a++;
         }
-        if (a[0] != '.' || !a[1] || strchr(a + 1, '.') || strchr(a, ' ')) {
+        bool whole = as_json && strcmp(a, ".") == 0;
+        if (!whole && (a[0] != '.' || !a[1] || strchr(a + 1, '.') || strchr(a, ' '))) {
             bt_buf_done(&b);
             return bt_err_set(err, EINVAL,
-                              "template '%s': only {{.Field}} and {{json .Field}} are supported",
+                              "template '%s': only {{.Field}}, {{json .Field}} and {{json .}} "
+                              "are supported",
                               tmpl);
         }
-        json_t *val = json_object_get(obj, a + 1);
+        json_t *val = whole ? obj : json_object_get(obj, a + 1);
         if (!val) {
             bt_buf_done(&b);
             return bt_err_set(err, EINVAL, "template '%s': no field '%s'", tmpl, a + 1);

@@ -54,6 +54,9 @@ assert a[1]["Labels"] is None and a[1]["Options"] is None, a
 assert set(a[0]) == {"CreatedAt", "Driver", "Labels", "Mountpoint", "Name", "Options", "Scope"}, a
 assert a[0]["CreatedAt"].endswith("Z"), a
 PY
+expect_in "$(bt_berth volume inspect -f '{{json .}}' dbdata)" '"Name":"dbdata"' "inspect -f json ."
+err=$(bt_berth volume inspect -f '{{.Name.Sub}}' dbdata 2>&1) && bt_fail "nested template accepted"
+expect_in "$err" "are supported" "unsupported template"
 expect_eq "$(bt_berth volume inspect -f '{{.Mountpoint}}' dbdata)" \
     "$BERTH_ROOT/volumes/dbdata/_data" "inspect -f"
 
