@@ -198,7 +198,7 @@ cmd_ls(int argc, char **argv)
             break;
         case 'h':
             printf("Usage:  berth volume ls [OPTIONS]\n\nList volumes\n\nOptions:\n"
-                   "  -f, --filter filter   Filter output (label=KEY[=VALUE], name=, "
+                   "  -f, --filter filter   Filter output (label=KEY[=VALUE], label!=, name=, "
                    "driver=, dangling=true|false)\n"
                    "      --format string   table, json, or a template such as '{{.Name}}'\n"
                    "  -q, --quiet           Only display volume names\n");

@@ -588,7 +588,9 @@ vol_filter_add(struct vol_filter *f, const char *spec, struct bt_err **err)
         return bt_err_set(err, EINVAL, "bad filter '%s' (expected KEY=VALUE)", spec);
     size_t n = (size_t)(eq - spec);
     const char *val = eq + 1;
-    if (n == 5 && strncmp(spec, "label", 5) == 0) {
+    if (n == 6 && strncmp(spec, "label!", 6) == 0) {
+        f->labels_not = bt_strv_push(f->labels_not, val);
+    } else if (n == 5 && strncmp(spec, "label", 5) == 0) {
         f->labels = bt_strv_push(f->labels, val);
     } else if (n == 4 && strncmp(spec, "name", 4) == 0) {
         f->names = bt_strv_push(f->names, val);
@@ -611,8 +613,19 @@ void
 vol_filter_done(struct vol_filter *f)
 {
     f->labels = bt_strv_free(f->labels);
+    f->labels_not = bt_strv_free(f->labels_not);
     f->names = bt_strv_free(f->names);
     f->drivers = bt_strv_free(f->drivers);
+}
+
+/* Whether v carries label "key" (any value) or "key=value". */
+static bool
+has_label(const struct vol_volume *v, const char *l)
+{
+    size_t n = key_len(l);
+    _cleanup_free_ char *key = xstrndup(l, n);
+    const char *have = vol_kv_get(v->labels, key);
+    return have && (l[n] != '=' || strcmp(have, l + n + 1) == 0);
 }
 
 bool
@@ -621,10 +634,11 @@ vol_filter_match(const struct vol_filter *f, const struct vol_volume *v)
     if (!f)
         return true;
     bt_strv_foreach (l, f->labels) {
-        size_t n = key_len(l);
-        _cleanup_free_ char *key = xstrndup(l, n);
-        const char *have = vol_kv_get(v->labels, key);
-        if (!have || (l[n] == '=' && strcmp(have, l + n + 1) != 0))
+        if (!has_label(v, l))
+            return false;
+    }
+    bt_strv_foreach (l, f->labels_not) {
+        if (has_label(v, l))
             return false;
     }
     if (f->names) {

@@ -126,12 +126,14 @@ int vol_volume_get_external(struct vol_store *st, const char *name, const char *
                             struct vol_volume **out, struct bt_err **err);
 
 struct vol_filter {
-    char **labels;  /* "key" or "key=value"; all must match */
-    char **names;   /* substrings; any may match (Docker's name= filter) */
-    char **drivers; /* exact; any may match */
-    int dangling;   /* -1 any, 1 only unused, 0 only used */
+    char **labels;     /* "key" or "key=value"; all must match */
+    char **labels_not; /* label!=: "key" or "key=value"; none may match */
+    char **names;      /* substrings; any may match (Docker's name= filter) */
+    char **drivers;    /* exact; any may match */
+    int dangling;      /* -1 any, 1 only unused, 0 only used */
 };
-/* Parses Docker's --filter syntax (label=, name=, driver=, dangling=) into f. */
+/* Parses Docker's --filter syntax (label=, label!=, name=, driver=,
+ * dangling=) into f. */
 int vol_filter_add(struct vol_filter *f, const char *spec, struct bt_err **err);
 void vol_filter_done(struct vol_filter *f);
 bool vol_filter_match(const struct vol_filter *f, const struct vol_volume *v);

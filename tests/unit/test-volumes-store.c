@@ -226,6 +226,20 @@ test_filters(void **state)
     vol_list_done(&l);
     vol_filter_done(&flt);
 
+    flt = (struct vol_filter){.dangling = -1};
+    assert_int_equal(vol_filter_add(&flt, "label!=env=prod", &err), 0);
+    assert_int_equal(vol_volume_list(f->st, &flt, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0]->name, "aaa");
+    assert_string_equal(l.items[1]->name, "ccc");
+    vol_list_done(&l);
+    assert_int_equal(vol_filter_add(&flt, "label!=env", &err), 0);
+    assert_int_equal(vol_volume_list(f->st, &flt, &l, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0]->name, "ccc");
+    vol_list_done(&l);
+    vol_filter_done(&flt);
+
     assert_int_equal(vol_filter_add(&flt, "dangling=maybe", &err), -EINVAL);
     err = bt_err_free(err);
     assert_int_equal(vol_filter_add(&flt, "colour=red", &err), -EINVAL);
