@@ -95,6 +95,8 @@ cmp_str(const void *a, const void *b)
 void
 bt_strv_sort(char **v)
 {
+    if (!v)
+        return;
     qsort(v, bt_strv_length(v), sizeof(char *), cmp_str);
 }
 
