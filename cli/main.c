@@ -8,6 +8,7 @@
 
 static const struct cli_command commands[] = {
     {"version", cli_cmd_version, "Show the berth version information"},
+    {"network", cli_cmd_network, "Manage networks"},
 };
 
 static void

@@ -1,0 +1,529 @@
+/* berth network: ls, create, inspect, rm, prune, and the plumbing that sets
+ * up or tears down one container's network namespace (setup, teardown). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "net/net.h"
+
+DEFINE_CLEANUP(struct net_ctx *, net_ctx_free)
+#define _cleanup_net_ctx_ _cleanup_(net_ctx_freep)
+
+static void
+network_usage(FILE *out)
+{
+    fprintf(out, "Usage:  berth network COMMAND\n\n"
+                 "Manage networks\n\n"
+                 "Commands:\n"
+                 "  create      Create a network\n"
+                 "  inspect     Display detailed information on one or more networks\n"
+                 "  ls          List networks\n"
+                 "  prune       Remove all unused networks\n"
+                 "  rm          Remove one or more networks\n\n"
+                 "Plumbing (what the runtime does for a container, for scripts and debugging):\n"
+                 "  setup       Create the netns RUNROOT/netns/ID and plug it into networks\n"
+                 "  teardown    Unplug a container and remove its netns\n");
+}
+
+/* "k=v" into an object; false on a missing '='. */
+static bool
+kv_set(json_t *obj, const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s)
+        return false;
+    _cleanup_free_ char *k = xstrndup(s, (size_t)(eq - s));
+    json_object_set_new(obj, k, json_string(eq + 1));
+    return true;
+}
+
+static int
+cmd_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"driver", required_argument, NULL, 'd'},
+        {"subnet", required_argument, NULL, 's'},
+        {"gateway", required_argument, NULL, 'g'},
+        {"ip-range", required_argument, NULL, 'r'},
+        {"internal", no_argument, NULL, 'i'},
+        {"label", required_argument, NULL, 'l'},
+        {"opt", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    struct net_network_opts o = {0};
+    _cleanup_json_ json_t *labels = json_object();
+    _cleanup_json_ json_t *dopts = json_object();
+    int c;
+    while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o.driver = optarg;
+            break;
+        case 's':
+            o.subnet = optarg;
+            break;
+        case 'g':
+            o.gateway = optarg;
+            break;
+        case 'r':
+            o.ip_range = optarg;
+            break;
+        case 'i':
+            o.internal = true;
+            break;
+        case 'l':
+            if (!kv_set(labels, optarg))
+                return cli_usage_error("network create", "--label takes KEY=VALUE");
+            break;
+        case 'o':
+            if (!kv_set(dopts, optarg))
+                return cli_usage_error("network create", "--opt takes KEY=VALUE");
+            break;
+        case 'h':
+            printf("Usage:  berth network create [OPTIONS] NETWORK\n\n"
+                   "  -d, --driver DRIVER    bridge (the default and only driver)\n"
+                   "      --subnet CIDR      Subnet (default: from default-address-pools)\n"
+                   "      --gateway IP       Gateway (default: first address)\n"
+                   "      --ip-range CIDR    Allocate container addresses from this range\n"
+                   "      --internal         No route out, no published ports\n"
+                   "      --label KEY=VALUE  Set metadata\n"
+                   "  -o, --opt KEY=VALUE    Driver options (com.docker.network.bridge.name, "
+                   "com.docker.network.driver.mtu)\n");
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("network create", "unknown option");
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("network create", "takes exactly one network name");
+    o.name = argv[optind];
+    o.labels = labels;
+    o.driver_opts = dopts;
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    struct net_network *nw = ctx ? net_network_create(ctx, &o, &err) : NULL;
+    if (!nw)
+        return cli_fail(&err, "network create");
+    printf("%s\n", nw->id);
+    net_network_free(nw);
+    return CLI_EXIT_OK;
+}
+
+static int
+cmd_ls(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-trunc", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *format = "table";
+    bool quiet = false, no_trunc = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'n':
+            no_trunc = true;
+            break;
+        case 'h':
+            printf("Usage:  berth network ls [--format table|json] [-q] [--no-trunc]\n");
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("network ls", "unknown option");
+        }
+    }
+    if (strcmp(format, "table") && strcmp(format, "json"))
+        return cli_usage_error("network ls", "--format takes table or json");
+    if (optind != argc)
+        return cli_usage_error("network ls", "takes no arguments");
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    size_t n = 0;
+    struct net_network **list = ctx ? net_network_list(ctx, &n, &err) : NULL;
+    if (!list)
+        return cli_fail(&err, "network ls");
+    if (!quiet && strcmp(format, "table") == 0)
+        printf("%-14s %-30s %-8s %s\n", "NETWORK ID", "NAME", "DRIVER", "SCOPE");
+    for (size_t i = 0; i < n; i++) {
+        const struct net_network *nw = list[i];
+        int idlen = no_trunc ? 64 : 12;
+        if (quiet) {
+            printf("%.*s\n", idlen, nw->id);
+        } else if (strcmp(format, "json") == 0) {
+            _cleanup_json_ json_t *j = json_pack(
+                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "ID", nw->id, "Name", nw->name,
+                "Driver", nw->driver, "Scope", "local", "IPv6", "false", "Internal",
+                nw->internal ? "true" : "false", "CreatedAt", nw->created, "Labels", nw->labels);
+            _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+            printf("%s\n", s);
+        } else {
+            printf("%-14.*s %-30s %-8s %s\n", idlen, nw->id, nw->name, nw->driver, "local");
+        }
+    }
+    net_network_list_free(list, n);
+    return CLI_EXIT_OK;
+}
+
+static int
+cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("Usage:  berth network inspect NETWORK [NETWORK...]\n");
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("network inspect", "unknown option");
+    }
+    if (optind >= argc)
+        return cli_usage_error("network inspect", "needs at least one network");
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    if (!ctx)
+        return cli_fail(&err, "network inspect");
+    _cleanup_json_ json_t *out = json_array();
+    int rc = CLI_EXIT_OK;
+    for (int i = optind; i < argc; i++) {
+        struct net_network *nw = net_network_get(ctx, argv[i], &err);
+        if (!nw) {
+            if (!err)
+                bt_err_set(&err, ENOENT, "network %s not found", argv[i]);
+            rc = cli_fail(&err, "network inspect");
+            continue;
+        }
+        json_array_append_new(out, net_network_to_json(nw));
+        net_network_free(nw);
+    }
+    if (json_array_size(out) > 0 || rc == CLI_EXIT_OK) {
+        _cleanup_free_ char *s = json_dumps(out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+    }
+    return rc;
+}
+
+static int
+cmd_rm(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        if (c == 'f') {
+            force = true;
+            continue;
+        }
+        if (c == 'h') {
+            printf("Usage:  berth network rm [-f] NETWORK [NETWORK...]\n");
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("network rm", "unknown option");
+    }
+    if (optind >= argc)
+        return cli_usage_error("network rm", "needs at least one network");
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    if (!ctx)
+        return cli_fail(&err, "network rm");
+    int rc = CLI_EXIT_OK;
+    for (int i = optind; i < argc; i++) {
+        int r = net_network_remove(ctx, argv[i], &err);
+        if (r == -ENOENT && force) {
+            err = bt_err_free(err); /* -f: a missing network is not an error */
+            continue;
+        }
+        if (r < 0)
+            rc = cli_fail(&err, "network rm");
+        else
+            printf("%s\n", argv[i]);
+    }
+    return rc;
+}
+
+static int
+cmd_prune(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        if (c == 'f') {
+            force = true;
+            continue;
+        }
+        if (c == 'h') {
+            printf("Usage:  berth network prune [-f]\n");
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("network prune", "unknown option");
+    }
+    if (!force) {
+        printf("WARNING! This will remove all custom networks not used by at least one "
+               "container.\nAre you sure you want to continue? [y/N] ");
+        fflush(stdout);
+        char line[16];
+        if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+            return CLI_EXIT_OK;
+    }
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    size_t n = 0;
+    struct net_network **list = ctx ? net_network_list(ctx, &n, &err) : NULL;
+    if (!list)
+        return cli_fail(&err, "network prune");
+    int rc = CLI_EXIT_OK;
+    bool header = false;
+    for (size_t i = 0; i < n; i++) {
+        if (json_object_size(list[i]->endpoints) > 0)
+            continue;
+        if (net_network_remove(ctx, list[i]->id, &err) < 0) {
+            /* Taken by a container meanwhile: not unused any more. */
+            if (err->code == EBUSY) {
+                err = bt_err_free(err);
+                continue;
+            }
+            rc = cli_fail(&err, "network prune");
+            continue;
+        }
+        if (!header)
+            printf("Deleted Networks:\n");
+        header = true;
+        printf("%s\n", list[i]->name);
+    }
+    net_network_list_free(list, n);
+    return rc;
+}
+
+/* ---- plumbing ---- */
+
+struct setup_net {
+    char *name;
+    char *ip;
+    char **aliases;
+};
+
+static int
+cmd_setup(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"network", required_argument, NULL, 'n'},
+        {"ip", required_argument, NULL, 'i'},
+        {"alias", required_argument, NULL, 'a'},
+        {"name", required_argument, NULL, 'N'},
+        {"service", required_argument, NULL, 'S'},
+        {"publish", required_argument, NULL, 'p'},
+        {"hostname", required_argument, NULL, 'H'},
+        {"domainname", required_argument, NULL, 'D'},
+        {"dns", required_argument, NULL, 'd'},
+        {"dns-search", required_argument, NULL, 's'},
+        {"dns-option", required_argument, NULL, 'o'},
+        {"add-host", required_argument, NULL, 'x'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    struct setup_net nets[16] = {0};
+    size_t nnets = 0;
+    const char *cname = NULL, *service = NULL, *hostname = NULL, *domainname = NULL;
+    _cleanup_strv_ char **publish = NULL;
+    _cleanup_strv_ char **dns = NULL;
+    _cleanup_strv_ char **search = NULL;
+    _cleanup_strv_ char **dopts = NULL;
+    _cleanup_strv_ char **hosts = NULL;
+    int rc = CLI_EXIT_OK;
+    int c;
+    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (nnets == BT_ARRAY_SIZE(nets))
+                rc = cli_usage_error("network setup", "too many networks");
+            else
+                nets[nnets++].name = optarg;
+            break;
+        case 'i':
+        case 'a':
+            if (nnets == 0) {
+                rc = cli_usage_error("network setup", "--ip and --alias follow a --network");
+            } else if (c == 'i') {
+                nets[nnets - 1].ip = optarg;
+            } else {
+                nets[nnets - 1].aliases = bt_strv_push(nets[nnets - 1].aliases, optarg);
+            }
+            break;
+        case 'N':
+            cname = optarg;
+            break;
+        case 'S':
+            service = optarg;
+            break;
+        case 'p':
+            publish = bt_strv_push(publish, optarg);
+            break;
+        case 'H':
+            hostname = optarg;
+            break;
+        case 'D':
+            domainname = optarg;
+            break;
+        case 'd':
+            dns = bt_strv_push(dns, optarg);
+            break;
+        case 's':
+            search = bt_strv_push(search, optarg);
+            break;
+        case 'o':
+            dopts = bt_strv_push(dopts, optarg);
+            break;
+        case 'x':
+            hosts = bt_strv_push(hosts, optarg);
+            break;
+        case 'h':
+            printf("Usage:  berth network setup [OPTIONS] ID\n\n"
+                   "Creates the network namespace RUNROOT/netns/ID, plugs it into each\n"
+                   "--network (eth0, eth1, … in order), publishes ports on the first network\n"
+                   "and writes the container's hosts and resolv.conf.\n\n"
+                   "  --network NET [--ip ADDR] [--alias NAME]...  (repeatable)\n"
+                   "  --name NAME  --service NAME  --hostname NAME  --domainname NAME\n"
+                   "  -p, --publish [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]\n"
+                   "  --dns IP  --dns-search DOMAIN  --dns-option OPT  --add-host HOST:IP\n");
+            for (size_t i = 0; i < nnets; i++)
+                bt_strv_free(nets[i].aliases);
+            return CLI_EXIT_OK;
+        default:
+            rc = cli_usage_error("network setup", "unknown option");
+        }
+    }
+    if (rc == CLI_EXIT_OK && optind + 1 != argc)
+        rc = cli_usage_error("network setup", "takes exactly one container id");
+    if (rc == CLI_EXIT_OK && publish && nnets == 0)
+        rc = cli_usage_error("network setup", "publishing ports needs a --network");
+    size_t nspecs = bt_strv_length(publish);
+    _cleanup_free_ struct net_port_spec *specs = xcalloc(nspecs + 1, sizeof(*specs));
+    struct bt_err *err = NULL;
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < nspecs; i++) {
+        if (net_port_spec_parse(publish[i], &specs[i], &err) < 0)
+            rc = cli_fail(&err, "network setup");
+    }
+    const char *id = rc == CLI_EXIT_OK ? argv[optind] : NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = rc == CLI_EXIT_OK ? net_ctx_new(&err) : NULL;
+    _cleanup_free_ char *netns = NULL;
+    if (rc == CLI_EXIT_OK && ctx)
+        netns = net_netns_create(ctx, id, &err);
+    if (rc == CLI_EXIT_OK && !netns)
+        rc = cli_fail(&err, "network setup");
+    struct net_dns_opts dopt = {.dns = dns,
+                                .dns_search = search,
+                                .dns_opt = dopts,
+                                .extra_hosts = hosts,
+                                .hostname = hostname,
+                                .domainname = domainname};
+    if (rc == CLI_EXIT_OK && net_resolv_setup(ctx, id, &dopt, &err) < 0)
+        rc = cli_fail(&err, "network setup");
+    for (size_t i = 0; rc == CLI_EXIT_OK && i < nnets; i++) {
+        struct net_endpoint_opts eo = {.network = nets[i].name,
+                                       .container_id = id,
+                                       .container_name = cname,
+                                       .service = service,
+                                       .netns = netns,
+                                       .ipv4_address = nets[i].ip,
+                                       .aliases = nets[i].aliases,
+                                       .hostname = hostname};
+        struct net_endpoint ep = {0};
+        if (net_endpoint_attach(ctx, &eo, &ep, &err) < 0) {
+            rc = cli_fail(&err, "network setup");
+            break;
+        }
+        char a[20];
+        printf("%s %s %s/%u\n", ep.network_name, ep.ifname, net_addr_fmt(ep.ipv4, a),
+               ep.prefix_len);
+        net_endpoint_done(&ep);
+    }
+    if (rc == CLI_EXIT_OK && nspecs > 0) {
+        struct net_port_set *set = NULL;
+        if (net_ports_publish(ctx, id, cname, nets[0].name, specs, nspecs, &set, &err) < 0) {
+            rc = cli_fail(&err, "network setup");
+        } else {
+            for (size_t i = 0; i < set->n; i++) {
+                const struct net_port_binding *b = &set->bindings[i];
+                printf("%u/%s -> %s:%u\n", b->container_port,
+                       b->proto == NET_PROTO_UDP ? "udp" : "tcp",
+                       b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port);
+            }
+            /* This command exits now; the registry keeps the ports berth's
+             * (the runtime hands the sockets to the container's monitor). */
+            net_port_set_free(set);
+        }
+    }
+    if (rc != CLI_EXIT_OK && netns) {
+        if (net_container_release(ctx, id, &err) < 0 || net_netns_remove(ctx, id, &err) < 0)
+            cli_fail(&err, "network setup: clean up");
+    }
+    for (size_t i = 0; i < nnets; i++)
+        bt_strv_free(nets[i].aliases);
+    return rc;
+}
+
+static int
+cmd_teardown(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf("Usage:  berth network teardown ID\n\n"
+               "Unpublishes the container's ports, unplugs it from every network, removes\n"
+               "its hosts/resolv.conf and the network namespace RUNROOT/netns/ID.\n");
+        return CLI_EXIT_OK;
+    }
+    if (argc != 2)
+        return cli_usage_error("network teardown", "takes exactly one container id");
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    if (!ctx || net_container_release(ctx, argv[1], &err) < 0 ||
+        net_netns_remove(ctx, argv[1], &err) < 0)
+        return cli_fail(&err, "network teardown");
+    return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } subs[] = {
+        {"create", cmd_create},   {"ls", cmd_ls},       {"list", cmd_ls},
+        {"inspect", cmd_inspect}, {"rm", cmd_rm},       {"remove", cmd_rm},
+        {"prune", cmd_prune},     {"setup", cmd_setup}, {"teardown", cmd_teardown},
+    };
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        network_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < BT_ARRAY_SIZE(subs); i++) {
+        if (strcmp(argv[1], subs[i].name) == 0) {
+            optind = 0;
+            return subs[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "berth network: unknown command '%s'\n", argv[1]);
+    network_usage(stderr);
+    return CLI_EXIT_USAGE;
+}
