@@ -314,6 +314,27 @@ endpoint_names(json_t *eps)
     return bt_buf_steal(&b);
 }
 
+/* Endpoints whose netns file is gone (RUNROOT is lost at reboot, or a
+ * container was removed while berth could not clean up) hold no veth any
+ * more: their leases are released. Returns true when any was dropped. */
+static bool
+sweep_stale(struct net_network *nw)
+{
+    bool dropped = false;
+    const char *cid;
+    json_t *ep;
+    void *tmp;
+    json_object_foreach_safe(nw->endpoints, tmp, cid, ep)
+    {
+        const char *ns = bt_json_str(ep, "netns");
+        if (ns && !bt_path_exists(ns)) {
+            json_object_del(nw->endpoints, cid);
+            dropped = true;
+        }
+    }
+    return dropped;
+}
+
 int
 net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
 {
@@ -326,6 +347,8 @@ net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
             r = bt_err_set(err, ENOENT, "network %s not found", ref);
         else
             r = bt_err_ret(err);
+    } else if (sweep_stale(nw) && (r = net_network_save(ctx, nw, err)) < 0) {
+        /* r is set */
     } else if (json_object_size(nw->endpoints) > 0) {
         _cleanup_free_ char *names = endpoint_names(nw->endpoints);
         r = bt_err_set(err, EBUSY, "network %s has active endpoints (%s)", nw->name, names);
@@ -521,6 +544,16 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     if (!nw)
         return err && *err ? bt_err_ret(err)
                            : bt_err_set(err, ENOENT, "network %s not found", o->network);
+    if (sweep_stale(nw)) {
+        int r = net_network_save(ctx, nw, err);
+        if (r < 0)
+            return r;
+    }
+    /* The bridge and its nft elements do not survive a reboot; the state does. */
+    bool created_bridge;
+    int ar = network_apply(nw, &created_bridge, err);
+    if (ar < 0)
+        return ar;
     if (json_object_get(nw->endpoints, o->container_id))
         return bt_err_set(err, EEXIST, "container %s is already attached to network %s",
                           o->container_name ? o->container_name : o->container_id, nw->name);
