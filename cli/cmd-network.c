@@ -424,60 +424,44 @@ cmd_setup(int argc, char **argv)
         if (net_port_spec_parse(publish[i], &specs[i], &err) < 0)
             rc = cli_fail(&err, "network setup");
     }
-    const char *id = rc == CLI_EXIT_OK ? argv[optind] : NULL;
+    struct net_attach_spec attach[BT_ARRAY_SIZE(nets)];
+    for (size_t i = 0; i < nnets; i++)
+        attach[i] = (struct net_attach_spec){
+            .network = nets[i].name, .ipv4_address = nets[i].ip, .aliases = nets[i].aliases};
+    struct net_container_spec spec = {
+        .container_id = rc == CLI_EXIT_OK ? argv[optind] : NULL,
+        .container_name = cname,
+        .service = service,
+        .networks = attach,
+        .nnetworks = nnets,
+        .ports = specs,
+        .nports = nspecs,
+        .dns = {.dns = dns,
+                .dns_search = search,
+                .dns_opt = dopts,
+                .extra_hosts = hosts,
+                .hostname = hostname,
+                .domainname = domainname},
+    };
     _cleanup_net_ctx_ struct net_ctx *ctx = rc == CLI_EXIT_OK ? net_ctx_new(&err) : NULL;
-    _cleanup_free_ char *netns = NULL;
-    if (rc == CLI_EXIT_OK && ctx)
-        netns = net_netns_create(ctx, id, &err);
-    if (rc == CLI_EXIT_OK && !netns)
+    struct net_container_net *cn = NULL;
+    if (rc == CLI_EXIT_OK && (!ctx || net_container_setup(ctx, &spec, &cn, &err) < 0))
         rc = cli_fail(&err, "network setup");
-    struct net_dns_opts dopt = {.dns = dns,
-                                .dns_search = search,
-                                .dns_opt = dopts,
-                                .extra_hosts = hosts,
-                                .hostname = hostname,
-                                .domainname = domainname};
-    if (rc == CLI_EXIT_OK && net_resolv_setup(ctx, id, &dopt, &err) < 0)
-        rc = cli_fail(&err, "network setup");
-    for (size_t i = 0; rc == CLI_EXIT_OK && i < nnets; i++) {
-        struct net_endpoint_opts eo = {.network = nets[i].name,
-                                       .container_id = id,
-                                       .container_name = cname,
-                                       .service = service,
-                                       .netns = netns,
-                                       .ipv4_address = nets[i].ip,
-                                       .aliases = nets[i].aliases,
-                                       .hostname = hostname};
-        struct net_endpoint ep = {0};
-        if (net_endpoint_attach(ctx, &eo, &ep, &err) < 0) {
-            rc = cli_fail(&err, "network setup");
-            break;
-        }
+    for (size_t i = 0; cn && i < cn->nendpoints; i++) {
+        const struct net_endpoint *ep = &cn->endpoints[i];
         char a[20];
-        printf("%s %s %s/%u\n", ep.network_name, ep.ifname, net_addr_fmt(ep.ipv4, a),
-               ep.prefix_len);
-        net_endpoint_done(&ep);
+        printf("%s %s %s/%u\n", ep->network_name, ep->ifname, net_addr_fmt(ep->ipv4, a),
+               ep->prefix_len);
     }
-    if (rc == CLI_EXIT_OK && nspecs > 0) {
-        struct net_port_set *set = NULL;
-        if (net_ports_publish(ctx, id, cname, nets[0].name, specs, nspecs, &set, &err) < 0) {
-            rc = cli_fail(&err, "network setup");
-        } else {
-            for (size_t i = 0; i < set->n; i++) {
-                const struct net_port_binding *b = &set->bindings[i];
-                printf("%u/%s -> %s:%u\n", b->container_port,
-                       b->proto == NET_PROTO_UDP ? "udp" : "tcp",
-                       b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port);
-            }
-            /* This command exits now; the registry keeps the ports berth's
-             * (the runtime hands the sockets to the container's monitor). */
-            net_port_set_free(set);
-        }
+    for (size_t i = 0; cn && cn->ports && i < cn->ports->n; i++) {
+        const struct net_port_binding *b = &cn->ports->bindings[i];
+        printf("%u/%s -> %s:%u\n", b->container_port, b->proto == NET_PROTO_UDP ? "udp" : "tcp",
+               b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port);
     }
-    if (rc != CLI_EXIT_OK && netns) {
-        if (net_container_release(ctx, id, &err) < 0 || net_netns_remove(ctx, id, &err) < 0)
-            cli_fail(&err, "network setup: clean up");
-    }
+    /* This command exits now and closes the reserved sockets; the registry
+     * keeps the ports berth's (the runtime hands the sockets to the
+     * container's monitor instead). */
+    net_container_net_free(cn);
     for (size_t i = 0; i < nnets; i++)
         bt_strv_free(nets[i].aliases);
     return rc;
@@ -496,8 +480,7 @@ cmd_teardown(int argc, char **argv)
         return cli_usage_error("network teardown", "takes exactly one container id");
     struct bt_err *err = NULL;
     _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
-    if (!ctx || net_container_release(ctx, argv[1], &err) < 0 ||
-        net_netns_remove(ctx, argv[1], &err) < 0)
+    if (!ctx || net_container_teardown(ctx, argv[1], &err) < 0)
         return cli_fail(&err, "network teardown");
     return CLI_EXIT_OK;
 }

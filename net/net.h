@@ -102,9 +102,10 @@ struct net_network {
     struct net_prefix ip_range; /* == subnet when not restricted */
     unsigned mtu;
     bool internal;
-    json_t *labels;    /* owned object */
-    json_t *options;   /* owned object: driver_opts as given */
-    json_t *endpoints; /* owned object: container id -> endpoint (see inspect) */
+    bool bridge_adopted; /* the bridge existed before: left in place on removal */
+    json_t *labels;      /* owned object */
+    json_t *options;     /* owned object: driver_opts as given */
+    json_t *endpoints;   /* owned object: container id -> endpoint (see inspect) */
 };
 
 /* Creates the network: state, bridge (up, gateway address, MTU) and its
@@ -227,3 +228,41 @@ int net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct
 /* Paths of the files (owned). */
 char *net_resolv_hosts_path(struct net_ctx *ctx, const char *container_id);
 char *net_resolv_conf_path(struct net_ctx *ctx, const char *container_id);
+
+/* ---- one container, all at once (what the engine calls) ---- */
+struct net_attach_spec {
+    const char *network;      /* name or id */
+    const char *ipv4_address; /* static, or NULL */
+    char *const *aliases;     /* per-network aliases, may be NULL */
+};
+
+struct net_container_spec {
+    const char *container_id; /* also the netns id */
+    const char *container_name;
+    const char *service;
+    const struct net_attach_spec *networks; /* eth0, eth1, … in this order */
+    size_t nnetworks;                       /* 0 = network_mode: none (loopback only) */
+    const struct net_port_spec *ports;      /* published on the first non-internal network */
+    size_t nports;
+    struct net_dns_opts dns;
+};
+
+struct net_container_net {
+    char *netns;         /* join this path (OCI namespaces[].path) */
+    char *hosts_path;    /* bind-mount onto /etc/hosts */
+    char *resolv_path;   /* bind-mount onto /etc/resolv.conf */
+    char *hostname_path; /* bind-mount onto /etc/hostname */
+    struct net_endpoint *endpoints;
+    size_t nendpoints;
+    struct net_port_set *ports; /* hand its fds to the monitor; NULL when none */
+};
+
+/* Creates the netns RUNROOT/netns/ID, writes the resolution files, attaches
+ * every network and publishes the ports. All or nothing: on failure every
+ * step already made is undone. */
+int net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
+                        struct net_container_net **out, struct bt_err **err);
+struct net_container_net *net_container_net_free(struct net_container_net *cn);
+/* net_container_release() and net_netns_remove(): nothing of the container's
+ * networking is left. */
+int net_container_teardown(struct net_ctx *ctx, const char *container_id, struct bt_err **err);

@@ -95,6 +95,11 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
                    opts->name ? opts->name : "");
         return NULL;
     }
+    if (strcmp(opts->name, "host") == 0 || strcmp(opts->name, "none") == 0) {
+        bt_err_set(err, EINVAL, "network name '%s' is reserved for network_mode: %s", opts->name,
+                   opts->name);
+        return NULL;
+    }
     for (size_t i = 0; i < nall; i++) {
         if (strcmp(all[i]->name, opts->name) == 0) {
             bt_err_set(err, EEXIST, "network with name %s already exists", opts->name);
@@ -282,6 +287,7 @@ net_network_create(struct net_ctx *ctx, const struct net_network_opts *opts, str
     }
     bool created_bridge = false;
     r = network_apply(nw, &created_bridge, err);
+    nw->bridge_adopted = !created_bridge;
     if (r == 0)
         r = net_network_save(ctx, nw, err);
     if (r < 0) {
@@ -354,7 +360,9 @@ net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
         r = bt_err_set(err, EBUSY, "network %s has active endpoints (%s)", nw->name, names);
     } else {
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
-        r = sk ? net_link_delete(sk, nw->bridge, err) : bt_err_ret(err);
+        r = sk ? 0 : bt_err_ret(err);
+        if (r == 0 && !nw->bridge_adopted)
+            r = net_link_delete(sk, nw->bridge, err);
         if (r == 0)
             r = net_nft_network_del(nw, err);
         if (r == 0) {

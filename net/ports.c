@@ -339,6 +339,10 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     if (!have_ip)
         return bt_err_set(err, ENOENT, "container %s is not attached to network %s",
                           cname ? cname : cid, nwname);
+    /* Publishing again replaces what the container published before. */
+    int r = net_ports_unpublish(ctx, cid, err);
+    if (r < 0)
+        return r;
     _cleanup_json_ json_t *reg = registry_load(ctx, err);
     if (!reg)
         return bt_err_ret(err);
@@ -364,14 +368,14 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
                 last = s->host_port_end;
             }
             int fd = -1;
-            int r = reserve(reg, &b, first, last, &fd, err);
+            r = reserve(reg, &b, first, last, &fd, err);
             if (r < 0)
                 return r;
             set_push(set, &b, fd);
             json_array_append_new(reg, binding_to_json(&b, cid, cname));
         }
     }
-    int r = net_nft_ports_apply(set->bindings, set->n, true, err);
+    r = net_nft_ports_apply(set->bindings, set->n, true, err);
     if (r == 0) {
         r = registry_save(ctx, reg, err);
         if (r < 0) {

@@ -248,6 +248,11 @@ net_hosts_refresh(struct net_ctx *ctx, struct bt_err **err)
     while (r == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
+        /* A container whose setup is still writing its files gets its
+         * hosts file from net_resolv_setup itself. */
+        _cleanup_free_ char *conf = xasprintf("%s/%s/dns.json", top, de->d_name);
+        if (!bt_path_exists(conf))
+            continue;
         r = write_hosts(ctx, de->d_name, all, n, err);
     }
     net_network_list_free(all, n);

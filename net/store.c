@@ -170,6 +170,7 @@ net_network_from_json(json_t *j, struct bt_err **err)
     nw->created = xstrdup(bt_json_str(j, "created") ? bt_json_str(j, "created") : "");
     nw->mtu = (unsigned)json_integer_value(json_object_get(j, "mtu"));
     nw->internal = json_is_true(json_object_get(j, "internal"));
+    nw->bridge_adopted = json_is_true(json_object_get(j, "bridge_adopted"));
     nw->labels = obj_or_empty(json_object_get(j, "labels"));
     nw->options = obj_or_empty(json_object_get(j, "options"));
     nw->endpoints = obj_or_empty(json_object_get(j, "endpoints"));

@@ -7,7 +7,8 @@
 # teardown leaves no link, address, netns file, nft element or lease.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
-set -euo pipefail
+# no pipefail: `cmd | grep -q` may end cmd early with SIGPIPE
+set -eu
 
 command -v nft >/dev/null || bt_skip "needs nft"
 command -v busybox >/dev/null || bt_skip "needs busybox"
@@ -50,11 +51,13 @@ ask() {
     fi
 }
 
-wait_port() { # NS PORT
-    for _ in $(seq 50); do
-        nsenter --net="$NS/$1" cat /proc/net/tcp /proc/net/tcp6 | awk '{print $2}' |
+wait_port() { # NS PORT [udp]
+    local f="/proc/net/${3:-tcp} /proc/net/${3:-tcp}6"
+    for _ in $(seq 100); do
+        # shellcheck disable=SC2086
+        nsenter --net="$NS/$1" cat $f | awk '{print $2}' |
             grep -qi ":$(printf '%04X' "$2")\$" && return 0
-        sleep 0.1
+        sleep 0.05
     done
     bt_fail "server on port $2 in $1 did not start"
 }
@@ -95,6 +98,7 @@ grep -q 'demo-cache-1' "$BERTH_RUNROOT/net/containers/db1/hosts" || bt_fail "db1
 serve web1 80 hello-web
 serve web1 81 hello-local
 wait_port web1 80
+wait_port web1 81
 [ "$(ask db1 web 80)" = hello-web ] || bt_fail "db1 -> web by service name"
 [ "$(ask db1 www 80)" = hello-web ] || bt_fail "db1 -> www by alias"
 [ "$(ask db1 demo-web-1 80)" = hello-web ] || bt_fail "db1 -> demo-web-1 by container name"
@@ -114,10 +118,7 @@ gw=$(ip -o -4 addr show | awk '$2 ~ /^br-/ && $4 !~ /^10\.123/ {split($4, a, "/"
 
 # another host: a namespace behind a veth of the host
 bt_berth network setup remote >/dev/null
-ip link add up0 type veth peer name up1
-nsenter --net="$NS/remote" sleep 60 &
-PIDS+=($!)
-ip link set up1 netns $!
+nsenter --net="$NS/remote" ip link add up1 type veth peer name up0 netns $$
 ip addr add 192.0.2.1/24 dev up0
 ip link set up0 up
 nsenter --net="$NS/remote" ip addr add 192.0.2.2/24 dev up1
@@ -131,7 +132,7 @@ nsenter --net="$NS/remote" timeout 3 busybox nc 192.0.2.1 "${eph#127.0.0.1:}" </
 # subnets, so an answer proves the source was rewritten to the host's address
 nsenter --net="$NS/remote" busybox nc -ll -p 9001 -e echo remote-ok &
 PIDS+=($!)
-sleep 0.3
+wait_port remote 9001
 [ "$(ask db1 192.0.2.2 9001)" = remote-ok ] || bt_fail "egress to another host"
 
 # UDP: a datagram to the published port reaches the container
@@ -145,7 +146,7 @@ s.sendto(b"pong:" + data, peer)
 ' &
 udp_pid=$!
 PIDS+=($udp_pid)
-sleep 0.3
+wait_port web1 53 udp
 reply=$($PY -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -163,7 +164,10 @@ echo "$out" | grep -q '0.0.0.0:8080/tcp failed: port is already allocated by con
 [ -e "$NS/web2" ] && bt_fail "failed setup left its netns"
 busybox nc -l -p 8181 -e true &
 PIDS+=($!)
-sleep 0.2
+for _ in $(seq 100); do
+    cat /proc/net/tcp /proc/net/tcp6 | grep -qi ":$(printf '%04X' 8181) " && break
+    sleep 0.05
+done
 out=$(bt_berth network setup --network front -p 8181:80 web3 2>&1) &&
     bt_fail "a port taken by a process was published"
 echo "$out" | grep -q '8181/tcp failed: port is already in use' || bt_fail "conflict message: $out"

@@ -6,7 +6,8 @@
 # shares the target's namespace, loopback listeners included.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
-set -euo pipefail
+# no pipefail: `cmd | grep -q` may end cmd early with SIGPIPE
+set -eu
 command -v nft >/dev/null || bt_skip "needs nft"
 [ -x /usr/bin/python3 ] || bt_skip "needs python3"
 
@@ -18,6 +19,14 @@ kill_started() {
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 BT_CLEANUP_HOOK=kill_started
+wait_port() { # NS PORT
+    for _ in $(seq 100); do
+        nsenter --net="$NS/$1" cat /proc/net/tcp /proc/net/tcp6 | awk '{print $2}' |
+            grep -qi ":$(printf '%04X' "$2")\$" && return 0
+        sleep 0.05
+    done
+    bt_fail "server on port $2 in $1 did not start"
+}
 
 bt_berth network create --internal back >/dev/null
 bt_berth network create front >/dev/null
@@ -37,10 +46,7 @@ bt_berth network setup --network front --name demo-out-1 out1 >/dev/null
 
 # "outside": a namespace behind a veth of the host
 bt_berth network setup outside >/dev/null
-ip link add up0 type veth peer name up1
-nsenter --net="$NS/outside" sleep 60 &
-PIDS+=($!)
-ip link set up1 netns $!
+nsenter --net="$NS/outside" ip link add up1 type veth peer name up0 netns $$
 ip addr add 192.0.2.1/24 dev up0
 ip link set up0 up
 nsenter --net="$NS/outside" ip addr add 192.0.2.2/24 dev up1
@@ -50,7 +56,8 @@ nsenter --net="$NS/outside" busybox nc -ll -p 9000 -e echo outside-ok &
 PIDS+=($!)
 nsenter --net="$NS/db1" busybox nc -ll -p 5432 -e echo db-ok &
 PIDS+=($!)
-sleep 0.3
+wait_port outside 9000
+wait_port db1 5432
 
 nsenter --net="$NS/db1" ip route | grep -q '^default' && bt_fail "internal network has a default route"
 db_ip=$(nsenter --net="$NS/db1" ip -o -4 addr show eth0 | awk '{split($4, a, "/"); print a[1]}')
@@ -71,14 +78,14 @@ nsenter --net="$NS/outside" timeout 2 busybox nc "$db_ip" 5432 </dev/null >/dev/
 # ---- a netns outlives its processes: the restarted server keeps its address ----
 nsenter --net="$NS/out1" busybox nc -ll -p 80 -e echo first &
 srv=$!
-sleep 0.2
+wait_port out1 80
 out_ip=$(nsenter --net="$NS/out1" ip -o -4 addr show eth0 | awk '{split($4, a, "/"); print a[1]}')
 [ "$(timeout 3 busybox nc "$out_ip" 80 </dev/null)" = first ] || bt_fail "first server"
 kill $srv
 wait $srv 2>/dev/null || true
 nsenter --net="$NS/out1" busybox nc -ll -p 80 -e echo second &
 PIDS+=($!)
-sleep 0.2
+wait_port out1 80
 [ "$(timeout 3 busybox nc "$out_ip" 80 </dev/null)" = second ] || bt_fail "restarted server"
 
 # ---- joined: service:out1 is out1's path; loopback listeners are shared ----
@@ -94,7 +101,7 @@ while True:
     c.close()
 ' &
 PIDS+=($!)
-sleep 0.5
+wait_port out1 3306
 [ "$(nsenter --net="$NS/out1" timeout 3 busybox nc 127.0.0.1 3306 </dev/null)" = loopback-only ] ||
     bt_fail "joined namespace does not see the loopback listener"
 timeout 3 busybox nc "$out_ip" 3306 </dev/null >/dev/null 2>&1 &&
