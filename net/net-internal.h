@@ -8,12 +8,14 @@
 #include "net/net.h"
 
 struct nl_sock;
+struct nft_ctx;
 
 struct net_ctx {
-    char *root;    /* BERTH_ROOT */
-    char *runroot; /* BERTH_RUNROOT */
-    char *config;  /* berth.json path, may be NULL */
-    int lock_fd;   /* >= 0 while the state lock is held */
+    char *root;          /* BERTH_ROOT */
+    char *runroot;       /* BERTH_RUNROOT */
+    char *config;        /* berth.json path, may be NULL */
+    int lock_fd;         /* >= 0 while the state lock is held */
+    struct nft_ctx *nft; /* libnftables context, made on first use */
     int lock_depth;
 };
 
@@ -84,20 +86,23 @@ struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
 char *net_random_hex(size_t nbytes);
 
 /* ---- nftables (nft.c) ---- */
-int net_nft_run(const char *cmd, struct bt_err **err);
+int net_nft_run(struct net_ctx *ctx, const char *cmd, struct bt_err **err);
+void net_nft_ctx_free(struct net_ctx *ctx);
 /* Creates the berth table with its maps and fixed rules if missing. */
-int net_nft_ensure(struct bt_err **err);
+int net_nft_ensure(struct net_ctx *ctx, struct bt_err **err);
 /* Deletes the berth table if present. */
-int net_nft_remove_table(struct bt_err **err);
-int net_nft_network_add(const struct net_network *nw, struct bt_err **err);
-int net_nft_network_del(const struct net_network *nw, struct bt_err **err);
+int net_nft_remove_table(struct net_ctx *ctx, struct bt_err **err);
+int net_nft_network_add(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
+int net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
 /* Adds (with their targets) or deletes the map elements of these bindings
  * in one transaction; deleting tolerates elements already gone. */
-int net_nft_ports_apply(const struct net_port_binding *v, size_t n, bool add, struct bt_err **err);
+int net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
+                        struct bt_err **err);
 
 /* ---- resolution (resolv.c) ---- */
-/* Rewrites the hosts file of every container on any of these networks. */
-int net_hosts_refresh(struct net_ctx *ctx, struct bt_err **err);
+/* Rewrites the hosts files of the containers that are keys of `only` (an
+ * object), or of every container when only is NULL. */
+int net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err);
 /* Pure renderers, unit-tested. */
 /* resolv.conf from the host's: loopback nameservers dropped; dns, search
  * and opts replace the host's when given; fallback_dns (berth.json dns),

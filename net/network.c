@@ -252,7 +252,8 @@ undo_bridge(const char *name)
 }
 
 static int
-network_apply(const struct net_network *nw, bool *created_bridge, struct bt_err **err)
+network_apply(struct net_ctx *ctx, const struct net_network *nw, bool *created_bridge,
+              struct bt_err **err)
 {
     _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
     if (!sk)
@@ -268,7 +269,7 @@ network_apply(const struct net_network *nw, bool *created_bridge, struct bt_err 
     if (r == 0 && !nw->internal)
         r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err);
     if (r == 0)
-        r = net_nft_network_add(nw, err);
+        r = net_nft_network_add(ctx, nw, err);
     return r;
 }
 
@@ -286,16 +287,16 @@ net_network_create(struct net_ctx *ctx, const struct net_network_opts *opts, str
         return NULL;
     }
     bool created_bridge = false;
-    r = network_apply(nw, &created_bridge, err);
+    r = network_apply(ctx, nw, &created_bridge, err);
     nw->bridge_adopted = !created_bridge;
     if (r == 0)
         r = net_network_save(ctx, nw, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
-        net_nft_network_del(nw, &ignored);
+        net_nft_network_del(ctx, nw, &ignored);
         bt_err_free(ignored); /* undo after a failure: the first error is reported */
         if (all.n == 0) {
-            net_nft_remove_table(&ignored);
+            net_nft_remove_table(ctx, &ignored);
             bt_err_free(ignored);
         }
         if (created_bridge)
@@ -364,7 +365,7 @@ net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
         if (r == 0 && !nw->bridge_adopted)
             r = net_link_delete(sk, nw->bridge, err);
         if (r == 0)
-            r = net_nft_network_del(nw, err);
+            r = net_nft_network_del(ctx, nw, err);
         if (r == 0) {
             _cleanup_free_ char *path = xasprintf("%s/net/networks/%s.json", ctx->root, nw->id);
             if (unlink(path) < 0 && errno != ENOENT)
@@ -373,7 +374,7 @@ net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
         size_t n = 0;
         struct net_network **left = r == 0 ? net_network_list(ctx, &n, err) : NULL;
         if (left && n == 0)
-            r = net_nft_remove_table(err);
+            r = net_nft_remove_table(ctx, err);
         else if (r == 0 && !left)
             r = bt_err_ret(err);
         net_network_list_free(left, n);
@@ -558,8 +559,15 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
             return r;
     }
     /* The bridge and its nft elements do not survive a reboot; the state does. */
+    bool bridge_there;
+    {
+        _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
+        if (!sk)
+            return bt_err_ret(err);
+        bridge_there = net_link_exists(sk, nw->bridge);
+    }
     bool created_bridge;
-    int ar = network_apply(nw, &created_bridge, err);
+    int ar = bridge_there ? 0 : network_apply(ctx, nw, &created_bridge, err);
     if (ar < 0)
         return ar;
     if (json_object_get(nw->endpoints, o->container_id))
@@ -605,7 +613,8 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
         delete_veth(host_if);
         return r;
     }
-    r = net_hosts_refresh(ctx, err);
+    /* Only the containers of this network see a change. */
+    r = net_hosts_refresh(ctx, nw->endpoints, err);
     if (r < 0)
         return r;
     if (out) {
@@ -637,12 +646,16 @@ net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
     return r;
 }
 
+/* Detaches cid from nw; the containers whose hosts files change (cid and
+ * the network's other endpoints) are added to `touched`. */
 static int
-detach_one(struct net_ctx *ctx, struct net_network *nw, const char *cid, struct bt_err **err)
+detach_one(struct net_ctx *ctx, struct net_network *nw, const char *cid, json_t *touched,
+           struct bt_err **err)
 {
     json_t *ep = json_object_get(nw->endpoints, cid);
     if (!ep)
         return 0;
+    json_object_update(touched, nw->endpoints);
     const char *host_if = bt_json_str(ep, "host_ifname");
     if (host_if) {
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
@@ -665,10 +678,11 @@ net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *contai
     if (!nw)
         r = err && *err ? bt_err_ret(err)
                         : bt_err_set(err, ENOENT, "network %s not found", network);
-    else
-        r = detach_one(ctx, nw, container_id, err);
+    _cleanup_json_ json_t *touched = json_object();
+    if (nw)
+        r = detach_one(ctx, nw, container_id, touched, err);
     if (r == 0)
-        r = net_hosts_refresh(ctx, err);
+        r = net_hosts_refresh(ctx, touched, err);
     net_unlock(ctx);
     return r;
 }
@@ -686,14 +700,16 @@ net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_e
         if (!all.v)
             r = bt_err_ret(err);
     }
+    _cleanup_json_ json_t *touched = json_object();
     for (size_t i = 0; r == 0 && i < all.n; i++)
-        r = detach_one(ctx, all.v[i], container_id, err);
+        r = detach_one(ctx, all.v[i], container_id, touched, err);
     if (r == 0) {
         _cleanup_free_ char *dir = xasprintf("%s/net/containers/%s", ctx->runroot, container_id);
         r = bt_rm_rf(dir, err);
     }
+    json_object_del(touched, container_id);
     if (r == 0)
-        r = net_hosts_refresh(ctx, err);
+        r = net_hosts_refresh(ctx, touched, err);
     net_unlock(ctx);
     return r;
 }

@@ -70,18 +70,34 @@ trim_msg(const char *s)
     return nl ? xstrndup(s, (size_t)(nl - s)) : xstrdup(s);
 }
 
-static int
-run(const char *cmd, bool enoent_ok, struct bt_err **err)
+void
+net_nft_ctx_free(struct net_ctx *ctx)
 {
-    struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!nft)
-        return bt_err_set(err, ENOMEM, "nftables: cannot create a context");
-    nft_ctx_buffer_output(nft);
-    nft_ctx_buffer_error(nft);
+    if (ctx->nft) {
+        nft_ctx_free(ctx->nft);
+        ctx->nft = NULL;
+    }
+}
+
+/* One libnftables context per net_ctx: creating one costs more than most
+ * commands berth runs with it. */
+static int
+run(struct net_ctx *ctx, const char *cmd, bool enoent_ok, struct bt_err **err)
+{
+    if (!ctx->nft) {
+        ctx->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx->nft)
+            return bt_err_set(err, ENOMEM, "nftables: cannot create a context");
+        nft_ctx_buffer_output(ctx->nft);
+        nft_ctx_buffer_error(ctx->nft);
+    }
+    struct nft_ctx *nft = ctx->nft;
     int r = nft_run_cmd_from_buffer(nft, cmd);
+    /* Reading a buffer clears it, so the next command starts empty. */
+    nft_ctx_get_output_buffer(nft);
+    const char *e = nft_ctx_get_error_buffer(nft);
     int ret = 0;
     if (r != 0) {
-        const char *e = nft_ctx_get_error_buffer(nft);
         int code = EIO;
         if (e && strstr(e, "No such file or directory"))
             code = ENOENT;
@@ -94,34 +110,34 @@ run(const char *cmd, bool enoent_ok, struct bt_err **err)
             ret = bt_err_set(err, code, "nftables: %s", m);
         }
     }
-    nft_ctx_free(nft);
     return ret;
 }
 
 int
-net_nft_run(const char *cmd, struct bt_err **err)
+net_nft_run(struct net_ctx *ctx, const char *cmd, struct bt_err **err)
 {
-    return run(cmd, false, err);
+    return run(ctx, cmd, false, err);
 }
 
 int
-net_nft_ensure(struct bt_err **err)
+net_nft_ensure(struct net_ctx *ctx, struct bt_err **err)
 {
-    if (run("list table ip berth", false, NULL) == 0)
+    /* Listing a chain of two rules is cheap; the table with its maps is not. */
+    if (run(ctx, "list chain ip berth publish", false, NULL) == 0)
         return 0;
-    return run(table_def, false, err);
+    return run(ctx, table_def, false, err);
 }
 
 int
-net_nft_remove_table(struct bt_err **err)
+net_nft_remove_table(struct net_ctx *ctx, struct bt_err **err)
 {
-    return run("delete table ip berth", true, err);
+    return run(ctx, "delete table ip berth", true, err);
 }
 
 int
-net_nft_network_add(const struct net_network *nw, struct bt_err **err)
+net_nft_network_add(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err)
 {
-    int r = net_nft_ensure(err);
+    int r = net_nft_ensure(ctx, err);
     if (r < 0)
         return r;
     char sub[20];
@@ -135,11 +151,11 @@ net_nft_network_add(const struct net_network *nw, struct bt_err **err)
                         "add element ip berth same { \"%s\" . \"%s\" }\n"
                         "add element ip berth nets { %s }\n",
                         nw->bridge, nw->bridge, nw->bridge, net_prefix_fmt(&nw->subnet, sub));
-    return run(cmd, false, err);
+    return run(ctx, cmd, false, err);
 }
 
 int
-net_nft_network_del(const struct net_network *nw, struct bt_err **err)
+net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err)
 {
     char sub[20];
     /* One command per element, so that one already gone does not keep the
@@ -151,11 +167,11 @@ net_nft_network_del(const struct net_network *nw, struct bt_err **err)
             : xasprintf("delete element ip berth nets { %s }", net_prefix_fmt(&nw->subnet, sub));
     _cleanup_free_ char *c3 =
         xasprintf("delete element ip berth same { \"%s\" . \"%s\" }", nw->bridge, nw->bridge);
-    int r = run(c1, true, err);
+    int r = run(ctx, c1, true, err);
     if (r == 0)
-        r = run(c2, true, err);
+        r = run(ctx, c2, true, err);
     if (r == 0)
-        r = run(c3, true, err);
+        r = run(ctx, c3, true, err);
     return r;
 }
 
@@ -195,23 +211,24 @@ ports_cmd(const struct net_port_binding *v, size_t n, bool add)
 }
 
 int
-net_nft_ports_apply(const struct net_port_binding *v, size_t n, bool add, struct bt_err **err)
+net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
+                    struct bt_err **err)
 {
     if (n == 0)
         return 0;
     if (add) {
-        int r = net_nft_ensure(err);
+        int r = net_nft_ensure(ctx, err);
         if (r < 0)
             return r;
     }
     _cleanup_free_ char *cmd = ports_cmd(v, n, add);
-    int r = run(cmd, false, add ? err : NULL);
+    int r = run(ctx, cmd, false, add ? err : NULL);
     if (r == 0 || add)
         return r;
     /* Some element was already gone: remove the others one by one. */
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *one = ports_cmd(&v[i], 1, false);
-        r = run(one, true, err);
+        r = run(ctx, one, true, err);
         if (r < 0)
             return r;
     }

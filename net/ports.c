@@ -375,12 +375,12 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
             json_array_append_new(reg, binding_to_json(&b, cid, cname));
         }
     }
-    r = net_nft_ports_apply(set->bindings, set->n, true, err);
+    r = net_nft_ports_apply(ctx, set->bindings, set->n, true, err);
     if (r == 0) {
         r = registry_save(ctx, reg, err);
         if (r < 0) {
             struct bt_err *ignored = NULL;
-            net_nft_ports_apply(set->bindings, set->n, false, &ignored);
+            net_nft_ports_apply(ctx, set->bindings, set->n, false, &ignored);
             bt_err_free(ignored); /* undo after a failure: the first error is reported */
         }
     }
@@ -438,7 +438,7 @@ net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err
     }
     _cleanup_port_set_ struct net_port_set *set = collect(reg, container_id, true);
     if (set->n > 0) {
-        r = net_nft_ports_apply(set->bindings, set->n, false, err);
+        r = net_nft_ports_apply(ctx, set->bindings, set->n, false, err);
         if (r == 0)
             r = registry_save(ctx, reg, err);
     }

@@ -232,28 +232,46 @@ write_hosts(struct net_ctx *ctx, const char *cid, struct net_network *const *all
     return write_in_place(path, hosts, err);
 }
 
+static int
+refresh_one(struct net_ctx *ctx, const char *top, const char *cid, struct net_network *const *all,
+            size_t n, struct bt_err **err)
+{
+    if (!valid_id(cid))
+        return 0;
+    /* A container whose setup is still writing its files gets its hosts
+     * file from net_resolv_setup itself. */
+    _cleanup_free_ char *conf = xasprintf("%s/%s/dns.json", top, cid);
+    if (!bt_path_exists(conf))
+        return 0;
+    return write_hosts(ctx, cid, all, n, err);
+}
+
 int
-net_hosts_refresh(struct net_ctx *ctx, struct bt_err **err)
+net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err)
 {
     _cleanup_free_ char *top = xasprintf("%s/net/containers", ctx->runroot);
-    _cleanup_dir_ DIR *d = opendir(top);
-    if (!d)
-        return errno == ENOENT ? 0 : bt_err_errno(err, errno, "open '%s'", top);
     size_t n = 0;
     struct net_network **all = net_network_list(ctx, &n, err);
     if (!all)
         return bt_err_ret(err);
     int r = 0;
-    struct dirent *de;
-    while (r == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        /* A container whose setup is still writing its files gets its
-         * hosts file from net_resolv_setup itself. */
-        _cleanup_free_ char *conf = xasprintf("%s/%s/dns.json", top, de->d_name);
-        if (!bt_path_exists(conf))
-            continue;
-        r = write_hosts(ctx, de->d_name, all, n, err);
+    if (only) {
+        const char *cid;
+        json_t *v;
+        json_object_foreach (only, cid, v) {
+            r = refresh_one(ctx, top, cid, all, n, err);
+            if (r < 0)
+                break;
+        }
+    } else {
+        _cleanup_dir_ DIR *d = opendir(top);
+        if (!d && errno != ENOENT)
+            r = bt_err_errno(err, errno, "open '%s'", top);
+        struct dirent *de;
+        while (d && r == 0 && (de = readdir(d))) {
+            if (de->d_name[0] != '.')
+                r = refresh_one(ctx, top, de->d_name, all, n, err);
+        }
     }
     net_network_list_free(all, n);
     return r;

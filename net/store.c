@@ -47,6 +47,7 @@ net_ctx_free(struct net_ctx *ctx)
         return NULL;
     if (ctx->lock_fd >= 0)
         close(ctx->lock_fd);
+    net_nft_ctx_free(ctx);
     free(ctx->root);
     free(ctx->runroot);
     free(ctx->config);
