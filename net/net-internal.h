@@ -51,8 +51,6 @@ char *net_link_mac(struct nl_sock *sk, const char *name);
 /* Lists the prefixes of the main routing table that are not default
  * routes. *out is owned. */
 int net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct bt_err **err);
-/* Names of links in the netns (owned strv). */
-char **net_links_list(struct nl_sock *sk, struct bt_err **err);
 
 /* ---- IPAM, pure (ipam.c) ---- */
 struct net_pool {
@@ -80,13 +78,11 @@ int net_config_load(const char *path, struct net_pool **pools, size_t *npools,
 /* ---- state and lock (store.c) ---- */
 int net_lock(struct net_ctx *ctx, struct bt_err **err);
 void net_unlock(struct net_ctx *ctx);
-char *net_state_dir(struct net_ctx *ctx, const char *sub);
 int net_network_save(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
 struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
 char *net_random_hex(size_t nbytes);
 
 /* ---- nftables (nft.c) ---- */
-int net_nft_run(struct net_ctx *ctx, const char *cmd, struct bt_err **err);
 void net_nft_ctx_free(struct net_ctx *ctx);
 /* Creates the berth table with its maps and fixed rules if missing. */
 int net_nft_ensure(struct net_ctx *ctx, struct bt_err **err);

@@ -114,12 +114,6 @@ run(struct net_ctx *ctx, const char *cmd, bool enoent_ok, struct bt_err **err)
 }
 
 int
-net_nft_run(struct net_ctx *ctx, const char *cmd, struct bt_err **err)
-{
-    return run(ctx, cmd, false, err);
-}
-
-int
 net_nft_ensure(struct net_ctx *ctx, struct bt_err **err)
 {
     /* Listing a chain of two rules is cheap; the table with its maps is not. */

@@ -400,24 +400,3 @@ net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct b
     *n = w.n;
     return 0;
 }
-
-static void
-on_link(struct nl_object *obj, void *arg)
-{
-    char ***v = arg;
-    *v = bt_strv_push(*v, rtnl_link_get_name((struct rtnl_link *)obj));
-}
-
-char **
-net_links_list(struct nl_sock *sk, struct bt_err **err)
-{
-    _cleanup_cache_ struct nl_cache *cache = NULL;
-    int r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
-    if (r < 0) {
-        net_nl_err(err, r, "list links");
-        return NULL;
-    }
-    char **v = xcalloc(1, sizeof(char *));
-    nl_cache_foreach(cache, on_link, &v);
-    return v;
-}

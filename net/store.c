@@ -55,12 +55,6 @@ net_ctx_free(struct net_ctx *ctx)
     return NULL;
 }
 
-char *
-net_state_dir(struct net_ctx *ctx, const char *sub)
-{
-    return xasprintf("%s/net/%s", ctx->root, sub);
-}
-
 int
 net_lock(struct net_ctx *ctx, struct bt_err **err)
 {

@@ -141,20 +141,26 @@ import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 53))
 s.settimeout(5)
-data, peer = s.recvfrom(100)
-s.sendto(b"pong:" + data, peer)
+for _ in range(2):
+    data, peer = s.recvfrom(100)
+    s.sendto(b"pong:" + data, peer)
 ' &
 udp_pid=$!
 PIDS+=($udp_pid)
 wait_port web1 53 udp
-reply=$($PY -c '
-import socket
+udp_ask() { # HOST
+    $PY -c '
+import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
-s.sendto(b"ping", ("127.0.0.1", 5353))
+s.sendto(b"ping", (sys.argv[1], 5353))
 print(s.recvfrom(100)[0].decode())
-') || true
+' "$1"
+}
+reply=$(udp_ask 127.0.0.1) || true
 [ "$reply" = pong:ping ] || bt_fail "published UDP port from loopback: '$reply'"
+reply=$(nsenter --net="$NS/remote" bash -c "$(declare -f udp_ask); PY=$PY; udp_ask 192.0.2.1") || true
+[ "$reply" = pong:ping ] || bt_fail "published UDP port from another host: '$reply'"
 
 # ---- conflicts ----
 out=$(bt_berth network setup --network front -p 8080:80 --name demo-web-2 web2 2>&1) &&
