@@ -2,6 +2,7 @@
  * addresses, routes, leases. Every change runs under the state lock. */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <netlink/netlink.h>
@@ -321,9 +322,18 @@ endpoint_names(json_t *eps)
     return bt_buf_steal(&b);
 }
 
-/* Endpoints whose netns file is gone (RUNROOT is lost at reboot, or a
+static json_int_t
+netns_ino(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 ? (json_int_t)st.st_ino : -1;
+}
+
+/* Endpoints whose namespace is gone (RUNROOT is lost at reboot, or a
  * container was removed while berth could not clean up) hold no veth any
- * more: their leases are released. Returns true when any was dropped. */
+ * more: their leases are released. A namespace is known by the inode of its
+ * nsfs file, so a new namespace at the same path is not mistaken for the
+ * old one. Returns true when any was dropped. */
 static bool
 sweep_stale(struct net_network *nw)
 {
@@ -334,7 +344,9 @@ sweep_stale(struct net_network *nw)
     json_object_foreach_safe(nw->endpoints, tmp, cid, ep)
     {
         const char *ns = bt_json_str(ep, "netns");
-        if (ns && !bt_path_exists(ns)) {
+        json_t *ino = json_object_get(ep, "netns_ino");
+        json_int_t now = netns_ino(ns);
+        if (ns && (now < 0 || (json_is_integer(ino) && json_integer_value(ino) != now))) {
             json_object_del(nw->endpoints, cid);
             dropped = true;
         }
@@ -607,6 +619,7 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
         json_object_set_new(ep, "service", json_string(o->service));
     if (o->hostname)
         json_object_set_new(ep, "hostname", json_string(o->hostname));
+    json_object_set_new(ep, "netns_ino", json_integer(netns_ino(o->netns)));
     json_object_set_new(nw->endpoints, o->container_id, ep);
     r = net_network_save(ctx, nw, err);
     if (r < 0) {

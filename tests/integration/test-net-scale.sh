@@ -58,6 +58,18 @@ bt_berth network setup --network n1 c3b >/dev/null
 [ "$(nsenter --net="$NS/c3b" ip -o -4 addr show eth0 | awk '{print $4}')" = "$gone" ] ||
     bt_fail "released address not reused"
 
+# one host port asked for by four containers at once: exactly one gets it
+jobs=()
+for i in 1 2 3 4; do
+    bt_berth network setup --network n3 -p 7000:80 "race$i" >/dev/null 2>&1 &
+    jobs+=($!)
+done
+won=0
+for j in "${jobs[@]}"; do wait "$j" && won=$((won + 1)); done
+[ $won = 1 ] || bt_fail "$won containers got host port 7000"
+[ "$(nft list map ip berth pub_any | grep -c ' 7000 ')" = 1 ] || bt_fail "port 7000 in the map twice"
+for i in 1 2 3 4; do bt_berth network teardown "race$i"; done
+
 # ---- 200 published ports, fixed rule count ----
 rules() {
     nft -j list ruleset | /usr/bin/python3 -c '
