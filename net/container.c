@@ -100,7 +100,7 @@ net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
     if (r < 0) {
         struct bt_err *ignored = NULL;
         net_container_teardown(ctx, spec->container_id, &ignored);
-        bt_err_free(ignored); /* undo after a failure: the first error is reported */
+        ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         return r;
     }
     *out = TAKE_PTR(cn);

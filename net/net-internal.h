@@ -19,6 +19,10 @@ struct net_ctx {
     int lock_depth;
 };
 
+/* Container and netns ids name files: [A-Za-z0-9_.-], not starting with
+ * '.', at most 128 characters (netns.c). */
+bool net_id_valid(const char *id);
+
 /* ---- netlink (nl.c) ---- */
 /* Maps a libnl NLE_* code to an errno and sets *err with nl_geterror()'s
  * text after the formatted context. Returns -errno. */

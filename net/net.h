@@ -4,7 +4,10 @@
  *   - network namespaces as objects, bind-mounted at RUNROOT/netns/ID, so a
  *     restarted container keeps its namespace, addresses and ports; the
  *     runtime joins that path (OCI namespaces[].path). Joined modes
- *     (network_mode service:X / container:X) simply use X's path;
+ *     (network_mode service:X / container:X) simply use X's path
+ *     (net_netns_path) and bind-mount X's hosts, resolv.conf and hostname
+ *     files; network_mode none is a container set up with no networks
+ *     (loopback only); host mode uses none of this;
  *   - bridge networks (libnl-3 route): the bridge, its gateway address, MTU,
  *     veth pairs whose inner end is moved into a netns and named eth0, eth1…,
  *     addresses and the default route;
@@ -32,6 +35,21 @@
  * FD_CLOEXEC before exec), which keeps them open while the container runs.
  * Conflicts with another berth container are found in the ports registry and
  * name that container even when nobody holds its sockets.
+ *
+ * For a container the engine calls net_container_setup() before starting it
+ * and net_container_teardown() once it is removed (not when it merely
+ * stops: a restart keeps everything).
+ *
+ * The nftables rules (table `ip berth`):
+ *   prerouting/output (nat): traffic to a local address -> chain publish
+ *   publish: dnat via map pub_addr (addr . proto . port), then pub_any
+ *            (proto . port), both to container addr . port
+ *   postrouting (nat): masquerade egress of non-internal subnets, DNATed
+ *            traffic from 127.0.0.0/8 (route_localnet is set on bridges),
+ *            and hairpin (DNATed traffic from a berth subnet to a bridge)
+ *   forward (filter): DNATed traffic passes; traffic inside one bridge
+ *            passes; internal bridges and traffic between two berth bridges
+ *            are dropped.
  *
  * Ownership: *_new / *_get / *_list return owned values released with the
  * matching *_free; `const char *` arguments are borrowed. IPv4 only. */

@@ -19,8 +19,8 @@ net_netns_path(struct net_ctx *ctx, const char *id)
     return xasprintf("%s/netns/%s", ctx->runroot, id);
 }
 
-static bool
-valid_id(const char *id)
+bool
+net_id_valid(const char *id)
 {
     if (!id || !*id || strlen(id) > 128 || id[0] == '.')
         return false;
@@ -81,7 +81,7 @@ ns_thread(void *arg)
 char *
 net_netns_create(struct net_ctx *ctx, const char *id, struct bt_err **err)
 {
-    if (!valid_id(id)) {
+    if (!net_id_valid(id)) {
         bt_err_set(err, EINVAL, "invalid netns id '%s'", id ? id : "");
         return NULL;
     }
@@ -116,7 +116,7 @@ net_netns_create(struct net_ctx *ctx, const char *id, struct bt_err **err)
 int
 net_netns_remove(struct net_ctx *ctx, const char *id, struct bt_err **err)
 {
-    if (!valid_id(id))
+    if (!net_id_valid(id))
         return bt_err_set(err, EINVAL, "invalid netns id '%s'", id ? id : "");
     _cleanup_free_ char *path = net_netns_path(ctx, id);
     if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)

@@ -249,7 +249,7 @@ undo_bridge(const char *name)
     if (sk)
         net_link_delete(sk, name, &ignored);
     /* Undo after a failure: the first error is the one reported. */
-    bt_err_free(ignored);
+    ignored = bt_err_free(ignored);
 }
 
 static int
@@ -295,10 +295,10 @@ net_network_create(struct net_ctx *ctx, const struct net_network_opts *opts, str
     if (r < 0) {
         struct bt_err *ignored = NULL;
         net_nft_network_del(ctx, nw, &ignored);
-        bt_err_free(ignored); /* undo after a failure: the first error is reported */
+        ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         if (all.n == 0) {
             net_nft_remove_table(ctx, &ignored);
-            bt_err_free(ignored);
+            ignored = bt_err_free(ignored);
         }
         if (created_bridge)
             undo_bridge(nw->bridge);
@@ -518,7 +518,7 @@ delete_veth(const char *name)
     if (sk)
         net_link_delete(sk, name, &ignored);
     /* Undo after a failure: the first error is the one reported. */
-    bt_err_free(ignored);
+    ignored = bt_err_free(ignored);
 }
 
 static int
@@ -552,8 +552,9 @@ static int
 attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net_endpoint *out,
               struct bt_err **err)
 {
-    if (!o->container_id || !*o->container_id)
-        return bt_err_set(err, EINVAL, "a container id is required");
+    if (!net_id_valid(o->container_id))
+        return bt_err_set(err, EINVAL, "invalid container id '%s'",
+                          o->container_id ? o->container_id : "");
     if (!o->netns || !bt_path_exists(o->netns))
         return bt_err_set(err, ENOENT, "network namespace '%s' does not exist",
                           o->netns ? o->netns : "");
@@ -703,6 +704,9 @@ net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *contai
 int
 net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
 {
+    if (!net_id_valid(container_id))
+        return bt_err_set(err, EINVAL, "invalid container id '%s'",
+                          container_id ? container_id : "");
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;

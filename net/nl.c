@@ -316,7 +316,7 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
         struct bt_err *ignored = NULL;
         /* Deleting one end deletes the pair; the first error is the one to report. */
         net_link_delete(sk, host_name, &ignored);
-        bt_err_free(ignored);
+        ignored = bt_err_free(ignored);
     }
     return r;
 }

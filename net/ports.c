@@ -381,7 +381,7 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
         if (r < 0) {
             struct bt_err *ignored = NULL;
             net_nft_ports_apply(ctx, set->bindings, set->n, false, &ignored);
-            bt_err_free(ignored); /* undo after a failure: the first error is reported */
+            ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         }
     }
     if (r < 0)

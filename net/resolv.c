@@ -210,14 +210,6 @@ strv_json(char *const *v)
     return a;
 }
 
-static bool
-valid_id(const char *id)
-{
-    if (!id || !*id || strlen(id) > 128 || id[0] == '.')
-        return false;
-    return strchr(id, '/') == NULL;
-}
-
 static int
 write_hosts(struct net_ctx *ctx, const char *cid, struct net_network *const *all, size_t n,
             struct bt_err **err)
@@ -236,7 +228,7 @@ static int
 refresh_one(struct net_ctx *ctx, const char *top, const char *cid, struct net_network *const *all,
             size_t n, struct bt_err **err)
 {
-    if (!valid_id(cid))
+    if (!net_id_valid(cid))
         return 0;
     /* A container whose setup is still writing its files gets its hosts
      * file from net_resolv_setup itself. */
@@ -281,7 +273,7 @@ int
 net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
                  struct bt_err **err)
 {
-    if (!valid_id(container_id))
+    if (!net_id_valid(container_id))
         return bt_err_set(err, EINVAL, "invalid container id '%s'",
                           container_id ? container_id : "");
     for (size_t i = 0; opts->extra_hosts && opts->extra_hosts[i]; i++) {

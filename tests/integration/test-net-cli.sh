@@ -67,6 +67,8 @@ expect_fail "address 10.0.0.5 is not a host address of subnet 172.17.0.0/16" \
     bt_berth network setup --network demo_default --ip 10.0.0.5 c0
 [ -e "$NS/c0" ] && bt_fail "failed setup left a netns"
 expect_fail "usage" bt_berth network setup --ip 10.0.0.5 c0
+expect_fail "invalid container id '../../etc'" bt_berth network teardown ../../etc
+expect_fail "invalid netns id '../x'" bt_berth network setup ../x
 [ "$(bt_berth network ls --help | head -1)" = "Usage:  berth network ls [--format table|json] [-q] [--no-trunc]" ] ||
     bt_fail "help"
 
