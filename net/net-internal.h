@@ -79,6 +79,19 @@ int net_config_load(const char *path, struct net_pool **pools, size_t *npools,
                     struct net_prefix *bip, bool *has_bip, unsigned *mtu, char ***dns,
                     struct bt_err **err);
 
+/* ---- endpoints, pure (network.c) ---- */
+struct net_endpoint_plan {
+    char ifname[16];    /* first ethN the namespace lacks */
+    uint32_t ipv4;      /* static address after checks, or the lowest free one */
+    bool default_route; /* first non-internal network of the namespace */
+};
+/* Plans attaching o->container_id (netns o->netns whose nsfs inode is
+ * ns_ino) to nw, given every network (endpoints of other namespaces and of
+ * vanished ones are ignored). */
+int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_network *nw,
+                      const struct net_endpoint_opts *o, int64_t ns_ino,
+                      struct net_endpoint_plan *out, struct bt_err **err);
+
 /* ---- state and lock (store.c) ---- */
 int net_lock(struct net_ctx *ctx, struct bt_err **err);
 void net_unlock(struct net_ctx *ctx);

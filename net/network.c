@@ -492,22 +492,39 @@ pick_address(const struct net_network *nw, const char *wanted, uint32_t *out, st
     return 0;
 }
 
-/* What the container already has on other networks: interface names used
- * and whether one of them carries the default route. */
-static void
-container_interfaces(struct net_network **all, size_t n, const char *cid, char ***ifnames,
-                     bool *has_default)
+int
+net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_network *nw,
+                  const struct net_endpoint_opts *o, int64_t ns_ino, struct net_endpoint_plan *out,
+                  struct bt_err **err)
 {
-    *has_default = false;
+    memset(out, 0, sizeof(*out));
+    if (json_object_get(nw->endpoints, o->container_id))
+        return bt_err_set(err, EEXIST, "container %s is already attached to network %s",
+                          o->container_name ? o->container_name : o->container_id, nw->name);
+    /* What the namespace already has from other networks: interface names
+     * and whether one of them carries the default route. */
+    _cleanup_strv_ char **ifnames = NULL;
+    bool has_default = false;
     for (size_t i = 0; i < n; i++) {
-        json_t *ep = json_object_get(all[i]->endpoints, cid);
-        if (!ep)
+        if (strcmp(all[i]->id, nw->id) == 0)
+            continue;
+        json_t *ep = json_object_get(all[i]->endpoints, o->container_id);
+        json_t *ino = ep ? json_object_get(ep, "netns_ino") : NULL;
+        if (!ep || !bt_streq_null(bt_json_str(ep, "netns"), o->netns) ||
+            (json_is_integer(ino) && json_integer_value(ino) != ns_ino))
             continue;
         if (bt_json_str(ep, "ifname"))
-            *ifnames = bt_strv_push(*ifnames, bt_json_str(ep, "ifname"));
+            ifnames = bt_strv_push(ifnames, bt_json_str(ep, "ifname"));
         if (json_is_true(json_object_get(ep, "default_route")))
-            *has_default = true;
+            has_default = true;
     }
+    for (unsigned i = 0;; i++) {
+        snprintf(out->ifname, sizeof(out->ifname), "eth%u", i);
+        if (!bt_strv_contains(ifnames, out->ifname))
+            break;
+    }
+    out->default_route = !nw->internal && !has_default;
+    return pick_address(nw, o->ipv4_address, &out->ipv4, err);
 }
 
 static void
@@ -583,23 +600,13 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     int ar = bridge_there ? 0 : network_apply(ctx, nw, &created_bridge, err);
     if (ar < 0)
         return ar;
-    if (json_object_get(nw->endpoints, o->container_id))
-        return bt_err_set(err, EEXIST, "container %s is already attached to network %s",
-                          o->container_name ? o->container_name : o->container_id, nw->name);
-    _cleanup_strv_ char **ifnames = NULL;
-    bool has_default;
-    container_interfaces(all.v, all.n, o->container_id, &ifnames, &has_default);
-    char ifname[16];
-    for (unsigned i = 0;; i++) {
-        snprintf(ifname, sizeof(ifname), "eth%u", i);
-        if (!bt_strv_contains(ifnames, ifname))
-            break;
-    }
-    uint32_t addr;
-    int r = pick_address(nw, o->ipv4_address, &addr, err);
+    struct net_endpoint_plan plan;
+    int r = net_endpoint_plan(all.v, all.n, nw, o, netns_ino(o->netns), &plan, err);
     if (r < 0)
         return r;
-    bool default_route = !nw->internal && !has_default;
+    const char *ifname = plan.ifname;
+    uint32_t addr = plan.ipv4;
+    bool default_route = plan.default_route;
     _cleanup_free_ char *rnd = net_random_hex(4);
     _cleanup_free_ char *host_if = xasprintf("veth%.7s", rnd);
     _cleanup_free_ char *mac = NULL;
