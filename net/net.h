@@ -226,6 +226,9 @@ struct net_port_set *net_ports_list(struct net_ctx *ctx, const char *container_i
                                     struct bt_err **err);
 /* The bound sockets, borrowed; *n set. Pass them to the monitor. */
 const int *net_port_set_fds(const struct net_port_set *set, size_t *n);
+/* "0.0.0.0:8080->80/tcp", as `ps` shows a binding; buf of 48 bytes is
+ * enough. */
+const char *net_port_binding_fmt(const struct net_port_binding *b, char *buf, size_t size);
 /* Closes the sockets (if still owned) and frees. */
 struct net_port_set *net_port_set_free(struct net_port_set *set);
 

@@ -454,3 +454,11 @@ net_ports_list(struct net_ctx *ctx, const char *container_id, struct bt_err **er
         return NULL;
     return collect(reg, container_id, false);
 }
+
+const char *
+net_port_binding_fmt(const struct net_port_binding *b, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%u->%u/%s", b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port,
+             b->container_port, proto_name(b->proto));
+    return buf;
+}

@@ -210,6 +210,23 @@ strv_json(char *const *v)
     return a;
 }
 
+/* The host's resolv.conf; behind systemd-resolved's stub (127.0.0.53),
+ * which a container cannot reach, the file listing the real upstream
+ * servers. A missing file reads as empty. */
+static char *
+read_host_resolv(void)
+{
+    char *s = bt_file_read_all("/etc/resolv.conf", NULL, NULL);
+    if (s && strstr(s, "nameserver 127.0.0.53")) {
+        char *up = bt_file_read_all("/run/systemd/resolve/resolv.conf", NULL, NULL);
+        if (up) {
+            free(s);
+            s = up;
+        }
+    }
+    return s;
+}
+
 static int
 write_hosts(struct net_ctx *ctx, const char *cid, struct net_network *const *all, size_t n,
             struct bt_err **err)
@@ -308,7 +325,7 @@ net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net
     if (r < 0)
         return r;
 
-    _cleanup_free_ char *host_resolv = bt_file_read_all("/etc/resolv.conf", NULL, NULL);
+    _cleanup_free_ char *host_resolv = read_host_resolv();
     _cleanup_free_ char *rc =
         net_resolv_conf_render(host_resolv, opts->dns, opts->dns_search, opts->dns_opt, cfg_dns);
     _cleanup_free_ char *rcp = bt_path_join(dir, "resolv.conf");

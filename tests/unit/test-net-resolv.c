@@ -58,6 +58,14 @@ test_port_spec(void **state)
     bad_spec("abc", "bad container port");
     bad_spec(":80", "empty host port");
     bad_spec("81-80", "bad container port");
+
+    char buf[48];
+    struct net_port_binding b = {
+        .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80, .proto = NET_PROTO_UDP};
+    assert_string_equal(net_port_binding_fmt(&b, buf, sizeof(buf)), "127.0.0.1:8080->80/udp");
+    b.host_ip[0] = '\0';
+    b.proto = NET_PROTO_TCP;
+    assert_string_equal(net_port_binding_fmt(&b, buf, sizeof(buf)), "0.0.0.0:8080->80/tcp");
 }
 
 static void
