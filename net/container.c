@@ -92,11 +92,16 @@ net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
                     struct net_container_net **out, struct bt_err **err)
 {
     *out = NULL;
+    /* A taken port fails before anything is made. */
+    int r = net_ports_check(ctx, spec->container_id, spec->container_name, spec->ports,
+                            spec->nports, err);
+    if (r < 0)
+        return r;
     _cleanup_(net_container_net_freep) struct net_container_net *cn = xcalloc(1, sizeof(*cn));
     cn->netns = net_netns_create(ctx, spec->container_id, err);
     if (!cn->netns)
         return bt_err_ret(err);
-    int r = setup(ctx, spec, cn, err);
+    r = setup(ctx, spec, cn, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
         net_container_teardown(ctx, spec->container_id, &ignored);

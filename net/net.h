@@ -219,6 +219,11 @@ struct net_port_set {
 int net_ports_publish(struct net_ctx *ctx, const char *container_id, const char *container_name,
                       const char *network, const struct net_port_spec *specs, size_t nspecs,
                       struct net_port_set **out, struct bt_err **err);
+/* Checks, without keeping anything, that every host port of specs could be
+ * reserved now (the container's own earlier ports do not count): for `up`
+ * to fail on a taken port before it creates or starts anything. */
+int net_ports_check(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                    const struct net_port_spec *specs, size_t nspecs, struct bt_err **err);
 /* Removes the container's map elements and registry entries. */
 int net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
 /* The container's bindings from the registry (for `berth port`). */
@@ -278,9 +283,10 @@ struct net_container_net {
     struct net_port_set *ports; /* hand its fds to the monitor; NULL when none */
 };
 
-/* Creates the netns RUNROOT/netns/ID, writes the resolution files, attaches
- * every network and publishes the ports. All or nothing: on failure every
- * step already made is undone. */
+/* Checks the host ports (net_ports_check), then creates the netns
+ * RUNROOT/netns/ID, writes the resolution files, attaches every network and
+ * publishes the ports. All or nothing: on failure every step already made
+ * is undone. */
 int net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
                         struct net_container_net **out, struct bt_err **err);
 struct net_container_net *net_container_net_free(struct net_container_net *cn);

@@ -319,6 +319,79 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
                       first, last, proto);
 }
 
+/* Reserves every host port of specs into set, recording each in reg so that
+ * later specs see the earlier ones. */
+static int
+reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_ip,
+            const struct net_port_spec *specs, size_t nspecs, struct net_port_set *set,
+            struct bt_err **err)
+{
+    for (size_t i = 0; i < nspecs; i++) {
+        const struct net_port_spec *s = &specs[i];
+        unsigned ccount = (unsigned)(s->container_port_end - s->container_port) + 1;
+        unsigned hcount = s->host_port ? (unsigned)(s->host_port_end - s->host_port) + 1 : 0;
+        if (s->container_port == 0 || s->container_port_end < s->container_port ||
+            (s->host_port && s->host_port_end < s->host_port) ||
+            (hcount && ccount > 1 && hcount != ccount))
+            return bt_err_set(err, EINVAL, "port mapping %zu: invalid range", i + 1);
+        for (unsigned k = 0; k < ccount; k++) {
+            struct net_port_binding b = {.container_port = (uint16_t)(s->container_port + k),
+                                         .proto = s->proto,
+                                         .container_ip = container_ip};
+            snprintf(b.host_ip, sizeof(b.host_ip), "%s", s->host_ip);
+            uint16_t first = 0, last = 0;
+            if (hcount && ccount > 1)
+                first = last = (uint16_t)(s->host_port + k);
+            else if (hcount) {
+                first = s->host_port;
+                last = s->host_port_end;
+            }
+            int fd = -1;
+            int r = reserve(reg, &b, first, last, &fd, err);
+            if (r < 0)
+                return r;
+            set_push(set, &b, fd);
+            json_array_append_new(reg, binding_to_json(&b, cid, cname));
+        }
+    }
+    return 0;
+}
+
+static void
+registry_drop(json_t *reg, const char *cid)
+{
+    for (size_t i = 0; i < json_array_size(reg);) {
+        if (bt_streq_null(bt_json_str(json_array_get(reg, i), "container_id"), cid))
+            json_array_remove(reg, i);
+        else
+            i++;
+    }
+}
+
+int
+net_ports_check(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                const struct net_port_spec *specs, size_t nspecs, struct bt_err **err)
+{
+    if (nspecs == 0)
+        return 0;
+    int r = net_lock(ctx, err);
+    if (r < 0)
+        return r;
+    json_t *reg = registry_load(ctx, err);
+    if (!reg) {
+        net_unlock(ctx);
+        return bt_err_ret(err);
+    }
+    /* The container's own earlier ports would be replaced, not kept. */
+    registry_drop(reg, container_id);
+    struct net_port_set *set = xcalloc(1, sizeof(*set));
+    r = reserve_all(reg, container_id, container_name, 0, specs, nspecs, set, err);
+    net_port_set_free(set); /* closes the sockets: this was only a check */
+    json_decref(reg);
+    net_unlock(ctx);
+    return r;
+}
+
 static int
 publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const char *network,
                const struct net_port_spec *specs, size_t nspecs, struct net_port_set **out,
@@ -347,34 +420,9 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     if (!reg)
         return bt_err_ret(err);
     _cleanup_port_set_ struct net_port_set *set = xcalloc(1, sizeof(*set));
-    for (size_t i = 0; i < nspecs; i++) {
-        const struct net_port_spec *s = &specs[i];
-        unsigned ccount = (unsigned)(s->container_port_end - s->container_port) + 1;
-        unsigned hcount = s->host_port ? (unsigned)(s->host_port_end - s->host_port) + 1 : 0;
-        if (s->container_port == 0 || s->container_port_end < s->container_port ||
-            (s->host_port && s->host_port_end < s->host_port) ||
-            (hcount && ccount > 1 && hcount != ccount))
-            return bt_err_set(err, EINVAL, "port mapping %zu: invalid range", i + 1);
-        for (unsigned k = 0; k < ccount; k++) {
-            struct net_port_binding b = {.container_port = (uint16_t)(s->container_port + k),
-                                         .proto = s->proto,
-                                         .container_ip = cip.addr};
-            snprintf(b.host_ip, sizeof(b.host_ip), "%s", s->host_ip);
-            uint16_t first = 0, last = 0;
-            if (hcount && ccount > 1)
-                first = last = (uint16_t)(s->host_port + k);
-            else if (hcount) {
-                first = s->host_port;
-                last = s->host_port_end;
-            }
-            int fd = -1;
-            r = reserve(reg, &b, first, last, &fd, err);
-            if (r < 0)
-                return r;
-            set_push(set, &b, fd);
-            json_array_append_new(reg, binding_to_json(&b, cid, cname));
-        }
-    }
+    r = reserve_all(reg, cid, cname, cip.addr, specs, nspecs, set, err);
+    if (r < 0)
+        return r;
     r = net_nft_ports_apply(ctx, set->bindings, set->n, true, err);
     if (r == 0) {
         r = registry_save(ctx, reg, err);
