@@ -111,21 +111,86 @@ cmd_create(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* docker network ls --filter: name=SUBSTRING, id=PREFIX, label=KEY[=VALUE],
+ * driver=NAME, dangling=true|false (no containers). Several filters of one
+ * kind match any of them; filters of different kinds must all match. */
+struct ls_filter {
+    char kind[16];
+    const char *value; /* borrowed from argv */
+};
+
+static bool
+filter_one(const struct net_network *nw, const char *kind, const char *value)
+{
+    if (strcmp(kind, "name") == 0)
+        return strstr(nw->name, value) != NULL;
+    if (strcmp(kind, "id") == 0)
+        return bt_str_startswith(nw->id, value);
+    if (strcmp(kind, "driver") == 0)
+        return strcmp(nw->driver, value) == 0;
+    if (strcmp(kind, "dangling") == 0)
+        return (json_object_size(nw->endpoints) == 0) == (strcmp(value, "true") == 0);
+    /* label */
+    const char *eq = strchr(value, '=');
+    _cleanup_free_ char *key = eq ? xstrndup(value, (size_t)(eq - value)) : xstrdup(value);
+    const char *have = bt_json_str(nw->labels, key);
+    return have && (!eq || strcmp(have, eq + 1) == 0);
+}
+
+static bool
+filter_match(const struct net_network *nw, const struct ls_filter *f, size_t n)
+{
+    static const char *const kinds[] = {"name", "id", "label", "driver", "dangling"};
+    for (size_t k = 0; k < BT_ARRAY_SIZE(kinds); k++) {
+        bool seen = false, any = false;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(f[i].kind, kinds[k]) != 0)
+                continue;
+            seen = true;
+            any = any || filter_one(nw, f[i].kind, f[i].value);
+        }
+        if (seen && !any)
+            return false;
+    }
+    return true;
+}
+
 static int
 cmd_ls(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"no-trunc", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"format", required_argument, NULL, 'f'}, {"quiet", no_argument, NULL, 'q'},
+        {"no-trunc", no_argument, NULL, 'n'},     {"filter", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},         {0},
     };
     const char *format = "table";
     bool quiet = false, no_trunc = false;
+    struct ls_filter filters[32];
+    size_t nfilters = 0;
     int c;
     while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
         switch (c) {
+        case 'F': {
+            const char *eq = strchr(optarg, '=');
+            char kind[16] = "";
+            if (eq && (size_t)(eq - optarg) < sizeof(kind))
+                memcpy(kind, optarg, (size_t)(eq - optarg));
+            static const char *const kinds[] = {"name", "id", "label", "driver", "dangling"};
+            bool known = false;
+            for (size_t k = 0; k < BT_ARRAY_SIZE(kinds); k++)
+                known = known || strcmp(kind, kinds[k]) == 0;
+            if (!known || !eq[1])
+                return cli_usage_error("network ls", "--filter takes name=, id=, label=, "
+                                                     "driver= or dangling= with a value");
+            if (strcmp(kind, "dangling") == 0 && strcmp(eq + 1, "true") && strcmp(eq + 1, "false"))
+                return cli_usage_error("network ls", "--filter dangling takes true or false");
+            if (nfilters == BT_ARRAY_SIZE(filters))
+                return cli_usage_error("network ls", "too many filters");
+            memcpy(filters[nfilters].kind, kind, sizeof(kind));
+            filters[nfilters].value = eq + 1;
+            nfilters++;
+            break;
+        }
         case 'f':
             format = optarg;
             break;
@@ -136,7 +201,8 @@ cmd_ls(int argc, char **argv)
             no_trunc = true;
             break;
         case 'h':
-            printf("Usage:  berth network ls [--format table|json] [-q] [--no-trunc]\n");
+            printf("Usage:  berth network ls [--format table|json] [-q] [--no-trunc]\n"
+                   "                         [--filter name=|id=|label=K[=V]|driver=|dangling=]\n");
             return CLI_EXIT_OK;
         default:
             return cli_usage_error("network ls", "unknown option");
@@ -156,6 +222,8 @@ cmd_ls(int argc, char **argv)
         printf("%-14s %-30s %-8s %s\n", "NETWORK ID", "NAME", "DRIVER", "SCOPE");
     for (size_t i = 0; i < n; i++) {
         const struct net_network *nw = list[i];
+        if (!filter_match(nw, filters, nfilters))
+            continue;
         int idlen = no_trunc ? 64 : 12;
         if (quiet) {
             printf("%.*s\n", idlen, nw->id);

@@ -38,6 +38,20 @@ assert n["IPAM"]["Config"][0]["Subnet"] == "172.17.0.0/16", n
 assert n["IPAM"]["Config"][0]["Gateway"] == "172.17.0.1", n
 ' || bt_fail "inspect by id prefix"
 
+# filters, as docker network ls takes them
+bt_berth network create --label tier=back --internal backend >/dev/null
+bt_berth network setup --network backend f1 >/dev/null
+names() { bt_berth network ls "$@" --format json | sed 's/.*"Name":"\([^"]*\)".*/\1/' | tr '\n' ' '; }
+[ "$(names --filter label=com.docker.compose.project=demo)" = "demo_default " ] || bt_fail "label=k=v"
+[ "$(names --filter label=tier)" = "backend " ] || bt_fail "label=k"
+[ "$(names --filter name=demo --filter name=back)" = "backend demo_default " ] || bt_fail "name any"
+[ "$(names --filter name=demo --filter label=tier)" = "" ] || bt_fail "filters of two kinds"
+[ "$(names --filter dangling=true)" = "demo_default " ] || bt_fail "dangling"
+[ "$(names --filter id=${id:0:6})" = "demo_default " ] || bt_fail "id prefix"
+expect_fail "--filter takes" bt_berth network ls --filter colour=red
+bt_berth network teardown f1
+bt_berth network rm backend >/dev/null
+
 # ---- bad input: clear errors, nothing made ----
 links=$(ip -o link | wc -l)
 expect_fail "network with name demo_default already exists" bt_berth network create demo_default
