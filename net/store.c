@@ -227,7 +227,14 @@ net_network_list(struct net_ctx *ctx, size_t *n, struct bt_err **err)
         if (de->d_name[0] == '.' || !bt_str_endswith(de->d_name, ".json"))
             continue;
         _cleanup_free_ char *path = bt_path_join(dir, de->d_name);
-        _cleanup_json_ json_t *j = bt_json_load_file(path, err);
+        struct bt_err *lerr = NULL;
+        _cleanup_json_ json_t *j = bt_json_load_file(path, &lerr);
+        if (!j && lerr->code == ENOENT) {
+            /* Removed since readdir saw it (readers do not take the lock). */
+            bt_err_free(lerr);
+            continue;
+        }
+        bt_err_move(err, &lerr);
         struct net_network *nw = j ? net_network_from_json(j, err) : NULL;
         if (!nw) {
             bt_err_prefix(err, "network state '%s'", path);

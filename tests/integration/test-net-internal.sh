@@ -38,7 +38,7 @@ out=$(bt_berth network setup --network back -p 8080:80 --name demo-db-1 db0 2>&1
 echo "$out" | grep -q 'network back is internal: ports cannot be published' ||
     bt_fail "message: $out"
 [ -e "$NS/db0" ] && bt_fail "refused setup left a netns"
-bt_berth network inspect back | grep -q 'db0' && bt_fail "refused setup left a lease"
+bt_berth network inspect back | grep -q '"db0":' && bt_fail "refused setup left a lease"
 
 bt_berth network setup --network back --name demo-db-1 db1 >/dev/null
 bt_berth network setup --network back --name demo-app-1 app1 >/dev/null
