@@ -168,6 +168,37 @@ test_full_and_attached(void **state)
     err = bt_err_free(err);
 }
 
+/* libnl's codes from netlink/errno.h (stable: they are its ABI); the
+ * header is private to the net library. */
+enum {
+    NLE_FAILURE = 1,
+    NLE_EXIST = 6,
+    NLE_OBJ_NOTFOUND = 12,
+    NLE_NOADDR = 19,
+    NLE_PERM = 28,
+    NLE_NODEV = 31,
+};
+
+static void
+test_netlink_errors(void **state)
+{
+    /* One adapter: NLE_* to errno, keeping libnl's own text. */
+    struct bt_err *err = NULL;
+    assert_int_equal(net_nl_err(&err, -NLE_EXIST, "create bridge '%s'", "br0"), -EEXIST);
+    assert_string_equal(err->msg, "create bridge 'br0': Object exists");
+    err = bt_err_free(err);
+    assert_int_equal(net_nl_err(&err, -NLE_NODEV, "link 'x'"), -ENODEV);
+    err = bt_err_free(err);
+    assert_int_equal(net_nl_err(&err, -NLE_PERM, "x"), -EPERM);
+    err = bt_err_free(err);
+    assert_int_equal(net_nl_err(&err, -NLE_OBJ_NOTFOUND, "x"), -ENOENT);
+    err = bt_err_free(err);
+    assert_int_equal(net_nl_err(&err, -NLE_NOADDR, "x"), -EADDRNOTAVAIL);
+    err = bt_err_free(err);
+    assert_int_equal(net_nl_err(&err, -NLE_FAILURE, "x"), -EIO);
+    err = bt_err_free(err);
+}
+
 int
 main(void)
 {
@@ -178,6 +209,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_vanished_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_and_attached, setup, teardown),
+        cmocka_unit_test(test_netlink_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
