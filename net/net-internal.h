@@ -49,6 +49,9 @@ int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridg
 int net_link_set_up(struct nl_sock *sk, const char *name, struct bt_err **err);
 int net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
                  struct bt_err **err);
+/* Removes an address; one already gone is success. */
+int net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+                 struct bt_err **err);
 int net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err);
 /* MAC address of a link as "aa:bb:…" (owned), NULL when missing. */
 char *net_link_mac(struct nl_sock *sk, const char *name);
@@ -87,9 +90,11 @@ struct net_endpoint_plan {
 };
 /* Plans attaching o->container_id (netns o->netns whose nsfs inode is
  * ns_ino) to nw, given every network (endpoints of other namespaces and of
- * vanished ones are ignored). */
+ * vanished ones are ignored). Without a static address, `prefer` (the
+ * container's address before its namespace vanished, or 0) is taken when
+ * it is still free. */
 int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_network *nw,
-                      const struct net_endpoint_opts *o, int64_t ns_ino,
+                      const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
                       struct net_endpoint_plan *out, struct bt_err **err);
 
 /* ---- state and lock (store.c) ---- */

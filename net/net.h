@@ -124,6 +124,8 @@ struct net_network {
     json_t *labels;      /* owned object */
     json_t *options;     /* owned object: driver_opts as given */
     json_t *endpoints;   /* owned object: container id -> endpoint (see inspect) */
+    json_t *previous;    /* owned object: container id -> address it had when its
+                          * namespace vanished (offered again, not reserved) */
 };
 
 /* Creates the network: state, bridge (up, gateway address, MTU) and its

@@ -137,6 +137,7 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
     nw->labels = opts->labels ? json_deep_copy(opts->labels) : json_object();
     nw->options = opts->driver_opts ? json_deep_copy(opts->driver_opts) : json_object();
     nw->endpoints = json_object();
+    nw->previous = json_object();
 
     const char *mtu_s = opt_str(nw->options, OPT_MTU);
     if (mtu_s) {
@@ -347,6 +348,11 @@ sweep_stale(struct net_network *nw)
         json_t *ino = json_object_get(ep, "netns_ino");
         json_int_t now = netns_ino(ns);
         if (ns && (now < 0 || (json_is_integer(ino) && json_integer_value(ino) != now))) {
+            struct net_prefix p;
+            if (net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p)) {
+                char a[20];
+                json_object_set_new(nw->previous, cid, json_string(net_addr_fmt(p.addr, a)));
+            }
             json_object_del(nw->endpoints, cid);
             dropped = true;
         }
@@ -376,6 +382,8 @@ net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
         r = sk ? 0 : bt_err_ret(err);
         if (r == 0 && !nw->bridge_adopted)
             r = net_link_delete(sk, nw->bridge, err);
+        else if (r == 0)
+            r = net_addr_del(sk, nw->bridge, nw->gateway, nw->subnet.len, err);
         if (r == 0)
             r = net_nft_network_del(ctx, nw, err);
         if (r == 0) {
@@ -494,8 +502,8 @@ pick_address(const struct net_network *nw, const char *wanted, uint32_t *out, st
 
 int
 net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_network *nw,
-                  const struct net_endpoint_opts *o, int64_t ns_ino, struct net_endpoint_plan *out,
-                  struct bt_err **err)
+                  const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
+                  struct net_endpoint_plan *out, struct bt_err **err)
 {
     memset(out, 0, sizeof(*out));
     if (json_object_get(nw->endpoints, o->container_id))
@@ -524,6 +532,14 @@ net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_net
             break;
     }
     out->default_route = !nw->internal && !has_default;
+    if (!o->ipv4_address && prefer && net_prefix_contains(&nw->ip_range, prefer)) {
+        char a[20];
+        struct bt_err *taken = NULL;
+        if (pick_address(nw, net_addr_fmt(prefer, a), &out->ipv4, &taken) == 0)
+            return 0;
+        /* Somebody else has it now: any free address will do. */
+        bt_err_free(taken);
+    }
     return pick_address(nw, o->ipv4_address, &out->ipv4, err);
 }
 
@@ -600,8 +616,12 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     int ar = bridge_there ? 0 : network_apply(ctx, nw, &created_bridge, err);
     if (ar < 0)
         return ar;
+    /* After a reboot a container comes back with the address it had. */
+    uint32_t prefer = 0;
+    if (!net_addr_parse(bt_json_str(nw->previous, o->container_id), &prefer))
+        prefer = 0;
     struct net_endpoint_plan plan;
-    int r = net_endpoint_plan(all.v, all.n, nw, o, netns_ino(o->netns), &plan, err);
+    int r = net_endpoint_plan(all.v, all.n, nw, o, netns_ino(o->netns), prefer, &plan, err);
     if (r < 0)
         return r;
     const char *ifname = plan.ifname;
@@ -629,6 +649,7 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
         json_object_set_new(ep, "hostname", json_string(o->hostname));
     json_object_set_new(ep, "netns_ino", json_integer(netns_ino(o->netns)));
     json_object_set_new(nw->endpoints, o->container_id, ep);
+    json_object_del(nw->previous, o->container_id);
     r = net_network_save(ctx, nw, err);
     if (r < 0) {
         delete_veth(host_if);

@@ -244,6 +244,31 @@ net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
 }
 
 int
+net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+             struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = NULL;
+    int r = rtnl_link_get_kernel(sk, 0, ifname, &link);
+    if (r == -NLE_NODEV || r == -NLE_OBJ_NOTFOUND)
+        return 0;
+    if (r < 0)
+        return net_nl_err(err, r, "link '%s'", ifname);
+    _cleanup_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
+    _cleanup_nladdr_ struct nl_addr *local = nladdr_v4(addr, len);
+    rtnl_addr_set_ifindex(ra, rtnl_link_get_ifindex(link));
+    rtnl_addr_set_family(ra, AF_INET);
+    r = rtnl_addr_set_local(ra, local);
+    if (r == 0)
+        r = rtnl_addr_delete(sk, ra, 0);
+    if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND) {
+        char buf[20];
+        return net_nl_err(err, r, "remove address %s/%u from '%s'", net_addr_fmt(addr, buf), len,
+                          ifname);
+    }
+    return 0;
+}
+
+int
 net_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, uint32_t gw, uint8_t len,
                   struct bt_err **err)
 {

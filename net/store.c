@@ -134,6 +134,8 @@ net_network_free(struct net_network *nw)
         json_decref(nw->options);
     if (nw->endpoints)
         json_decref(nw->endpoints);
+    if (nw->previous)
+        json_decref(nw->previous);
     free(nw);
     return NULL;
 }
@@ -169,6 +171,7 @@ net_network_from_json(json_t *j, struct bt_err **err)
     nw->labels = obj_or_empty(json_object_get(j, "labels"));
     nw->options = obj_or_empty(json_object_get(j, "options"));
     nw->endpoints = obj_or_empty(json_object_get(j, "endpoints"));
+    nw->previous = obj_or_empty(json_object_get(j, "previous"));
     return nw;
 }
 
@@ -176,12 +179,19 @@ static json_t *
 network_state_json(const struct net_network *nw)
 {
     char sub[20], gw[20], range[20];
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:O, s:O, s:O}", "id", nw->id, "name",
-        nw->name, "driver", nw->driver, "bridge", nw->bridge, "created", nw->created, "subnet",
-        net_prefix_fmt(&nw->subnet, sub), "gateway", net_addr_fmt(nw->gateway, gw), "ip_range",
-        net_prefix_fmt(&nw->ip_range, range), "mtu", (json_int_t)nw->mtu, "internal", nw->internal,
-        "labels", nw->labels, "options", nw->options, "endpoints", nw->endpoints);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", nw->id, "name", nw->name, "driver",
+                          nw->driver, "bridge", nw->bridge, "created", nw->created);
+    json_object_set_new(j, "subnet", json_string(net_prefix_fmt(&nw->subnet, sub)));
+    json_object_set_new(j, "gateway", json_string(net_addr_fmt(nw->gateway, gw)));
+    json_object_set_new(j, "ip_range", json_string(net_prefix_fmt(&nw->ip_range, range)));
+    json_object_set_new(j, "mtu", json_integer(nw->mtu));
+    json_object_set_new(j, "internal", json_boolean(nw->internal));
+    json_object_set_new(j, "bridge_adopted", json_boolean(nw->bridge_adopted));
+    json_object_set(j, "labels", nw->labels);
+    json_object_set(j, "options", nw->options);
+    json_object_set(j, "endpoints", nw->endpoints);
+    json_object_set(j, "previous", nw->previous);
+    return j;
 }
 
 int

@@ -87,6 +87,9 @@ expect_fail "invalid netns id '../x'" bt_berth network setup ../x
     bt_fail "help"
 
 # ---- a static address taken twice ----
+bt_berth network setup --network demo_default x >/dev/null
+bt_berth network setup --network demo_default --name demo-c-1 c >/dev/null
+bt_berth network teardown x
 bt_berth network setup --network demo_default --ip 172.17.0.10 --name demo-a-1 a >/dev/null
 expect_fail "address 172.17.0.10 is already in use by demo-a-1" \
     bt_berth network setup --network demo_default --ip 172.17.0.10 b
@@ -97,17 +100,33 @@ nft delete table ip berth
 umount -l "$NS" 2>/dev/null || true
 rm -rf "$BERTH_RUNROOT"
 mkdir -p "$BERTH_RUNROOT"
-bt_berth network setup --network demo_default -p 8080:80 --name demo-a-1 a >/dev/null ||
+bt_berth network setup --network demo_default --name demo-c-1 c >/dev/null ||
     bt_fail "attach after a reboot"
 ip -o link show "br-${id:0:12}" >/dev/null || bt_fail "bridge not re-created"
+# c had .3 while .2 is free: it comes back with .3
+nsenter --net="$NS/c" ip -o -4 addr show eth0 | grep -q 'inet 172.17.0.3/16' ||
+    bt_fail "c did not get its address back after the reboot"
+bt_berth network setup --network demo_default -p 8080:80 --name demo-a-1 a >/dev/null
+nsenter --net="$NS/a" ip -o -4 addr show eth0 | grep -q 'inet 172.17.0.10/16' ||
+    bt_fail "a did not get its address back after the reboot: $(cat $BERTH_ROOT/net/networks/*.json)"
 nft list map ip berth pub_any | grep -q '8080' || bt_fail "port not published after reboot"
 nft list set ip berth nets | grep -q '172.17.0.0/16' || bt_fail "network elements missing"
 bt_berth network teardown a
+bt_berth network teardown c
 bt_berth network setup --network demo_default b2 >/dev/null
 # b2's netns vanishes without a teardown: its lease must not block rm
 umount "$NS/b2"
 rm "$NS/b2"
 bt_berth network rm demo_default >/dev/null || bt_fail "rm with a stale endpoint"
+
+# ---- a bridge that existed before its network stays after it ----
+ip link add mybr type bridge
+bt_berth network create -o com.docker.network.bridge.name=mybr adopt >/dev/null
+ip -o addr show mybr | grep -q 'inet ' || bt_fail "adopted bridge has no gateway address"
+bt_berth network rm adopt >/dev/null
+ip -o link show mybr >/dev/null 2>&1 || bt_fail "removing the network deleted a bridge it did not make"
+ip -o addr show mybr | grep -q 'inet ' && bt_fail "the gateway address stayed on the bridge"
+ip link del mybr
 
 # ---- prune ----
 bt_berth network create used >/dev/null

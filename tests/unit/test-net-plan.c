@@ -70,7 +70,7 @@ test_first_network(void **state)
     struct net_endpoint_opts o = {.container_id = "new", .netns = "/run/berth/netns/new"};
     struct net_endpoint_plan p;
     struct bt_err *err = NULL;
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 9, &p, &err), 0);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 9, 0, &p, &err), 0);
     assert_string_equal(p.ifname, "eth0");
     assert_true(p.default_route);
     char a[20];
@@ -86,12 +86,12 @@ test_second_network(void **state)
     char a[20];
     /* web joins back: eth1, no default route (internal, and eth0 has it) */
     struct net_endpoint_opts o = {.container_id = "web", .netns = "/run/berth/netns/web"};
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[1], &o, 5, &p, &err), 0);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[1], &o, 5, 0, &p, &err), 0);
     assert_string_equal(p.ifname, "eth1");
     assert_false(p.default_route);
     assert_string_equal(net_addr_fmt(p.ipv4, a), "10.1.0.128"); /* from ip_range */
     /* web joins other: eth1 too (back was only planned), no second default */
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[2], &o, 5, &p, &err), 0);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[2], &o, 5, 0, &p, &err), 0);
     assert_string_equal(p.ifname, "eth1");
     assert_false(p.default_route);
     assert_string_equal(net_addr_fmt(p.ipv4, a), "10.2.0.1"); /* gateway is .254 */
@@ -106,9 +106,29 @@ test_vanished_namespace(void **state)
     /* db's namespace was re-created (another inode): its old eth0 on front
      * does not count, so on other it gets eth0 and the default route */
     struct net_endpoint_opts o = {.container_id = "db", .netns = "/run/berth/netns/db"};
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[2], &o, 8, &p, &err), 0);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[2], &o, 8, 0, &p, &err), 0);
     assert_string_equal(p.ifname, "eth0");
     assert_true(p.default_route);
+}
+
+static void
+test_previous_address(void **state)
+{
+    struct fixture *f = *state;
+    struct bt_err *err = NULL;
+    struct net_endpoint_plan p;
+    char a[20];
+    uint32_t prev;
+    struct net_endpoint_opts o = {.container_id = "back", .netns = "/x"};
+    /* back again after a reboot: its old .5 is free, so it gets it */
+    assert_true(net_addr_parse("10.0.0.5", &prev));
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 1, prev, &p, &err), 0);
+    assert_string_equal(net_addr_fmt(p.ipv4, a), "10.0.0.5");
+    /* taken meanwhile by db: the lowest free one instead */
+    assert_true(net_addr_parse("10.0.0.3", &prev));
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 1, prev, &p, &err), 0);
+    assert_string_equal(net_addr_fmt(p.ipv4, a), "10.0.0.4");
+    assert_null(err);
 }
 
 static void
@@ -120,7 +140,7 @@ test_static_addresses(void **state)
     struct net_endpoint_opts o = {.container_id = "new", .netns = "/run/berth/netns/new"};
     char a[20];
     o.ipv4_address = "10.0.0.6";
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 9, &p, &err), 0);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 9, 0, &p, &err), 0);
     assert_string_equal(net_addr_fmt(p.ipv4, a), "10.0.0.6");
     const struct {
         const char *addr;
@@ -136,7 +156,7 @@ test_static_addresses(void **state)
     };
     for (size_t i = 0; i < BT_ARRAY_SIZE(bad); i++) {
         o.ipv4_address = bad[i].addr;
-        assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 9, &p, &err), -bad[i].code);
+        assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 9, 0, &p, &err), -bad[i].code);
         if (!strstr(err->msg, bad[i].msg))
             fail_msg("%s: '%s'", bad[i].addr, err->msg);
         err = bt_err_free(err);
@@ -153,17 +173,17 @@ test_full_and_attached(void **state)
     const char *ids[] = {"a", "b", "c"};
     for (size_t i = 0; i < 3; i++) {
         struct net_endpoint_opts o = {.container_id = ids[i], .netns = "/x"};
-        assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 1, &p, &err), 0);
+        assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 1, 0, &p, &err), 0);
         char a[20], cidr[24];
         snprintf(cidr, sizeof(cidr), "%s/29", net_addr_fmt(p.ipv4, a));
         json_object_set_new(f->v[0]->endpoints, ids[i], json_pack("{s:s}", "ipv4", cidr));
     }
     struct net_endpoint_opts o = {.container_id = "d", .netns = "/x"};
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 1, &p, &err), -ENOSPC);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &o, 1, 0, &p, &err), -ENOSPC);
     assert_non_null(strstr(err->msg, "no free address left in 10.0.0.0/29 of network front"));
     err = bt_err_free(err);
     struct net_endpoint_opts again = {.container_id = "web", .container_name = "demo-web-1"};
-    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &again, 5, &p, &err), -EEXIST);
+    assert_int_equal(net_endpoint_plan(f->v, 3, f->v[0], &again, 5, 0, &p, &err), -EEXIST);
     assert_non_null(strstr(err->msg, "demo-web-1 is already attached to network front"));
     err = bt_err_free(err);
 }
@@ -207,6 +227,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_first_network, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_network, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vanished_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_previous_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_and_attached, setup, teardown),
         cmocka_unit_test(test_netlink_errors),
