@@ -41,6 +41,8 @@
  * stops: a restart keeps everything).
  *
  * The nftables rules (table `ip berth`):
+ *   guard (prerouting, raw): packets from a bridge to 127.0.0.0/8 are
+ *            dropped (route_localnet must not open the host's loopback)
  *   prerouting/output (nat): traffic to a local address -> chain publish
  *   publish: dnat via map pub_addr (addr . proto . port), then pub_any
  *            (proto . port), both to container addr . port

@@ -26,6 +26,14 @@ static const char table_def[] =
     "  set bridges { type ifname; }\n"
     "  set internal { type ifname; }\n"
     "  set same { type ifname . ifname; }\n"
+    /* route_localnet on a bridge would let a container send packets to
+     * 127.0.0.0/8 on the host and reach services bound to loopback only;
+     * drop them as they arrive, before conntrack undoes any NAT (priority
+     * raw), so that replies to the host's own loopback connections pass. */
+    "  chain guard {\n"
+    "    type filter hook prerouting priority raw; policy accept;\n"
+    "    iifname @bridges ip daddr 127.0.0.0/8 drop\n"
+    "  }\n"
     "  chain prerouting {\n"
     "    type nat hook prerouting priority dstnat; policy accept;\n"
     "    fib daddr type local goto publish\n"

@@ -116,6 +116,30 @@ gw=$(ip -o -4 addr show | awk '$2 ~ /^br-/ && $4 !~ /^10\.123/ {split($4, a, "/"
 # hairpin: db1 reaches web through the published port on the host address
 [ "$(ask db1 "$gw" 8080)" = hello-web ] || bt_fail "hairpin"
 
+# a container cannot reach the host's loopback-only services, even when it
+# routes 127.0.0.0/8 to the bridge (route_localnet is on there)
+$PY -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.5", 9999))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"host-secret\n")
+    c.close()
+' &
+PIDS+=($!)
+for _ in $(seq 100); do
+    grep -qi ":$(printf '%04X' 9999) " /proc/net/tcp && break
+    sleep 0.05
+done
+[ "$(ask 127.0.0.5 9999)" = host-secret ] || bt_fail "loopback service did not start"
+nsenter --net="$NS/db1" sh -c "echo 1 >/proc/sys/net/ipv4/conf/eth0/route_localnet &&
+    ip route add 127.0.0.5/32 via $gw dev eth0"
+nsenter --net="$NS/db1" timeout 2 busybox nc 127.0.0.5 9999 </dev/null 2>/dev/null |
+    grep -q host-secret && bt_fail "a container reached the host's loopback"
+
 # another host: a namespace behind a veth of the host
 bt_berth network setup remote >/dev/null
 nsenter --net="$NS/remote" ip link add up1 type veth peer name up0 netns $$
