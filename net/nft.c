@@ -225,14 +225,18 @@ net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_
     }
     _cleanup_free_ char *cmd = ports_cmd(v, n, add);
     int r = run(ctx, cmd, false, add ? err : NULL);
-    if (r == 0 || add)
+    if (r == 0 || (add && r != -EEXIST))
         return r;
-    /* Some element was already gone: remove the others one by one. */
+    /* Deleting: some element was already gone. Adding: an element is left
+     * from a berth command that died before it recorded the port; the
+     * registry, read under the lock, says the port is free, so it goes. */
+    if (add && err)
+        *err = bt_err_free(*err);
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *one = ports_cmd(&v[i], 1, false);
         r = run(ctx, one, true, err);
         if (r < 0)
             return r;
     }
-    return 0;
+    return add ? run(ctx, cmd, false, err) : 0;
 }

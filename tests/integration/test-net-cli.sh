@@ -111,6 +111,13 @@ nsenter --net="$NS/a" ip -o -4 addr show eth0 | grep -q 'inet 172.17.0.10/16' ||
     bt_fail "a did not get its address back after the reboot: $(cat $BERTH_ROOT/net/networks/*.json)"
 nft list map ip berth pub_any | grep -q '8080' || bt_fail "port not published after reboot"
 nft list set ip berth nets | grep -q '172.17.0.0/16' || bt_fail "network elements missing"
+# an element left by a berth command that died before recording its port
+nft add element ip berth pub_any '{ tcp . 8088 : 10.9.9.9 . 80 }'
+bt_berth network setup --network demo_default -p 8088:80 d >/dev/null ||
+    bt_fail "a leftover map element blocked publishing"
+d_ip=$(nsenter --net="$NS/d" ip -o -4 addr show eth0 | awk '{split($4, a, "/"); print a[1]}')
+nft list map ip berth pub_any | grep -q "tcp . 8088 : $d_ip . 80" || bt_fail "leftover element kept"
+bt_berth network teardown d
 bt_berth network teardown a
 bt_berth network teardown c
 bt_berth network setup --network demo_default b2 >/dev/null
