@@ -49,12 +49,15 @@ cmd_create(int argc, char **argv)
         {"internal", no_argument, NULL, 'i'},
         {"label", required_argument, NULL, 'l'},
         {"opt", required_argument, NULL, 'o'},
+        {"aux-address", required_argument, NULL, 'x'},
+        {"ipv6", no_argument, NULL, '6'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     struct net_network_opts o = {0};
     _cleanup_json_ json_t *labels = json_object();
     _cleanup_json_ json_t *dopts = json_object();
+    _cleanup_json_ json_t *aux = json_object();
     int c;
     while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -81,6 +84,13 @@ cmd_create(int argc, char **argv)
             if (!kv_set(dopts, optarg))
                 return cli_usage_error("network create", "--opt takes KEY=VALUE");
             break;
+        case 'x':
+            if (!kv_set(aux, optarg))
+                return cli_usage_error("network create", "--aux-address takes NAME=IP");
+            break;
+        case '6':
+            o.enable_ipv6 = true;
+            break;
         case 'h':
             printf("Usage:  berth network create [OPTIONS] NETWORK\n\n"
                    "  -d, --driver DRIVER    bridge (the default and only driver)\n"
@@ -88,6 +98,7 @@ cmd_create(int argc, char **argv)
                    "      --gateway IP       Gateway (default: first address)\n"
                    "      --ip-range CIDR    Allocate container addresses from this range\n"
                    "      --internal         No route out, no published ports\n"
+                   "      --aux-address NAME=IP  Keep an address from containers\n"
                    "      --label KEY=VALUE  Set metadata\n"
                    "  -o, --opt KEY=VALUE    Driver options (com.docker.network.bridge.name, "
                    "com.docker.network.driver.mtu)\n");
@@ -101,6 +112,7 @@ cmd_create(int argc, char **argv)
     o.name = argv[optind];
     o.labels = labels;
     o.driver_opts = dopts;
+    o.aux_addresses = aux;
     struct bt_err *err = NULL;
     _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
     struct net_network *nw = ctx ? net_network_create(ctx, &o, &err) : NULL;

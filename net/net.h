@@ -99,16 +99,19 @@ char *net_netns_path(struct net_ctx *ctx, const char *id);
 
 /* ---- networks ---- */
 struct net_network_opts {
-    const char *name;     /* required: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
-    const char *subnet;   /* ipam.config[0].subnet, NULL = from the pools */
-    const char *gateway;  /* ipam.config[0].gateway, NULL = first address */
-    const char *ip_range; /* ipam.config[0].ip_range, NULL = whole subnet */
-    bool internal;        /* no route out, no published ports */
-    json_t *labels;       /* object of strings, borrowed, may be NULL */
-    json_t *driver_opts;  /* object of strings, borrowed, may be NULL:
-                           * com.docker.network.bridge.name,
-                           * com.docker.network.driver.mtu */
-    const char *driver;   /* NULL or "bridge" */
+    const char *name;      /* required: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
+    const char *subnet;    /* ipam.config[0].subnet, NULL = from the pools */
+    const char *gateway;   /* ipam.config[0].gateway, NULL = first address */
+    const char *ip_range;  /* ipam.config[0].ip_range, NULL = whole subnet */
+    bool internal;         /* no route out, no published ports */
+    json_t *labels;        /* object of strings, borrowed, may be NULL */
+    json_t *driver_opts;   /* object of strings, borrowed, may be NULL:
+                            * com.docker.network.bridge.name,
+                            * com.docker.network.driver.mtu */
+    const char *driver;    /* NULL or "bridge" */
+    json_t *aux_addresses; /* ipam.config[0].aux_addresses: object name -> IPv4,
+                            * addresses never given to a container; may be NULL */
+    bool enable_ipv6;      /* refused: IPv6 networks are not supported */
 };
 
 struct net_network {
@@ -125,6 +128,7 @@ struct net_network {
     bool bridge_adopted; /* the bridge existed before: left in place on removal */
     json_t *labels;      /* owned object */
     json_t *options;     /* owned object: driver_opts as given */
+    json_t *aux;         /* owned object: aux_addresses, name -> IPv4 */
     json_t *endpoints;   /* owned object: container id -> endpoint (see inspect) */
     json_t *previous;    /* owned object: container id -> address it had when its
                           * namespace vanished (offered again, not reserved) */

@@ -107,6 +107,15 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
             return NULL;
         }
     }
+    if (opts->enable_ipv6) {
+        bt_err_set(err, EOPNOTSUPP, "network %s: enable_ipv6 is not supported (IPv4 only)",
+                   opts->name);
+        return NULL;
+    }
+    if (opts->aux_addresses && !json_is_object(opts->aux_addresses)) {
+        bt_err_set(err, EINVAL, "aux_addresses must be a mapping of names to addresses");
+        return NULL;
+    }
     if (opts->driver && strcmp(opts->driver, "bridge") != 0) {
         bt_err_set(err, EINVAL, "network driver '%s' is not supported (only 'bridge')",
                    opts->driver);
@@ -138,6 +147,7 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
     nw->options = opts->driver_opts ? json_deep_copy(opts->driver_opts) : json_object();
     nw->endpoints = json_object();
     nw->previous = json_object();
+    nw->aux = json_object();
 
     const char *mtu_s = opt_str(nw->options, OPT_MTU);
     if (mtu_s) {
@@ -238,6 +248,19 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
         }
     } else {
         nw->gateway = net + 1;
+    }
+    const char *aux_name;
+    json_t *aux_ip;
+    json_object_foreach (opts->aux_addresses, aux_name, aux_ip) {
+        uint32_t a;
+        if (!json_is_string(aux_ip) || !net_addr_parse(json_string_value(aux_ip), &a) ||
+            !net_prefix_contains(&nw->subnet, a) || a == net || a == bcast) {
+            bt_err_set(err, EINVAL, "aux_addresses %s: not a host address of subnet %s", aux_name,
+                       net_prefix_fmt(&nw->subnet, buf));
+            return NULL;
+        }
+        char s[20];
+        json_object_set_new(nw->aux, aux_name, json_string(net_addr_fmt(a, s)));
     }
     return TAKE_PTR(nw);
 }
@@ -411,6 +434,8 @@ net_network_to_json(const struct net_network *nw)
                             net_addr_fmt(nw->gateway, gw));
     if (nw->ip_range.len != nw->subnet.len || nw->ip_range.addr != nw->subnet.addr)
         json_object_set_new(cfg, "IPRange", json_string(net_prefix_fmt(&nw->ip_range, range)));
+    if (json_object_size(nw->aux) > 0)
+        json_object_set(cfg, "AuxiliaryAddresses", nw->aux);
     json_t *containers = json_object();
     const char *cid;
     json_t *ep;
@@ -448,17 +473,23 @@ net_endpoint_done(struct net_endpoint *ep)
     memset(ep, 0, sizeof(*ep));
 }
 
+/* Addresses taken on nw: leases and aux_addresses. */
 static int
 used_addrs(const struct net_network *nw, uint32_t **out, size_t *n)
 {
     *n = 0;
-    *out = xcalloc(json_object_size(nw->endpoints) + 1, sizeof(**out));
+    *out = xcalloc(json_object_size(nw->endpoints) + json_object_size(nw->aux) + 1, sizeof(**out));
     const char *cid;
     json_t *ep;
     json_object_foreach (nw->endpoints, cid, ep) {
         struct net_prefix p;
         if (net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p))
             (*out)[(*n)++] = p.addr;
+    }
+    json_object_foreach (nw->aux, cid, ep) {
+        uint32_t a;
+        if (net_addr_parse(json_string_value(ep), &a))
+            (*out)[(*n)++] = a;
     }
     return 0;
 }
@@ -490,6 +521,13 @@ pick_address(const struct net_network *nw, const char *wanted, uint32_t *out, st
             if (net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p) && p.addr == a)
                 return bt_err_set(err, EADDRINUSE, "address %s is already in use by %s", wanted,
                                   bt_json_str(ep, "name") ?: cid);
+        }
+        json_object_foreach (nw->aux, cid, ep) {
+            uint32_t x;
+            if (net_addr_parse(json_string_value(ep), &x) && x == a)
+                return bt_err_set(err, EADDRINUSE,
+                                  "address %s is reserved by aux_addresses %s of network %s",
+                                  wanted, cid, nw->name);
         }
         *out = a;
         return 0;

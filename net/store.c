@@ -136,6 +136,8 @@ net_network_free(struct net_network *nw)
         json_decref(nw->endpoints);
     if (nw->previous)
         json_decref(nw->previous);
+    if (nw->aux)
+        json_decref(nw->aux);
     free(nw);
     return NULL;
 }
@@ -172,6 +174,7 @@ net_network_from_json(json_t *j, struct bt_err **err)
     nw->options = obj_or_empty(json_object_get(j, "options"));
     nw->endpoints = obj_or_empty(json_object_get(j, "endpoints"));
     nw->previous = obj_or_empty(json_object_get(j, "previous"));
+    nw->aux = obj_or_empty(json_object_get(j, "aux_addresses"));
     return nw;
 }
 
@@ -191,6 +194,7 @@ network_state_json(const struct net_network *nw)
     json_object_set(j, "options", nw->options);
     json_object_set(j, "endpoints", nw->endpoints);
     json_object_set(j, "previous", nw->previous);
+    json_object_set(j, "aux_addresses", nw->aux);
     return j;
 }
 

@@ -126,6 +126,19 @@ umount "$NS/b2"
 rm "$NS/b2"
 bt_berth network rm demo_default >/dev/null || bt_fail "rm with a stale endpoint"
 
+# ---- aux_addresses are kept from containers ----
+bt_berth network create --subnet 10.77.0.0/24 --aux-address router=10.77.0.2 aux >/dev/null
+bt_berth network inspect aux | grep -q '"router": "10.77.0.2"' || bt_fail "inspect AuxiliaryAddresses"
+bt_berth network setup --network aux x1 | grep -q '^aux eth0 10.77.0.3/24$' ||
+    bt_fail "an aux address was handed out"
+expect_fail "address 10.77.0.2 is reserved by aux_addresses router of network aux" \
+    bt_berth network setup --network aux --ip 10.77.0.2 x2
+bt_berth network teardown x1
+bt_berth network rm aux >/dev/null
+expect_fail "aux_addresses bad: not a host address of subnet 10.78.0.0/24" \
+    bt_berth network create --subnet 10.78.0.0/24 --aux-address bad=10.1.1.1 aux2
+expect_fail "enable_ipv6 is not supported" bt_berth network create --ipv6 v6
+
 # ---- a bridge that existed before its network stays after it ----
 ip link add mybr type bridge
 bt_berth network create -o com.docker.network.bridge.name=mybr adopt >/dev/null
