@@ -16,7 +16,9 @@ network_usage(FILE *out)
     fprintf(out, "Usage:  berth network COMMAND\n\n"
                  "Manage networks\n\n"
                  "Commands:\n"
+                 "  connect     Connect a container to a network\n"
                  "  create      Create a network\n"
+                 "  disconnect  Disconnect a container from a network\n"
                  "  inspect     Display detailed information on one or more networks\n"
                  "  ls          List networks\n"
                  "  prune       Remove all unused networks\n"
@@ -395,6 +397,80 @@ cmd_prune(int argc, char **argv)
     return rc;
 }
 
+static int
+cmd_connect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"ip", required_argument, NULL, 'i'},
+        {"alias", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *ip = NULL;
+    _cleanup_strv_ char **aliases = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            ip = optarg;
+            break;
+        case 'a':
+            aliases = bt_strv_push(aliases, optarg);
+            break;
+        case 'h':
+            printf("Usage:  berth network connect [--ip ADDR] [--alias NAME]... NETWORK "
+                   "CONTAINER\n");
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("network connect", "unknown option");
+        }
+    }
+    if (optind + 2 != argc)
+        return cli_usage_error("network connect", "takes a network and a container");
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    if (!ctx ||
+        net_container_connect(ctx, argv[optind], argv[optind + 1], ip, aliases, NULL, &err) < 0)
+        return cli_fail(&err, "network connect");
+    return CLI_EXIT_OK;
+}
+
+static int
+cmd_disconnect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        if (c == 'f') {
+            force = true;
+            continue;
+        }
+        if (c == 'h') {
+            printf("Usage:  berth network disconnect [-f] NETWORK CONTAINER\n");
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("network disconnect", "unknown option");
+    }
+    if (optind + 2 != argc)
+        return cli_usage_error("network disconnect", "takes a network and a container");
+    struct bt_err *err = NULL;
+    _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
+    int r = ctx ? net_container_disconnect(ctx, argv[optind], argv[optind + 1], &err)
+                : bt_err_ret(&err);
+    if (r == -ENOENT && force) {
+        err = bt_err_free(err); /* -f: not connected is not an error */
+        return CLI_EXIT_OK;
+    }
+    if (r < 0)
+        return cli_fail(&err, "network disconnect");
+    return CLI_EXIT_OK;
+}
+
 /* ---- plumbing ---- */
 
 struct setup_net {
@@ -572,9 +648,17 @@ cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } subs[] = {
-        {"create", cmd_create},   {"ls", cmd_ls},       {"list", cmd_ls},
-        {"inspect", cmd_inspect}, {"rm", cmd_rm},       {"remove", cmd_rm},
-        {"prune", cmd_prune},     {"setup", cmd_setup}, {"teardown", cmd_teardown},
+        {"create", cmd_create},
+        {"ls", cmd_ls},
+        {"list", cmd_ls},
+        {"inspect", cmd_inspect},
+        {"rm", cmd_rm},
+        {"remove", cmd_rm},
+        {"prune", cmd_prune},
+        {"connect", cmd_connect},
+        {"disconnect", cmd_disconnect},
+        {"setup", cmd_setup},
+        {"teardown", cmd_teardown},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         network_usage(argc < 2 ? stderr : stdout);

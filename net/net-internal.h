@@ -97,6 +97,12 @@ int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net
                       const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
                       struct net_endpoint_plan *out, struct bt_err **err);
 
+/* Detaches cid from nw (veth, lease, state); the containers whose hosts
+ * files change (cid and the network's other endpoints) are added to
+ * `touched`. Not attached is success. Call under the lock. */
+int net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const char *cid,
+                                json_t *touched, struct bt_err **err);
+
 /* ---- state and lock (store.c) ---- */
 int net_lock(struct net_ctx *ctx, struct bt_err **err);
 void net_unlock(struct net_ctx *ctx);

@@ -187,6 +187,17 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opt
  * A container that is not attached is success. */
 int net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *container_id,
                         struct bt_err **err);
+/* `network connect`: attaches a container that is already on some network
+ * (found by id, unique id prefix or container name; its namespace, names
+ * and hostname come from there) to one more network. */
+int net_container_connect(struct net_ctx *ctx, const char *network, const char *container,
+                          const char *ipv4_address, char *const *aliases, struct net_endpoint *out,
+                          struct bt_err **err);
+/* `network disconnect`: detaches it from one network; if that one carried
+ * the default route, the next non-internal network takes it over. EBUSY
+ * when the container's published ports lead through that network. */
+int net_container_disconnect(struct net_ctx *ctx, const char *network, const char *container,
+                             struct bt_err **err);
 /* Detaches a container from every network, unpublishes its ports and removes
  * its resolution files (not its netns). */
 int net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_err **err);

@@ -726,11 +726,9 @@ net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
     return r;
 }
 
-/* Detaches cid from nw; the containers whose hosts files change (cid and
- * the network's other endpoints) are added to `touched`. */
-static int
-detach_one(struct net_ctx *ctx, struct net_network *nw, const char *cid, json_t *touched,
-           struct bt_err **err)
+int
+net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const char *cid,
+                            json_t *touched, struct bt_err **err)
 {
     json_t *ep = json_object_get(nw->endpoints, cid);
     if (!ep)
@@ -760,7 +758,7 @@ net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *contai
                         : bt_err_set(err, ENOENT, "network %s not found", network);
     _cleanup_json_ json_t *touched = json_object();
     if (nw)
-        r = detach_one(ctx, nw, container_id, touched, err);
+        r = net_network_detach_endpoint(ctx, nw, container_id, touched, err);
     if (r == 0)
         r = net_hosts_refresh(ctx, touched, err);
     net_unlock(ctx);
@@ -785,7 +783,7 @@ net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_e
     }
     _cleanup_json_ json_t *touched = json_object();
     for (size_t i = 0; r == 0 && i < all.n; i++)
-        r = detach_one(ctx, all.v[i], container_id, touched, err);
+        r = net_network_detach_endpoint(ctx, all.v[i], container_id, touched, err);
     if (r == 0) {
         _cleanup_free_ char *dir = xasprintf("%s/net/containers/%s", ctx->runroot, container_id);
         r = bt_rm_rf(dir, err);
