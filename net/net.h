@@ -234,7 +234,8 @@ struct net_port_set {
 /* Reserves every host port (failing before anything is published if one is
  * taken, naming the port and the berth container holding it), then adds the
  * nftables map elements towards the container's address on `network`.
- * EPERM-like failure on an internal network. *out receives the set. */
+ * Replaces what the container published before. EPERM on an internal
+ * network, ENOENT when the container is not on it. *out receives the set. */
 int net_ports_publish(struct net_ctx *ctx, const char *container_id, const char *container_name,
                       const char *network, const struct net_port_spec *specs, size_t nspecs,
                       struct net_port_set **out, struct bt_err **err);
