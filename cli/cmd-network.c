@@ -95,15 +95,15 @@ cmd_create(int argc, char **argv)
             break;
         case 'h':
             printf("Usage:  berth network create [OPTIONS] NETWORK\n\n"
-                   "  -d, --driver DRIVER    bridge (the default and only driver)\n"
-                   "      --subnet CIDR      Subnet (default: from default-address-pools)\n"
-                   "      --gateway IP       Gateway (default: first address)\n"
-                   "      --ip-range CIDR    Allocate container addresses from this range\n"
-                   "      --internal         No route out, no published ports\n"
+                   "  -d, --driver DRIVER        bridge (the default and only driver)\n"
+                   "      --subnet CIDR          Subnet (default: from default-address-pools)\n"
+                   "      --gateway IP           Gateway (default: first address)\n"
+                   "      --ip-range CIDR        Allocate container addresses from this range\n"
                    "      --aux-address NAME=IP  Keep an address from containers\n"
-                   "      --label KEY=VALUE  Set metadata\n"
-                   "  -o, --opt KEY=VALUE    Driver options (com.docker.network.bridge.name, "
-                   "com.docker.network.driver.mtu)\n");
+                   "      --internal             No route out, no published ports\n"
+                   "      --label KEY=VALUE      Set metadata\n"
+                   "  -o, --opt KEY=VALUE        Driver options: com.docker.network.bridge.name,\n"
+                   "                             com.docker.network.driver.mtu\n");
             return CLI_EXIT_OK;
         default:
             return cli_usage_error("network create", "unknown option");

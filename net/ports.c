@@ -24,7 +24,7 @@ parse_port(const char *s, size_t n, uint16_t *out)
     return true;
 }
 
-/* "80" or "80-81" (start <= end); allow_zero for an empty host part. */
+/* "80" or "80-81" (start <= end). */
 static bool
 parse_range(const char *s, size_t n, uint16_t *start, uint16_t *end)
 {
@@ -120,7 +120,7 @@ static int
 registry_save(struct net_ctx *ctx, json_t *reg, struct bt_err **err)
 {
     _cleanup_free_ char *dir = xasprintf("%s/net", ctx->runroot);
-    int r = bt_mkdir_p(dir, 0700, err);
+    int r = bt_mkdir_p(dir, 0755, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *path = registry_path(ctx);
