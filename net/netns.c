@@ -8,7 +8,9 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include "net/net-internal.h"
@@ -89,6 +91,11 @@ net_netns_create(struct net_ctx *ctx, const char *id, struct bt_err **err)
     if (ensure_netns_dir(dir, err) < 0)
         return NULL;
     _cleanup_free_ char *path = net_netns_path(ctx, id);
+    /* A file with no namespace mounted on it is left from a berth command
+     * that died between the two steps: it is taken over. */
+    struct statfs sfs;
+    if (statfs(path, &sfs) == 0 && sfs.f_type != NSFS_MAGIC)
+        unlink(path);
     int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
     if (fd < 0) {
         bt_err_errno(err, errno, "create netns file '%s'", path);

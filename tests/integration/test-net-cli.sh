@@ -84,6 +84,11 @@ expect_fail "address 10.0.0.5 is not a host address of subnet 172.17.0.0/16" \
     bt_berth network setup --network demo_default --ip 10.0.0.5 c0
 [ -e "$NS/c0" ] && bt_fail "failed setup left a netns"
 expect_fail "usage" bt_berth network setup --ip 10.0.0.5 c0
+# a netns file left without its mount (a command died in between) is taken over
+mkdir -p "$NS" && touch "$NS/half"
+bt_berth network setup half >/dev/null || bt_fail "a stale netns file blocked setup"
+expect_fail "create netns file" bt_berth network setup half
+bt_berth network teardown half
 expect_fail "invalid container id '../../etc'" bt_berth network teardown ../../etc
 expect_fail "invalid netns id '../x'" bt_berth network setup ../x
 [ "$(bt_berth network ls --help | head -1)" = "Usage:  berth network ls [--format table|json] [-q] [--no-trunc]" ] ||
