@@ -307,6 +307,29 @@ net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err)
     return 0;
 }
 
+/* Hairpin mode on a bridge port lets a frame leave by the port it came in.
+ * With br_netfilter loaded, a container reaching its own published port is
+ * DNATed back to itself and bridged out of its own port; without hairpin
+ * the bridge drops that frame. */
+static int
+link_set_hairpin(struct nl_sock *sk, const char *name, struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *orig = link_get(sk, name, err);
+    if (!orig)
+        return bt_err_ret(err);
+    _cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
+    rtnl_link_set_ifindex(change, rtnl_link_get_ifindex(orig));
+    rtnl_link_set_family(change, AF_BRIDGE);
+    int r = rtnl_link_bridge_set_flags(change, RTNL_BRIDGE_HAIRPIN_MODE);
+    /* libnl refuses a change of family, so the AF_BRIDGE request is its
+     * own original. */
+    if (r == 0)
+        r = rtnl_link_change(sk, change, change, 0);
+    if (r < 0)
+        return net_nl_err(err, r, "set hairpin mode on '%s'", name);
+    return 0;
+}
+
 int
 net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
                 const char *netns_path, const char *ifname, unsigned mtu, struct bt_err **err)
@@ -336,7 +359,9 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
     if (r < 0)
         return net_nl_err(err, r, "create veth '%s' with '%s' in '%s'", host_name, ifname,
                           netns_path);
-    r = net_link_set_up(sk, host_name, err);
+    r = link_set_hairpin(sk, host_name, err);
+    if (r == 0)
+        r = net_link_set_up(sk, host_name, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
         /* Deleting one end deletes the pair; the first error is the one to report. */

@@ -118,6 +118,7 @@ gw=$(ip -o -4 addr show | awk '$2 ~ /^br-/ && $4 !~ /^10\.123/ {split($4, a, "/"
 [ "$(ask "$gw" 8080)" = hello-web ] || bt_fail "published port on the host's bridge address"
 # hairpin: db1 reaches web through the published port on the host address
 [ "$(ask db1 "$gw" 8080)" = hello-web ] || bt_fail "hairpin"
+[ "$(ask web1 "$gw" 8080)" = hello-web ] || bt_fail "hairpin to the container's own port"
 
 # a container cannot reach the host's loopback-only services, even when it
 # routes 127.0.0.0/8 to the bridge (route_localnet is on there)
