@@ -156,6 +156,15 @@ nsenter --net="$NS/remote" ip link set up1 up
 nsenter --net="$NS/remote" timeout 3 busybox nc 192.0.2.1 "${eph#127.0.0.1:}" </dev/null \
     >/dev/null 2>&1 && bt_fail "a port published on 127.0.0.1 answered another host"
 
+# a port published on one host address answers there only
+bt_berth network setup --network front -p 192.0.2.1:8090:80 --name demo-api-1 api1 >/dev/null
+serve api1 80 hello-api
+wait_port api1 80
+[ "$(nsenter --net="$NS/remote" timeout 3 busybox nc 192.0.2.1 8090 </dev/null)" = hello-api ] ||
+    bt_fail "port published on 192.0.2.1 from another host"
+[ "$(ask 192.0.2.1 8090)" = hello-api ] || bt_fail "port published on 192.0.2.1 from the host"
+ask 127.0.0.1 8090 >/dev/null 2>&1 && bt_fail "port published on 192.0.2.1 answered on 127.0.0.1"
+
 # egress is masqueraded: the remote host has no route to the containers'
 # subnets, so an answer proves the source was rewritten to the host's address
 nsenter --net="$NS/remote" busybox nc -ll -p 9001 -e echo remote-ok &
@@ -211,7 +220,7 @@ out=$(bt_berth network rm front 2>&1) && bt_fail "removed a network in use"
 echo "$out" | grep -q 'demo-db-1' || bt_fail "rm message names the containers: $out"
 
 # ---- teardown ----
-for c in web1 db1 cache1 remote; do bt_berth network teardown $c; done
+for c in web1 db1 cache1 remote api1; do bt_berth network teardown $c; done
 ip link del up0
 bt_berth network rm front other >/dev/null
 [ "$(ip -o link | awk -F': ' '{print $2}' | sort)" = "$links_before" ] ||
