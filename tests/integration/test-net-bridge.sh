@@ -119,6 +119,8 @@ gw=$(ip -o -4 addr show | awk '$2 ~ /^br-/ && $4 !~ /^10\.123/ {split($4, a, "/"
 # hairpin: db1 reaches web through the published port on the host address
 [ "$(ask db1 "$gw" 8080)" = hello-web ] || bt_fail "hairpin"
 [ "$(ask web1 "$gw" 8080)" = hello-web ] || bt_fail "hairpin to the container's own port"
+# a published port is public: a container of another network reaches it too
+[ "$(ask cache1 "$gw" 8080)" = hello-web ] || bt_fail "published port from another network"
 
 # a container cannot reach the host's loopback-only services, even when it
 # routes 127.0.0.0/8 to the bridge (route_localnet is on there)
