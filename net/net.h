@@ -49,9 +49,9 @@
  *   postrouting (nat): masquerade egress of non-internal subnets, DNATed
  *            traffic from 127.0.0.0/8 (route_localnet is set on bridges),
  *            and hairpin (DNATed traffic from a berth subnet to a bridge)
- *   forward (filter): DNATed traffic passes; traffic inside one bridge
- *            passes; internal bridges and traffic between two berth bridges
- *            are dropped.
+ *   forward (filter): traffic inside one bridge passes; traffic to or from
+ *            an internal bridge is dropped; DNATed traffic passes; traffic
+ *            between two berth bridges is dropped.
  *
  * Ownership: *_new / *_get / *_list return owned values released with the
  * matching *_free; `const char *` arguments are borrowed. IPv4 only. */

@@ -57,12 +57,13 @@ static const char table_def[] =
     "  }\n"
     "  chain forward {\n"
     "    type filter hook forward priority filter; policy accept;\n"
-    /* published ports are reachable from everywhere (hairpin included) */
-    "    ct status dnat accept\n"
     /* within one bridge (seen here when br_netfilter is loaded) */
     "    iifname . oifname @same accept\n"
+    /* internal networks reach nothing else, published ports included */
     "    iifname @internal drop\n"
     "    oifname @internal drop\n"
+    /* published ports are reachable from everywhere else (hairpin too) */
+    "    ct status dnat accept\n"
     /* networks are isolated from each other, as Docker's are */
     "    iifname @bridges oifname @bridges drop\n"
     "  }\n"

@@ -45,7 +45,7 @@ bt_berth network inspect back | grep -q '"db0":' && bt_fail "refused setup left 
 
 bt_berth network setup --network back --name demo-db-1 db1 >/dev/null
 bt_berth network setup --network back --name demo-app-1 app1 >/dev/null
-bt_berth network setup --network front --name demo-out-1 out1 >/dev/null
+bt_berth network setup --network front -p 8081:80 --name demo-out-1 out1 >/dev/null
 
 # "outside": a namespace behind a veth of the host
 bt_berth network setup outside >/dev/null
@@ -84,6 +84,10 @@ srv=$!
 wait_port out1 80
 out_ip=$(nsenter --net="$NS/out1" ip -o -4 addr show eth0 | awk '{split($4, a, "/"); print a[1]}')
 [ "$(timeout 3 busybox nc "$out_ip" 80 </dev/null)" = first ] || bt_fail "first server"
+# an internal network does not reach other networks through published ports
+[ "$(timeout 3 busybox nc 127.0.0.1 8081 </dev/null)" = first ] || bt_fail "published port"
+nsenter --net="$NS/app1" timeout 2 busybox nc "$back_gw" 8081 </dev/null 2>/dev/null |
+    grep -q first && bt_fail "internal network reached a published port"
 kill $srv
 wait $srv 2>/dev/null || true
 nsenter --net="$NS/out1" busybox nc -ll -p 80 -e echo second &
