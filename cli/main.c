@@ -9,6 +9,7 @@
 static const struct cli_command commands[] = {
     {"version", cli_cmd_version, "Show the berth version information"},
     {"volume", cli_cmd_volume, "Manage volumes"},
+    {"network", cli_cmd_network, "Manage networks"},
 };
 
 static void
