@@ -9,7 +9,7 @@
 /* Bounds that keep hostile input (alias bombs, deep nesting) from exhausting
  * memory or the stack. */
 #define MAX_DEPTH 256
-#define MAX_NODES 4000000
+#define MAX_NODES 1000000
 
 struct anchor {
     char *name;
