@@ -28,7 +28,7 @@ strv_from_keys(json_t *obj)
     json_object_foreach (obj, k, val) {
         v = bt_strv_push(v, k);
     }
-    bt_strv_sort(v);
+    image_strv_sort(v);
     return v;
 }
 
@@ -85,7 +85,7 @@ image_config_parse(json_t *doc, struct image_config *out, struct bt_err **err)
         out->labels = bt_strv_push_take(
             out->labels, xasprintf("%s=%s", k, json_is_string(v) ? json_string_value(v) : ""));
     }
-    bt_strv_sort(out->labels);
+    image_strv_sort(out->labels);
     json_t *hc = json_object_get(c, "Healthcheck");
     if (json_is_object(hc)) {
         out->healthcheck.test = strv_from_json(json_object_get(hc, "Test"));

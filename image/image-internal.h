@@ -52,3 +52,11 @@ int64_t image_parse_time(const char *s);
  * "lowerdir+" (and for tests); target must be absolute. */
 int image_overlay_mount_legacy(struct image_store *s, char *const *lowerdirs, const char *upper,
                                const char *work, const char *target, struct bt_err **err);
+
+/* bt_strv_sort for a vector that may be NULL (no names, no users). */
+static inline void
+image_strv_sort(char **v)
+{
+    if (v)
+        bt_strv_sort(v);
+}

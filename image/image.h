@@ -81,7 +81,7 @@ int image_blob_writer_write(struct image_blob_writer *w, const void *data, size_
 int64_t image_blob_writer_size(const struct image_blob_writer *w);
 /* Checks the digest (NULL: take whatever was written), renames into place
  * and frees w in every case. *digest_out (optional) gets the digest. */
-int image_blob_writer_commit(struct image_blob_writer *w, const char *expect, char **digest_out,
+int image_blob_writer_commit(struct image_blob_writer *wp, const char *expect, char **digest_out,
                              struct bt_err **err);
 struct image_blob_writer *image_blob_writer_free(struct image_blob_writer *w);
 DEFINE_CLEANUP(struct image_blob_writer *, image_blob_writer_free)

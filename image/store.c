@@ -198,10 +198,10 @@ image_blob_writer_free(struct image_blob_writer *w)
 }
 
 int
-image_blob_writer_commit(struct image_blob_writer *w, const char *expect, char **digest_out,
+image_blob_writer_commit(struct image_blob_writer *wp, const char *expect, char **digest_out,
                          struct bt_err **err)
 {
-    _cleanup_(image_blob_writer_freep) struct image_blob_writer *wp = w;
+    _cleanup_(image_blob_writer_freep) struct image_blob_writer *w = wp;
     _cleanup_free_ char *digest = image_hex_digest(w->md);
     if (expect && strcmp(expect, digest) != 0)
         return bt_err_set(err, EBADMSG, "digest mismatch: expected %s, got %s (%lld bytes)", expect,
@@ -548,8 +548,7 @@ image_store_commit(struct image_store *s, const char *manifest_digest, char *con
         image_manifest_done(&m);
         return r;
     }
-    json_t *layers = json_array();
-    _cleanup_json_ json_t *layers_ref = layers;
+    _cleanup_json_ json_t *layers = json_array();
     _cleanup_free_ char *chain = NULL;
     for (size_t i = 0; i < m.nlayers && r == 0; i++) {
         if (!image_digest_valid(diff_ids[i])) {
@@ -723,7 +722,7 @@ names_of(json_t *refs, const char *id)
         if (bt_streq_null(json_string_value(val), id))
             v = bt_strv_push(v, k);
     }
-    bt_strv_sort(v);
+    image_strv_sort(v);
     return v;
 }
 
@@ -860,7 +859,7 @@ image_store_users(struct image_store *s, const char *id)
         if (de->d_name[0] != '.' && !strstr(de->d_name, ".tmp."))
             v = bt_strv_push(v, de->d_name);
     }
-    bt_strv_sort(v);
+    image_strv_sort(v);
     return v;
 }
 
