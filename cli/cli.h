@@ -39,3 +39,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) BT_PRINTF(2, 3);
 
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-image.c */
+int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tag(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv);

@@ -8,6 +8,13 @@
 
 static const struct cli_command commands[] = {
     {"version", cli_cmd_version, "Show the berth version information"},
+    {"images", cli_cmd_images, "List images"},
+    {"image", cli_cmd_image, "Manage images"},
+    {"rmi", cli_cmd_rmi, "Remove one or more images"},
+    {"tag", cli_cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"load", cli_cmd_load, "Load images from a tar archive or STDIN"},
+    {"save", cli_cmd_save, "Save images to a tar archive"},
+    {"import", cli_cmd_import, "Make an image from a root filesystem tarball"},
 };
 
 static void

@@ -60,3 +60,22 @@ image_strv_sort(char **v)
     if (v)
         bt_strv_sort(v);
 }
+
+/* Decompresses a layer only to compute its diff id and uncompressed size;
+ * *filter (optional) gets libarchive's ARCHIVE_FILTER_* of the input. */
+int image_layer_digest(int fd, char **diff_id, int64_t *size, int *filter, struct bt_err **err);
+/* "amd64", "arm64", ... for this machine. */
+const char *image_host_arch(void);
+/* Picks the manifest for os/arch[/variant] from an index; NULL when none. */
+json_t *image_index_pick(json_t *index, const char *platform, struct bt_err **err);
+/* Now as RFC 3339 UTC. */
+char *image_now_rfc3339(void);
+
+/* Removes blobs and layers no image uses, after a failed pull, load or
+ * import; best effort (waits for the exclusive gc lock). */
+void image_store_gc(struct image_store *s);
+
+/* Records that id was pulled as repo_digest ("name@sha256:..") and, when
+ * it came through an index, keeps that index blob with the image. */
+int image_store_add_repo_digest(struct image_store *s, const char *id, const char *repo_digest,
+                                const char *index_digest, struct bt_err **err);

@@ -188,6 +188,14 @@ int image_config_get(struct image_store *s, const char *name, struct image_confi
                      struct bt_err **err);
 void image_config_done(struct image_config *c);
 
+/* `image inspect` of one image: a JSON object shaped like Docker's (Id,
+ * RepoTags, RepoDigests, Created, Config, Architecture, Os, Size, RootFS,
+ * GraphDriver.Data.LowerDir); owned. NULL with ENOENT when missing. */
+json_t *image_inspect_json(struct image_store *s, const char *name, struct bt_err **err);
+/* `image history`: newest first, [{Id, Created, CreatedBy, Size, Comment,
+ * EmptyLayer}]; owned. */
+json_t *image_history_json(struct image_store *s, const char *name, struct bt_err **err);
+
 /* ---- overlay ---- */
 
 /* Mounts overlayfs at target from lowerdirs (topmost first) and an upper

@@ -484,3 +484,37 @@ image_chain_id(const char *parent_chain, const char *diff_id)
     _cleanup_free_ char *s = xasprintf("%s %s", parent_chain, diff_id);
     return image_sha256_digest(s, strlen(s));
 }
+
+int
+image_layer_digest(int fd, char **diff_id, int64_t *size, int *filter, struct bt_err **err)
+{
+    _cleanup_(archive_freep) struct archive *outer = archive_read_new();
+    _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!outer || !md)
+        abort();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    archive_read_support_filter_all(outer);
+    archive_read_support_format_raw(outer);
+    struct archive_entry *e;
+    if (archive_read_open_fd(outer, fd, 128 * 1024) != ARCHIVE_OK ||
+        archive_read_next_header(outer, &e) != ARCHIVE_OK)
+        return bt_err_set(err, EINVAL, "read layer: %s", archive_error_string(outer));
+    if (filter)
+        *filter = archive_filter_code(outer, 0);
+    char buf[64 * 1024];
+    int64_t total = 0;
+    for (;;) {
+        la_ssize_t n = archive_read_data(outer, buf, sizeof(buf));
+        if (n < 0)
+            return bt_err_set(err, EIO, "read layer: %s", archive_error_string(outer));
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        total += n;
+    }
+    if (size)
+        *size = total;
+    if (diff_id)
+        *diff_id = image_hex_digest(md);
+    return 0;
+}

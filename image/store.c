@@ -584,22 +584,6 @@ image_store_commit(struct image_store *s, const char *manifest_digest, char *con
             if (json_integer_value(json_object_get(old, "added")))
                 added = json_integer_value(json_object_get(old, "added"));
         }
-        bt_strv_foreach (n, (char **)names) {
-            struct image_ref ref;
-            if (image_ref_parse(n, &ref, NULL) < 0)
-                continue;
-            _cleanup_free_ char *rn = image_ref_name(&ref);
-            _cleanup_free_ char *rd = xasprintf("%s@%s", rn, manifest_digest);
-            image_ref_done(&ref);
-            bool have = false;
-            size_t i;
-            json_t *v;
-            json_array_foreach (repo_digests, i, v) {
-                have |= bt_streq_null(json_string_value(v), rd);
-            }
-            if (!have)
-                json_array_append_new(repo_digests, json_string(rd));
-        }
         _cleanup_json_ json_t *rec =
             json_pack("{s:s, s:s, s:s, s:s, s:I, s:O, s:o, s:I}", "id", id, "manifest",
                       manifest_digest, "manifest_media_type", m.media_type, "config",
@@ -620,6 +604,31 @@ image_store_commit(struct image_store *s, const char *manifest_digest, char *con
         *id_out = xstrdup(id);
     image_manifest_done(&m);
     return r;
+}
+
+int
+image_store_add_repo_digest(struct image_store *s, const char *id, const char *repo_digest,
+                            const char *index_digest, struct bt_err **err)
+{
+    _cleanup_close_ int lk = image_store_lock(s, "meta", true, err);
+    if (lk < 0)
+        return lk;
+    _cleanup_json_ json_t *rec = image_record_load(s, id);
+    if (!rec)
+        return bt_err_set(err, ENOENT, "No such image: %s", id);
+    json_t *rd = json_object_get(rec, "repo_digests");
+    size_t i;
+    json_t *v;
+    bool have = false;
+    json_array_foreach (rd, i, v) {
+        have |= bt_streq_null(json_string_value(v), repo_digest);
+    }
+    if (!have)
+        json_array_append_new(rd, json_string(repo_digest));
+    if (index_digest)
+        json_object_set_new(rec, "index", json_string(index_digest));
+    _cleanup_free_ char *rp = record_path(s, id);
+    return bt_json_write_atomic(rp, rec, err);
 }
 
 /* ---- lookups ---- */
@@ -1049,4 +1058,19 @@ image_store_prune(struct image_store *s, bool all, char ***deleted, int64_t *rec
             return r;
     }
     return collect_garbage(s, reclaimed, err);
+}
+
+void
+image_store_gc(struct image_store *s)
+{
+    struct bt_err *err = NULL;
+    _cleanup_close_ int gc = image_store_lock(s, "gc", true, &err);
+    if (gc >= 0) {
+        _cleanup_close_ int lk = image_store_lock(s, "meta", true, &err);
+        if (lk >= 0)
+            collect_garbage(s, NULL, &err);
+    }
+    if (err)
+        bt_debug("image store clean-up: %s", err->msg);
+    bt_err_free(err); /* best effort after a failure that is reported itself */
 }
