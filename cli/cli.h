@@ -48,3 +48,9 @@ int cli_cmd_tag(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-registry.c */
+int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv);

@@ -15,6 +15,10 @@ static const struct cli_command commands[] = {
     {"load", cli_cmd_load, "Load images from a tar archive or STDIN"},
     {"save", cli_cmd_save, "Save images to a tar archive"},
     {"import", cli_cmd_import, "Make an image from a root filesystem tarball"},
+    {"pull", cli_cmd_pull, "Download an image from a registry"},
+    {"push", cli_cmd_push, "Upload an image to a registry"},
+    {"login", cli_cmd_login, "Log in to a registry"},
+    {"logout", cli_cmd_logout, "Log out from a registry"},
 };
 
 static void
