@@ -131,15 +131,10 @@ int
 image_auth_store(const char *host, const char *user, const char *password, struct bt_err **err)
 {
     _cleanup_free_ char *path = image_auth_config_path();
-    json_t *cfg = NULL;
-    if (bt_path_exists(path)) {
-        cfg = bt_json_load_file(path, err);
-        if (!cfg)
-            return bt_err_ret(err);
-    } else {
-        cfg = json_object();
-    }
-    _cleanup_json_ json_t *cfg_ref = cfg;
+    _cleanup_json_ json_t *cfg =
+        bt_path_exists(path) ? bt_json_load_file(path, err) : json_object();
+    if (!cfg)
+        return bt_err_ret(err);
     if (!json_is_object(json_object_get(cfg, "auths")))
         json_object_set_new(cfg, "auths", json_object());
     _cleanup_free_ char *pair = xasprintf("%s:%s", user, password);

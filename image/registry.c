@@ -1057,7 +1057,6 @@ pull_locked(struct image_store *s, struct reg *r, const struct image_ref *ref,
         if (rc < 0)
             return rc;
     }
-    _cleanup_free_ char *full = image_ref_string(ref);
     _cleanup_free_ char *tagged = NULL;
     if (ref->tag) {
         struct image_ref t = *ref;
