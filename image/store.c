@@ -14,6 +14,7 @@
  * lock, so a count can never drift after a crash. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -494,6 +495,74 @@ layer_ensure(struct image_store *s, const char *blob, const char *diff_id, const
 
 /* ---- commit ---- */
 
+struct unpack_job {
+    struct image_store *s;
+    const struct image_manifest *m;
+    char **diff_ids, **chains;
+    pthread_mutex_t lock;
+    size_t next;
+    struct bt_err *err; /* the first failure */
+};
+
+static void *
+unpack_worker(void *data)
+{
+    struct unpack_job *j = data;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next++;
+        bool stop = j->err != NULL;
+        pthread_mutex_unlock(&j->lock);
+        if (stop || i >= j->m->nlayers)
+            return NULL;
+        struct bt_err *e = NULL;
+        layer_ensure(j->s, j->m->layers[i].digest, j->diff_ids[i], j->chains[i],
+                     i ? j->chains[i - 1] : NULL, &e);
+        if (e) {
+            pthread_mutex_lock(&j->lock);
+            if (!j->err)
+                j->err = TAKE_PTR(e);
+            pthread_mutex_unlock(&j->lock);
+            bt_err_free(e);
+        }
+    }
+}
+
+/* Unpacks the layers that are not unpacked yet, up to four at a time. */
+static int
+unpack_layers(struct image_store *s, const struct image_manifest *m, char **diff_ids, char **chains,
+              struct bt_err **err)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < m->nlayers; i++) {
+        _cleanup_json_ json_t *have = layer_meta(s, chains[i]);
+        missing += !have;
+    }
+    if (missing == 0)
+        return 0;
+    struct unpack_job job = {.s = s, .m = m, .diff_ids = diff_ids, .chains = chains};
+    pthread_mutex_init(&job.lock, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = missing < 4 ? missing : 4;
+    if (cpus > 0 && (size_t)cpus < nthreads)
+        nthreads = (size_t)cpus;
+    pthread_t threads[4];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&threads[started], NULL, unpack_worker, &job) == 0)
+            started++;
+    unpack_worker(&job); /* this thread works too */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&job.lock);
+    if (job.err) {
+        int code = -job.err->code;
+        bt_err_move(err, &job.err);
+        return code;
+    }
+    return 0;
+}
+
 static char **
 config_diff_ids(json_t *config)
 {
@@ -549,22 +618,23 @@ image_store_commit(struct image_store *s, const char *manifest_digest, char *con
         return r;
     }
     _cleanup_json_ json_t *layers = json_array();
-    _cleanup_free_ char *chain = NULL;
+    /* chain ids first: each layer's depends only on the diff ids, so the
+     * missing layers can then be unpacked side by side */
+    _cleanup_strv_ char **chains = NULL;
     for (size_t i = 0; i < m.nlayers && r == 0; i++) {
         if (!image_digest_valid(diff_ids[i])) {
             r = bt_err_set(err, EINVAL, "config diff id %zu is not a sha256 digest", i);
             break;
         }
-        char *next = image_chain_id(chain, diff_ids[i]);
-        r = layer_ensure(s, m.layers[i].digest, diff_ids[i], next, chain, err);
-        free(chain);
-        chain = next;
+        chains = bt_strv_push_take(chains, image_chain_id(i ? chains[i - 1] : NULL, diff_ids[i]));
         json_array_append_new(layers,
                               json_pack("{s:s, s:s, s:I, s:s, s:s}", "digest", m.layers[i].digest,
                                         "mediaType", m.layers[i].media_type, "size",
                                         (json_int_t)m.layers[i].size, "diff_id", diff_ids[i],
-                                        "chain_id", chain));
+                                        "chain_id", chains[i]));
     }
+    if (r == 0)
+        r = unpack_layers(s, &m, diff_ids, chains, err);
     if (r < 0) {
         image_manifest_done(&m);
         return r;
