@@ -994,6 +994,16 @@ collect_garbage(struct image_store *s, int64_t *reclaimed, struct bt_err **err)
             *reclaimed += json_integer_value(json_object_get(meta, "size"));
         r = bt_rm_rf(p, err);
     }
+    /* Under the exclusive gc lock nobody is writing: whatever is in tmp/
+     * was left by a process that died (a crash, a kill mid-pull). */
+    _cleanup_free_ char *td = bt_path_join(s->dir, "tmp");
+    _cleanup_dir_ DIR *t = opendir(td);
+    while (t && (de = readdir(t)) && r == 0) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        _cleanup_free_ char *p = bt_path_join(td, de->d_name);
+        r = bt_rm_rf(p, err);
+    }
     _cleanup_free_ char *bd = bt_path_join(s->dir, "blobs/sha256");
     _cleanup_dir_ DIR *b = opendir(bd);
     while (b && (de = readdir(b)) && r == 0) {

@@ -93,6 +93,31 @@ grep -q "deleted: $cfg" <<<"$(bt_berth image prune -a -f)" || bt_fail "prune -a"
 [ -z "$(ls "$BERTH_ROOT/image/layers")" ] || bt_fail "prune left layers"
 [ -z "$(ls "$BERTH_ROOT/image/blobs/sha256")" ] || bt_fail "prune left blobs"
 
+# Concurrent use: loads of the same image side by side, and a removal
+# racing them, leave one consistent image (flock on the store).
+pids=()
+for i in 1 2 3; do
+    bt_berth load -q -i "$ti/image.tar" & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || bt_fail "a concurrent load failed"; done
+[ "$(bt_berth images -q)" = "${cfg:7:12}" ] || bt_fail "concurrent loads: $(bt_berth images)"
+bt_berth load -q -i "$ti/docker-old.tar" & p1=$!
+bt_berth image prune -a -f >/dev/null & p2=$!
+wait $p1 || bt_fail "load racing a prune failed"
+wait $p2 || bt_fail "prune racing a load failed"
+if [ -n "$(bt_berth images -q)" ]; then
+    # the load won: its image is whole
+    lower=$(bt_berth image inspect berth-test/busybox:1 | python3 -c \
+        'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["LowerDir"].split(":")[1])')
+    [ -x "$lower/bin/busybox" ] || bt_fail "an image lost its layers in the race"
+fi
+bt_berth image prune -a -f >/dev/null
+# a crashed writer's temporary files are swept by the next removal
+mkdir -p "$BERTH_ROOT/image/tmp/layer-crashed/diff"
+echo partial >"$BERTH_ROOT/image/tmp/blob-crashed"
+bt_berth image prune -f >/dev/null
+[ -z "$(ls "$BERTH_ROOT/image/tmp")" ] || bt_fail "prune left a crashed writer's files"
+
 # Bad input: a clear error and nothing stored.
 echo "not a tarball" >"$BT_TMP/junk"
 bt_berth load -i "$BT_TMP/junk" 2>"$BT_TMP/err" && bt_fail "junk loaded"
