@@ -79,3 +79,13 @@ void image_store_gc(struct image_store *s);
  * it came through an index, keeps that index blob with the image. */
 int image_store_add_repo_digest(struct image_store *s, const char *id, const char *repo_digest,
                                 const char *index_digest, struct bt_err **err);
+
+/* Unpacks an image's layers (blobs and diff ids bottom first, borrowed)
+ * on a few threads: push(i) once blob i is in the store starts it (a
+ * layer already unpacked is skipped); finish waits for all, returns the
+ * first failure and frees u. */
+struct image_unpacker;
+struct image_unpacker *image_unpacker_new(struct image_store *s, char *const *blobs,
+                                          char *const *diff_ids);
+void image_unpacker_push(struct image_unpacker *u, size_t i);
+int image_unpacker_finish(struct image_unpacker *u, struct bt_err **err);

@@ -60,10 +60,22 @@ struct dir_time {
 
 struct unpack {
     int rootfd;
+    int cached_fd; /* parent directory of the last regular file */
+    char *cached_dir;
     struct dir_time *dirs;
     size_t ndirs;
     bool root_user;
 };
+
+static void
+unpack_uncache(struct unpack *u)
+{
+    if (u->cached_fd >= 0)
+        close(u->cached_fd);
+    u->cached_fd = -1;
+    free(u->cached_dir);
+    u->cached_dir = NULL;
+}
 
 /* Cleans an entry name: leading '/' and "./" dropped (absolute names are
  * taken relative to the layer root), ".." refused. Returns NULL with *err
@@ -250,9 +262,26 @@ unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struc
         free(dir);
         dir = xstrdup("");
     }
-    _cleanup_close_ int parent = bt_mkdirat_p_in_root(u->rootfd, *dir ? dir : "/", 0755, err);
-    if (parent < 0)
-        return parent;
+    /* Regular files following each other in one directory (the common
+     * case: tar writers sort) reuse its fd; any entry that could change
+     * a directory path drops it, so resolution stays confined. */
+    mode_t etype = archive_entry_filetype(e);
+    bool plain =
+        etype == AE_IFREG && !archive_entry_hardlink(e) && !bt_str_startswith(base, WH_PREFIX);
+    if (!plain || !u->cached_dir || strcmp(u->cached_dir, dir) != 0)
+        unpack_uncache(u);
+    int parent = u->cached_fd;
+    _cleanup_close_ int parent_owned = -1;
+    if (parent < 0) {
+        parent_owned = bt_mkdirat_p_in_root(u->rootfd, *dir ? dir : "/", 0755, err);
+        if (parent_owned < 0)
+            return parent_owned;
+        parent = parent_owned;
+        if (plain) {
+            u->cached_fd = TAKE_FD(parent_owned);
+            u->cached_dir = xstrdup(dir);
+        }
+    }
 
     if (bt_str_startswith(base, WH_PREFIX))
         return unpack_whiteout(u, parent, dir, base, path, err);
@@ -409,6 +438,7 @@ md_freep(EVP_MD_CTX **m)
 static void
 unpack_done(struct unpack *u)
 {
+    unpack_uncache(u);
     for (size_t i = 0; i < u->ndirs; i++)
         free(u->dirs[i].path);
     free(u->dirs);
@@ -443,7 +473,7 @@ image_layer_unpack(int fd, int rootfd, char **diff_id, int64_t *size, struct bt_
     if (archive_read_open(inner, src, NULL, pipe_read, NULL) != ARCHIVE_OK)
         return bt_err_set(err, EINVAL, "read layer: %s", archive_error_string(inner));
 
-    struct unpack u = {.rootfd = rootfd, .root_user = geteuid() == 0};
+    struct unpack u = {.rootfd = rootfd, .cached_fd = -1, .root_user = geteuid() == 0};
     int r = 0;
     for (;;) {
         int ar = archive_read_next_header(inner, &e);

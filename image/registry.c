@@ -875,7 +875,7 @@ dl_finish(struct reg *r, CURLM *m, struct dl *d, CURLcode c, bool *reauth)
  * time, each verified before it is stored. */
 static int
 download_blobs(struct reg *r, struct image_store *s, const struct image_desc *descs, size_t n,
-               struct bt_err **err)
+               struct image_unpacker *unpacker, struct bt_err **err)
 {
     struct dl *dls = xcalloc(n + 1, sizeof(*dls));
     CURLM *m = curl_multi_init();
@@ -886,6 +886,10 @@ download_blobs(struct reg *r, struct image_store *s, const struct image_desc *de
         dls[i].exists = image_blob_exists(s, descs[i].digest);
         dls[i].url = xasprintf("%s/v2/%s/blobs/%s", r->base, r->repo, descs[i].digest);
     }
+    if (unpacker)
+        for (size_t i = 0; i < n; i++)
+            if (dls[i].exists)
+                image_unpacker_push(unpacker, i);
     draw(r, dls, n, false);
     int rc = 0;
     size_t running = 0;
@@ -923,6 +927,9 @@ download_blobs(struct reg *r, struct image_store *s, const struct image_desc *de
             running--;
             /* 1: a retry, started again at the top of the loop */
             dl_finish(r, m, d, msg->data.result, &reauth);
+            /* unpacking starts while the other layers still download */
+            if (d->finished && unpacker)
+                image_unpacker_push(unpacker, (size_t)(d - dls));
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1048,10 +1055,35 @@ pull_locked(struct image_store *s, struct reg *r, const struct image_ref *ref,
         /* the config first, quietly, then the layers with progress */
         bool q = r->quiet;
         r->quiet = true;
-        rc = download_blobs(r, s, all, 1, err);
+        rc = download_blobs(r, s, all, 1, NULL, err);
         r->quiet = q;
-        if (rc == 0)
-            rc = download_blobs(r, s, all + 1, m.nlayers, err);
+        _cleanup_json_ json_t *config = rc == 0 ? image_blob_json(s, m.config_digest, err) : NULL;
+        if (rc == 0 && !config)
+            rc = bt_err_ret(err);
+        _cleanup_strv_ char **blobs = NULL;
+        _cleanup_strv_ char **diff_ids = NULL;
+        size_t k;
+        json_t *v;
+        json_array_foreach (json_object_get(json_object_get(config, "rootfs"), "diff_ids"), k, v) {
+            if (image_digest_valid(json_string_value(v)))
+                diff_ids = bt_strv_push(diff_ids, json_string_value(v));
+        }
+        for (size_t i = 0; i < m.nlayers; i++)
+            blobs = bt_strv_push(blobs, m.layers[i].digest);
+        if (rc == 0 && bt_strv_length(diff_ids) != m.nlayers)
+            rc = bt_err_set(err, EINVAL, "config lists %zu layers, manifest %zu",
+                            bt_strv_length(diff_ids), m.nlayers);
+        if (rc == 0) {
+            struct image_unpacker *u = image_unpacker_new(s, blobs, diff_ids);
+            rc = download_blobs(r, s, all + 1, m.nlayers, u, err);
+            struct bt_err *uerr = NULL;
+            int ur = image_unpacker_finish(u, &uerr);
+            if (rc == 0 && ur < 0) {
+                bt_err_move(err, &uerr);
+                rc = ur;
+            }
+            bt_err_free(uerr); /* the download's own error is the one to report */
+        }
         free(all);
         image_manifest_done(&m);
         if (rc < 0)

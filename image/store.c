@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -495,72 +496,122 @@ layer_ensure(struct image_store *s, const char *blob, const char *diff_id, const
 
 /* ---- commit ---- */
 
-struct unpack_job {
+/* Unpacks layers on up to four threads, each started as soon as its blob
+ * is in the store (a pull pushes them as downloads finish). */
+struct image_unpacker {
     struct image_store *s;
-    const struct image_manifest *m;
-    char **diff_ids, **chains;
+    char **blobs, **diff_ids, **chains; /* owned copies */
+    size_t n;
+    sem_t slots;
     pthread_mutex_t lock;
-    size_t next;
+    pthread_t *threads;
+    bool *started;
     struct bt_err *err; /* the first failure */
 };
 
+struct unpack_arg {
+    struct image_unpacker *u;
+    size_t i;
+};
+
 static void *
-unpack_worker(void *data)
+unpack_thread(void *data)
 {
-    struct unpack_job *j = data;
-    for (;;) {
-        pthread_mutex_lock(&j->lock);
-        size_t i = j->next++;
-        bool stop = j->err != NULL;
-        pthread_mutex_unlock(&j->lock);
-        if (stop || i >= j->m->nlayers)
-            return NULL;
-        struct bt_err *e = NULL;
-        layer_ensure(j->s, j->m->layers[i].digest, j->diff_ids[i], j->chains[i],
-                     i ? j->chains[i - 1] : NULL, &e);
-        if (e) {
-            pthread_mutex_lock(&j->lock);
-            if (!j->err)
-                j->err = TAKE_PTR(e);
-            pthread_mutex_unlock(&j->lock);
-            bt_err_free(e);
-        }
+    struct unpack_arg *a = data;
+    struct image_unpacker *u = a->u;
+    size_t i = a->i;
+    free(a);
+    while (sem_wait(&u->slots) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&u->lock);
+    bool stop = u->err != NULL;
+    pthread_mutex_unlock(&u->lock);
+    struct bt_err *e = NULL;
+    if (!stop)
+        layer_ensure(u->s, u->blobs[i], u->diff_ids[i], u->chains[i], i ? u->chains[i - 1] : NULL,
+                     &e);
+    sem_post(&u->slots);
+    if (e) {
+        pthread_mutex_lock(&u->lock);
+        if (!u->err)
+            u->err = TAKE_PTR(e);
+        pthread_mutex_unlock(&u->lock);
+        bt_err_free(e);
+    }
+    return NULL;
+}
+
+struct image_unpacker *
+image_unpacker_new(struct image_store *s, char *const *blobs, char *const *diff_ids)
+{
+    struct image_unpacker *u = xcalloc(1, sizeof(*u));
+    u->s = s;
+    u->n = bt_strv_length((char **)blobs);
+    u->blobs = bt_strv_copy((char **)blobs);
+    u->diff_ids = bt_strv_copy((char **)diff_ids);
+    for (size_t i = 0; i < u->n; i++)
+        u->chains = bt_strv_push_take(u->chains,
+                                      image_chain_id(i ? u->chains[i - 1] : NULL, u->diff_ids[i]));
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    sem_init(&u->slots, 0, cpus > 0 && cpus < 4 ? (unsigned)cpus : 4);
+    pthread_mutex_init(&u->lock, NULL);
+    u->threads = xcalloc(u->n + 1, sizeof(*u->threads));
+    u->started = xcalloc(u->n + 1, sizeof(*u->started));
+    return u;
+}
+
+void
+image_unpacker_push(struct image_unpacker *u, size_t i)
+{
+    if (i >= u->n || u->started[i])
+        return;
+    _cleanup_json_ json_t *have = layer_meta(u->s, u->chains[i]);
+    if (have)
+        return;
+    struct unpack_arg *a = xmalloc(sizeof(*a));
+    *a = (struct unpack_arg){u, i};
+    if (pthread_create(&u->threads[i], NULL, unpack_thread, a) == 0) {
+        u->started[i] = true;
+    } else {
+        /* no thread to be had: unpack here and now */
+        unpack_thread(a);
     }
 }
 
-/* Unpacks the layers that are not unpacked yet, up to four at a time. */
+int
+image_unpacker_finish(struct image_unpacker *u, struct bt_err **err)
+{
+    for (size_t i = 0; i < u->n; i++)
+        if (u->started[i])
+            pthread_join(u->threads[i], NULL);
+    int r = 0;
+    if (u->err) {
+        r = -u->err->code;
+        bt_err_move(err, &u->err);
+    }
+    sem_destroy(&u->slots);
+    pthread_mutex_destroy(&u->lock);
+    bt_strv_free(u->blobs);
+    bt_strv_free(u->diff_ids);
+    bt_strv_free(u->chains);
+    free(u->threads);
+    free(u->started);
+    free(u);
+    return r;
+}
+
+/* Unpacks the layers of a manifest that are not unpacked yet. */
 static int
-unpack_layers(struct image_store *s, const struct image_manifest *m, char **diff_ids, char **chains,
+unpack_layers(struct image_store *s, const struct image_manifest *m, char **diff_ids,
               struct bt_err **err)
 {
-    size_t missing = 0;
-    for (size_t i = 0; i < m->nlayers; i++) {
-        _cleanup_json_ json_t *have = layer_meta(s, chains[i]);
-        missing += !have;
-    }
-    if (missing == 0)
-        return 0;
-    struct unpack_job job = {.s = s, .m = m, .diff_ids = diff_ids, .chains = chains};
-    pthread_mutex_init(&job.lock, NULL);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = missing < 4 ? missing : 4;
-    if (cpus > 0 && (size_t)cpus < nthreads)
-        nthreads = (size_t)cpus;
-    pthread_t threads[4];
-    size_t started = 0;
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&threads[started], NULL, unpack_worker, &job) == 0)
-            started++;
-    unpack_worker(&job); /* this thread works too */
-    for (size_t t = 0; t < started; t++)
-        pthread_join(threads[t], NULL);
-    pthread_mutex_destroy(&job.lock);
-    if (job.err) {
-        int code = -job.err->code;
-        bt_err_move(err, &job.err);
-        return code;
-    }
-    return 0;
+    _cleanup_strv_ char **blobs = NULL;
+    for (size_t i = 0; i < m->nlayers; i++)
+        blobs = bt_strv_push(blobs, m->layers[i].digest);
+    struct image_unpacker *u = image_unpacker_new(s, blobs, diff_ids);
+    for (size_t i = 0; i < m->nlayers; i++)
+        image_unpacker_push(u, i);
+    return image_unpacker_finish(u, err);
 }
 
 static char **
@@ -634,7 +685,7 @@ image_store_commit(struct image_store *s, const char *manifest_digest, char *con
                                         "chain_id", chains[i]));
     }
     if (r == 0)
-        r = unpack_layers(s, &m, diff_ids, chains, err);
+        r = unpack_layers(s, &m, diff_ids, err);
     if (r < 0) {
         image_manifest_done(&m);
         return r;

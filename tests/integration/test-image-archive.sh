@@ -146,4 +146,7 @@ done <"$BT_TMP/hostile/expect"
 bt_berth image prune -a -f >/dev/null
 [ -z "$(ls "$BERTH_ROOT/image/layers")" ] && [ -z "$(ls "$BERTH_ROOT/image/blobs/sha256")" ] &&
     [ -z "$(ls "$BERTH_ROOT/image/tmp")" ] || bt_fail "leftovers in the store"
+# The sandbox's clean-up runs as an EXIT trap; errexit must not turn its
+# best-effort steps into a failure of a test that passed.
+set +e
 echo PASS

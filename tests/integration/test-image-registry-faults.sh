@@ -84,4 +84,7 @@ bt_berth logout 127.0.0.1:5004 2>/dev/null && bt_fail "second logout succeeded"
 export DOCKER_CONFIG=$BT_TMP/dockercfg
 echo s3cret | bt_berth login -u alice --password-stdin 127.0.0.1:5004 >/dev/null
 [ -f "$DOCKER_CONFIG/config.json" ] || bt_fail "DOCKER_CONFIG not used"
+# The sandbox's clean-up runs as an EXIT trap; errexit must not turn its
+# best-effort steps into a failure of a test that passed.
+set +e
 echo PASS

@@ -165,4 +165,7 @@ if command -v skopeo >/dev/null; then
 elif [ "${BERTH_TEST_STRICT:-0}" = 1 ]; then
     bt_fail "skopeo is not installed"
 fi
+# The sandbox's clean-up runs as an EXIT trap; errexit must not turn its
+# best-effort steps into a failure of a test that passed.
+set +e
 echo PASS
