@@ -14,6 +14,7 @@ ti=$BT_TMP/ti
 bash "$fx/make-test-image.sh" "$ti" berth-test/busybox:1 >/dev/null
 read -r _ man < <(grep '^manifest' "$ti/digests")
 read -r _ cfg < <(grep '^config' "$ti/digests")
+layer=$(grep '^layer' "$ti/digests" | head -1 | cut -d' ' -f2)
 img_registry_start main 127.0.0.1:5000
 reg=localhost:5000
 
@@ -53,6 +54,16 @@ out=$(bt_berth pull 127.0.0.1:5001/test/bb:1)
 grep -q "Status: Image is up to date" <<<"$out" || bt_fail "second pull: $out"
 [ "$(grep -c '/manifests/' "$BT_TMP/requests")" = 1 ] || bt_fail "second pull: $(cat "$BT_TMP/requests")"
 ! grep -q '/blobs/' "$BT_TMP/requests" || bt_fail "second pull fetched blobs"
+# On a terminal, one progress line per layer, redrawn in place.
+if command -v script >/dev/null; then
+    BERTH_ROOT=$BT_TMP/root-tty
+    mkdir -p "$BERTH_ROOT"
+    BERTH_ROOT=$BERTH_ROOT script -qec "$BERTH_BIN pull 127.0.0.1:5001/test/bb:1" /dev/null \
+        >"$BT_TMP/tty.out" || bt_fail "pull on a terminal"
+    grep -q $'\033\\[' "$BT_TMP/tty.out" || bt_fail "no cursor movement on a terminal"
+    [ "$(grep -ao "${layer:7:12}: Download complete" "$BT_TMP/tty.out" | head -1)" ] ||
+        bt_fail "no per-layer line on a terminal: $(cat -v "$BT_TMP/tty.out")"
+fi
 # by digest too
 bt_berth pull -q "127.0.0.1:5001/test/bb@$man" >/dev/null
 bt_berth pull "127.0.0.1:5001/test/bb@sha256:$(printf '%064d' 0)" 2>"$BT_TMP/err" &&
