@@ -191,6 +191,8 @@ struct reg {
     char *user, *password;
     char *auth_header; /* "Authorization: Bearer ..." or Basic */
     long ping_status;  /* of /v2/ once authenticated: 200, or 401 */
+    size_t base_index; /* of base in bases */
+    size_t nmirrors;   /* bases[0..nmirrors) are registry-mirrors */
     FILE *progress;
     bool tty, quiet;
 };
@@ -596,6 +598,8 @@ registry_error(const struct resp *resp)
 /* Picks the endpoint: mirrors first (pulls from docker.io only), then the
  * registry itself, https unless insecure, where plain http is the
  * fallback. The first that answers /v2/ at all is used. */
+static int reg_pick(struct reg *r, size_t start, struct bt_err **err);
+
 static int
 reg_open(struct reg *r, const struct image_ref *ref, bool push, struct bt_err **err)
 {
@@ -612,6 +616,7 @@ reg_open(struct reg *r, const struct image_ref *ref, bool push, struct bt_err **
         bt_strv_foreach (m, r->conf.mirrors) {
             size_t n = strlen(m);
             r->bases = bt_strv_push_take(r->bases, xstrndup(m, m[n - 1] == '/' ? n - 1 : n));
+            r->nmirrors++;
         }
     const char *host = hub ? "registry-1.docker.io" : r->host;
     r->bases = bt_strv_push_take(r->bases, xasprintf("https://%s", host));
@@ -619,8 +624,21 @@ reg_open(struct reg *r, const struct image_ref *ref, bool push, struct bt_err **
     if (insecure)
         r->bases = bt_strv_push_take(r->bases, xasprintf("http://%s", host));
 
+    return reg_pick(r, 0, err);
+}
+
+/* Uses the first endpoint from bases[start] on that answers /v2/. */
+static int
+reg_pick(struct reg *r, size_t start, struct bt_err **err)
+{
+    const char *host = strcmp(r->host, "docker.io") == 0 ? "registry-1.docker.io" : r->host;
+    bool insecure = image_registry_insecure(&r->conf, r->host);
     struct bt_err *last = NULL;
-    bt_strv_foreach (b, r->bases) {
+    for (size_t k = start; r->bases[k]; k++) {
+        const char *b = r->bases[k];
+        r->base_index = k;
+        free(r->auth_header); /* tokens belong to one registry */
+        r->auth_header = NULL;
         free(r->base);
         r->base = xstrdup(b);
         /* a mirror is trusted as its own host is configured */
@@ -1128,11 +1146,21 @@ image_pull(struct image_store *s, const char *name, const struct image_pull_opts
     struct reg r = {0};
     reg_setup_output(&r, opts);
     rc = reg_open(&r, &ref, false, err);
-    if (rc == 0) {
+    while (rc == 0) {
         int gc = image_store_lock(s, "gc", false, err);
         rc = gc < 0 ? gc : pull_locked(s, &r, &ref, opts, id_out, err);
         if (gc >= 0)
             close(gc);
+        /* A mirror that fails (lacks the image, breaks off) is skipped
+         * for the next endpoint, as Docker does; a tampered blob is not
+         * the mirror's fault alone and stops the pull. */
+        if (rc == 0 || r.base_index >= r.nmirrors || rc == -EBADMSG || !r.bases[r.base_index + 1])
+            break;
+        if (err && *err) {
+            bt_debug("mirror %s: %s; trying the next endpoint", r.base, (*err)->msg);
+            *err = bt_err_free(*err);
+        }
+        rc = reg_pick(&r, r.base_index + 1, err);
     }
     if (rc < 0) {
         /* blobs fetched for an image that did not come together */

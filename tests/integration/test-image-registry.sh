@@ -124,6 +124,14 @@ grep -q 'GET /v2/test/bb/manifests/1' "$BT_TMP/requests" || bt_fail "mirror not 
 [ "$(bt_berth images --format json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["Repository"])')" = test/bb ] ||
     bt_fail "mirror pull is not named test/bb"
 
+# A mirror that lacks the image is skipped for the next one.
+img_registry_start empty 127.0.0.1:5009
+export BERTH_ROOT=$BT_TMP/root-mirror2
+mkdir -p "$BERTH_ROOT"
+echo '{"registry-mirrors": ["http://127.0.0.1:5009", "http://127.0.0.1:5001/"]}' >"$BERTH_CONFIG"
+bt_berth pull -q test/bb:1 >/dev/null || bt_fail "pull past a mirror without the image"
+[ "$(bt_berth images -q --no-trunc)" = "$cfg" ] || bt_fail "second mirror's image"
+
 # insecure-registries: a non-loopback registry is https only unless listed.
 ip addr add 10.77.0.1/32 dev lo
 img_registry_start plain 10.77.0.1:5000
