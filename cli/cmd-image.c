@@ -604,18 +604,34 @@ cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"message", required_argument, NULL, 'm'},
+        {"change", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
+    const char *message = NULL;
+    _cleanup_json_ json_t *config = json_object();
+    struct bt_err *err = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
+            message = optarg;
+            break;
+        case 'c':
+            if (image_config_change(config, optarg, &err) < 0) {
+                fprintf(stderr, "berth import: --change: %s\n", err->msg);
+                bt_err_free(err);
+                return CLI_EXIT_USAGE;
+            }
             break;
         case 'h':
-            printf("Usage:  berth import FILE|- [REPOSITORY[:TAG]]\n\n"
+            printf("Usage:  berth import [OPTIONS] FILE|- [REPOSITORY[:TAG]]\n\n"
                    "Make a one-layer image from a root filesystem tarball (tar, tar.gz or "
-                   "tar.zst)\n");
+                   "tar.zst)\n\n"
+                   "  -c, --change INSTR   Dockerfile instruction: CMD, ENTRYPOINT, ENV, "
+                   "EXPOSE,\n"
+                   "                       LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR\n"
+                   "  -m, --message TEXT   Comment for the image's history\n");
             return CLI_EXIT_OK;
         default:
             return cli_usage_error("import", "unknown option");
@@ -625,7 +641,6 @@ cmd_import(int argc, char **argv)
         return cli_usage_error("import", "requires 1 or 2 arguments");
     const char *file = argv[optind];
     const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
-    struct bt_err *err = NULL;
     if (name) {
         struct image_ref r;
         if (image_ref_parse(name, &r, &err) < 0)
@@ -642,7 +657,7 @@ cmd_import(int argc, char **argv)
     if (!s)
         return cli_fail(&err, "import");
     _cleanup_free_ char *id = NULL;
-    if (image_archive_import(s, fd, name, NULL, &id, &err) < 0)
+    if (image_archive_import(s, fd, name, config, message, &id, &err) < 0)
         return cli_fail(&err, NULL);
     printf("%s\n", id);
     return CLI_EXIT_OK;

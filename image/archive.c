@@ -583,7 +583,7 @@ image_archive_save(struct image_store *s, char *const *names, int fd, struct bt_
 
 int
 image_archive_import(struct image_store *s, int fd, const char *name, json_t *config_overrides,
-                     char **id_out, struct bt_err **err)
+                     const char *message, char **id_out, struct bt_err **err)
 {
     _cleanup_free_ char *full = NULL;
     if (name) {
@@ -619,11 +619,11 @@ image_archive_import(struct image_store *s, int fd, const char *name, json_t *co
         filter != ARCHIVE_FILTER_ZSTD)
         return bt_err_set(err, EINVAL, "import: unsupported compression");
     _cleanup_free_ char *now = image_now_rfc3339();
-    _cleanup_json_ json_t *config =
-        json_pack("{s:s, s:s, s:s, s:O?, s:{s:s, s:[s]}, s:[{s:s, s:s, s:s}]}", "architecture",
-                  image_host_arch(), "os", "linux", "created", now, "config", config_overrides,
-                  "rootfs", "type", "layers", "diff_ids", diff_id, "history", "created", now,
-                  "created_by", "berth import", "comment", "Imported from tarball");
+    _cleanup_json_ json_t *config = json_pack(
+        "{s:s, s:s, s:s, s:O?, s:{s:s, s:[s]}, s:[{s:s, s:s, s:s}]}", "architecture",
+        image_host_arch(), "os", "linux", "created", now, "config", config_overrides, "rootfs",
+        "type", "layers", "diff_ids", diff_id, "history", "created", now, "created_by",
+        "berth import", "comment", message ? message : "Imported from tarball");
     if (!json_is_object(json_object_get(config, "config")))
         json_object_set_new(config, "config", json_object());
     _cleanup_free_ char *cs = json_dumps(config, JSON_COMPACT);

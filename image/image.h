@@ -228,9 +228,11 @@ int image_archive_load(struct image_store *s, int fd, char ***loaded, struct bt_
  * archive (manifest.json) and an OCI image layout (index.json). */
 int image_archive_save(struct image_store *s, char *const *names, int fd, struct bt_err **err);
 /* Makes a one-layer image from a root filesystem tarball (tar or tar.gz /
- * zstd) read from fd, names it (may be NULL) and returns its id. */
-int image_archive_import(struct image_store *s, int fd, const char *name, json_t *config_overrides,
-                         char **id_out, struct bt_err **err);
+ * zstd) read from fd, names it (may be NULL) and returns its id. config
+ * (borrowed, may be NULL) is the image's "config" object (see
+ * image_config_change); message (may be NULL) its history comment. */
+int image_archive_import(struct image_store *s, int fd, const char *name, json_t *config,
+                         const char *message, char **id_out, struct bt_err **err);
 
 /* ---- registry ---- */
 
@@ -250,3 +252,8 @@ int image_push(struct image_store *s, const char *name, const struct image_pull_
  * ~/.docker/config.json (DOCKER_CONFIG respected). */
 int image_login(const char *registry, const char *user, const char *password, struct bt_err **err);
 int image_logout(const char *registry, struct bt_err **err);
+
+/* Applies one Dockerfile-style instruction, as `import --change` takes it
+ * (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME,
+ * WORKDIR), to the "config" object of an image config. */
+int image_config_change(json_t *cfg, const char *change, struct bt_err **err);

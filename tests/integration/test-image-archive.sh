@@ -75,6 +75,20 @@ export BERTH_ROOT=$old_root
 id=$(bt_berth import "$ti/rootfs.tar.gz" imported:latest)
 [ "$(bt_berth images -q imported)" = "${id:7:12}" ] || bt_fail "import"
 grep -q '"Architecture"' <<<"$(bt_berth image inspect imported)" || bt_fail "import inspect"
+# --change and --message shape the imported image's config and history
+id2=$(bt_berth import -c 'CMD ["httpd", "-f"]' -c 'EXPOSE 8080' -c 'ENV MODE=test' \
+    -c 'WORKDIR /srv' -m 'hand made' "$ti/rootfs.tar.gz" changed:1)
+bt_berth image inspect changed:1 | python3 -c '
+import json, sys
+c = json.load(sys.stdin)[0]["Config"]
+assert c["Cmd"] == ["httpd", "-f"] and "8080/tcp" in c["ExposedPorts"], c
+assert c["Env"] == ["MODE=test"] and c["WorkingDir"] == "/srv", c
+' || bt_fail "import --change"
+grep -q 'hand made' <<<"$(bt_berth image history changed:1)" || bt_fail "import --message"
+bt_berth import -c 'RUN make' "$ti/rootfs.tar.gz" x:1 2>"$BT_TMP/err" && bt_fail "RUN accepted"
+grep -q "'RUN' cannot be changed" "$BT_TMP/err" || bt_fail "change message: $(cat "$BT_TMP/err")"
+bt_berth rmi changed:1 >/dev/null
+[ "$id2" != "$id" ] || bt_fail "changed image has the same id"
 
 # rm: one name untags, the last one deletes; only unused layers go
 grep -qx 'Untagged: localhost:5000/team/bb:2' <<<"$(bt_berth rmi localhost:5000/team/bb:2)" ||
