@@ -2,6 +2,7 @@
  * rmi, tag, load, save, import. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -106,6 +107,54 @@ format_json(const char *format, const char *cmd, int *rc)
     return false;
 }
 
+/* A table printed as docker's tabwriter does: columns padded to their
+ * widest cell plus three spaces. */
+struct table {
+    char ***rows;
+    size_t n;
+};
+
+static void
+table_add(struct table *t, char **row)
+{
+    t->rows = xreallocarray(t->rows, t->n + 1, sizeof(*t->rows));
+    t->rows[t->n++] = row;
+}
+
+static void
+table_print(struct table *t)
+{
+    size_t widths[16] = {0};
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t c = 0; t->rows[i][c] && c < BT_ARRAY_SIZE(widths); c++)
+            if (strlen(t->rows[i][c]) > widths[c])
+                widths[c] = strlen(t->rows[i][c]);
+    for (size_t i = 0; i < t->n; i++) {
+        for (size_t c = 0; t->rows[i][c] && c < BT_ARRAY_SIZE(widths); c++) {
+            if (t->rows[i][c + 1])
+                printf("%-*s   ", (int)widths[c], t->rows[i][c]);
+            else
+                printf("%s\n", t->rows[i][c]);
+        }
+        bt_strv_free(t->rows[i]);
+    }
+    free(t->rows);
+    *t = (struct table){0};
+}
+
+static char **
+row(const char *first, ...)
+{
+    char **v = bt_strv_push(NULL, first);
+    va_list ap;
+    va_start(ap, first);
+    const char *c;
+    while ((c = va_arg(ap, const char *)))
+        v = bt_strv_push(v, c);
+    va_end(ap);
+    return v;
+}
+
 /* ---- images / image ls ---- */
 
 static int
@@ -175,8 +224,9 @@ cmd_ls(int argc, char **argv)
     size_t n = 0;
     if (image_store_list(s, &list, &n, &err) < 0)
         return cli_fail(&err, "images");
+    struct table table = {0};
     if (!quiet && !json)
-        printf("%-40s %-12s %-14s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+        table_add(&table, row("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", NULL));
     for (size_t i = 0; i < n; i++) {
         char **names = list[i].names;
         char *none[] = {NULL, NULL};
@@ -219,10 +269,11 @@ cmd_ls(int argc, char **argv)
                 _cleanup_free_ char *line = json_dumps(j, JSON_COMPACT);
                 printf("%s\n", line);
             } else {
-                printf("%-40s %-12s %-14s %-16s %s\n", repo, tag, id, ago, size);
+                table_add(&table, row(repo, tag, id, ago, size, NULL));
             }
         }
     }
+    table_print(&table);
     image_info_list_free(list, n);
     return CLI_EXIT_OK;
 }
@@ -317,8 +368,9 @@ cmd_history(int argc, char **argv)
     _cleanup_json_ json_t *h = image_history_json(s, argv[optind], &err);
     if (!h)
         return cli_fail(&err, "image history");
+    struct table table = {0};
     if (!quiet && !json)
-        printf("%-12s %-16s %-45s %-10s %s\n", "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+        table_add(&table, row("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT", NULL));
     size_t i;
     json_t *e;
     json_array_foreach (h, i, e) {
@@ -342,10 +394,10 @@ cmd_history(int argc, char **argv)
         } else {
             _cleanup_free_ char *by_short =
                 !no_trunc && strlen(by) > 44 ? xasprintf("%.41s...", by) : xstrdup(by);
-            printf("%-12s %-16s %-45s %-10s %s\n", sid, ago, by_short, size,
-                   bt_json_str(e, "Comment"));
+            table_add(&table, row(sid, ago, by_short, size, bt_json_str(e, "Comment"), NULL));
         }
     }
+    table_print(&table);
     return CLI_EXIT_OK;
 }
 
