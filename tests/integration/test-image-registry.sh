@@ -147,6 +147,20 @@ bt_berth push -q 10.77.0.1:5000/test/bb:1 || bt_fail "push with insecure-registr
 bt_berth rmi -f "$cfg" >/dev/null
 bt_berth pull -q 10.77.0.1:5000/test/bb:1 >/dev/null || bt_fail "pull with insecure-registries"
 
+# Proxies from the environment (libcurl's http_proxy / NO_PROXY handling):
+# the logging proxy forwards what it is sent to the main registry.
+bt_berth rmi -f "$cfg" >/dev/null
+: >"$BT_TMP/requests"
+http_proxy=http://127.0.0.1:5001 bt_berth pull -q 10.77.0.1:5000/test/bb:1 >/dev/null ||
+    bt_fail "pull through http_proxy"
+grep -q 'GET http://10.77.0.1:5000/v2/test/bb/manifests/1' "$BT_TMP/requests" ||
+    bt_fail "http_proxy not used: $(cat "$BT_TMP/requests")"
+bt_berth rmi -f "$cfg" >/dev/null
+: >"$BT_TMP/requests"
+http_proxy=http://127.0.0.1:5001 NO_PROXY=10.77.0.1 bt_berth pull -q 10.77.0.1:5000/test/bb:1 \
+    >/dev/null || bt_fail "pull with NO_PROXY"
+[ ! -s "$BT_TMP/requests" ] || bt_fail "NO_PROXY not honoured: $(cat "$BT_TMP/requests")"
+
 # TLS with a test CA (certs.d/<host>/ca.crt next to berth.json).
 tls=$BT_TMP/tls
 mkdir -p "$tls" "$BT_TMP/certs.d/10.77.0.1:5443"
