@@ -257,3 +257,28 @@ int image_logout(const char *registry, struct bt_err **err);
  * (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME,
  * WORKDIR), to the "config" object of an image config. */
 int image_config_change(json_t *cfg, const char *change, struct bt_err **err);
+
+/* What a service sets over its image's defaults; *_set distinguishes an
+ * empty override from none. All borrowed. */
+struct image_run_overrides {
+    char **entrypoint;
+    bool entrypoint_set;
+    char **command;
+    bool command_set;
+    char **env;              /* "K=V", applied over the image's Env */
+    const char *working_dir; /* NULL: the image's, else "/" */
+    const char *user;        /* NULL: the image's, else root ("") */
+};
+/* The process a container starts with (all owned). */
+struct image_run {
+    char **argv;
+    char **env;
+    char *cwd;
+    char *user;
+};
+/* Docker's rules: an overridden entrypoint drops the image's Cmd; a
+ * command replaces Cmd; Env entries are replaced by key; PATH defaults to
+ * the usual list; an empty argv is EINVAL. o may be NULL. */
+int image_config_apply(const struct image_config *c, const struct image_run_overrides *o,
+                       struct image_run *out, struct bt_err **err);
+void image_run_done(struct image_run *r);
