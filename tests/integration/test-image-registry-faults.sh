@@ -80,6 +80,21 @@ bt_berth push -q 127.0.0.1:5004/test/pushed:1 || bt_fail "push with credentials"
 python3 -c 'import json,sys; assert "127.0.0.1:5004" not in json.load(open(sys.argv[1]))["auths"]' \
     "$HOME/.docker/config.json" || bt_fail "logout kept the credentials"
 bt_berth logout 127.0.0.1:5004 2>/dev/null && bt_fail "second logout succeeded"
+# Basic auth straight from the registry (htpasswd, bcrypt).
+python3 -W ignore -c 'import crypt, sys; print("bob:" + crypt.crypt("hunter2", crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+    >"$BT_TMP/htpasswd"
+IMG_HTPASSWD=$BT_TMP/htpasswd img_registry_start basic 127.0.0.1:5005
+bt_berth tag 127.0.0.1:5004/test/bb:1 127.0.0.1:5005/test/bb:1
+bt_berth push 127.0.0.1:5005/test/bb:1 >/dev/null 2>"$BT_TMP/err" && bt_fail "anonymous push accepted"
+grep -q 'requires authentication' "$BT_TMP/err" || bt_fail "basic message: $(cat "$BT_TMP/err")"
+echo nope | bt_berth login -u bob --password-stdin 127.0.0.1:5005 2>/dev/null &&
+    bt_fail "wrong basic password accepted"
+echo hunter2 | bt_berth login -u bob --password-stdin 127.0.0.1:5005 >/dev/null ||
+    bt_fail "basic login"
+bt_berth push -q 127.0.0.1:5005/test/bb:1 || bt_fail "push with basic auth"
+bt_berth rmi -f "$cfg" >/dev/null
+bt_berth pull -q 127.0.0.1:5005/test/bb:1 >/dev/null || bt_fail "pull with basic auth"
+
 # DOCKER_CONFIG is honoured, as docker does.
 export DOCKER_CONFIG=$BT_TMP/dockercfg
 echo s3cret | bt_berth login -u alice --password-stdin 127.0.0.1:5004 >/dev/null
