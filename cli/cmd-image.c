@@ -280,6 +280,60 @@ cmd_ls(int argc, char **argv)
 
 /* ---- inspect / history ---- */
 
+/* The Go template forms scripts use with inspect: text around
+ * {{.Field.Sub}}, {{json .Field}} and {{json .}}. Strings print bare,
+ * numbers and booleans as themselves, objects and arrays as JSON. */
+static int
+render_template(const char *tmpl, json_t *obj, struct bt_buf *out, struct bt_err **err)
+{
+    const char *p = tmpl;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (!open) {
+            bt_buf_puts(out, p);
+            break;
+        }
+        bt_buf_append(out, p, (size_t)(open - p));
+        const char *close = strstr(open, "}}");
+        if (!close)
+            return bt_err_set(err, EINVAL, "template '%s': unclosed action", tmpl);
+        _cleanup_free_ char *act = xstrndup(open + 2, (size_t)(close - open - 2));
+        char *a = act;
+        while (*a == ' ')
+            a++;
+        for (size_t n = strlen(a); n > 0 && a[n - 1] == ' '; n--)
+            a[n - 1] = '\0';
+        bool as_json = bt_str_startswith(a, "json ");
+        if (as_json)
+            for (a += 5; *a == ' '; a++)
+                ;
+        if (a[0] != '.')
+            return bt_err_set(err, EINVAL,
+                              "template '%s': only {{.Field}}, {{json .Field}} and {{json .}} "
+                              "are supported",
+                              tmpl);
+        json_t *v = obj;
+        _cleanup_strv_ char **path = bt_strv_split(a + 1, ".");
+        bt_strv_foreach (k, path) {
+            if (!*k)
+                continue;
+            v = json_object_get(v, k);
+            if (!v)
+                return bt_err_set(err, EINVAL, "template '%s': no field '%s'", tmpl, a);
+        }
+        if (!as_json && json_is_string(v)) {
+            bt_buf_puts(out, json_string_value(v));
+        } else if (!as_json && json_is_null(v)) {
+            bt_buf_puts(out, "<no value>");
+        } else {
+            _cleanup_free_ char *j = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            bt_buf_puts(out, j ? j : "");
+        }
+        p = close + 2;
+    }
+    return 0;
+}
+
 static int
 cmd_inspect(int argc, char **argv)
 {
@@ -288,16 +342,17 @@ cmd_inspect(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
+    const char *format = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            if (strcmp(optarg, "json") != 0)
-                return cli_usage_error("image inspect", "--format takes json");
+            format = strcmp(optarg, "json") == 0 ? NULL : optarg;
             break;
         case 'h':
-            printf("Usage:  berth image inspect IMAGE [IMAGE...]\n\n"
-                   "Display detailed information on one or more images, as JSON\n");
+            printf("Usage:  berth image inspect [-f FORMAT] IMAGE [IMAGE...]\n\n"
+                   "Display detailed information on one or more images, as JSON, or\n"
+                   "one line per image with -f '{{.Id}}' / '{{json .Config}}'\n");
             return CLI_EXIT_OK;
         default:
             return cli_usage_error("image inspect", "unknown option");
@@ -317,8 +372,22 @@ cmd_inspect(int argc, char **argv)
             rc = cli_fail(&err, NULL);
             continue;
         }
+        if (format) {
+            struct bt_buf b = {0};
+            int r = render_template(format, j, &b, &err);
+            json_decref(j);
+            if (r < 0) {
+                bt_buf_done(&b);
+                return cli_fail(&err, "image inspect");
+            }
+            printf("%s\n", b.data ? b.data : "");
+            bt_buf_done(&b);
+            continue;
+        }
         json_array_append_new(out, j);
     }
+    if (format)
+        return rc;
     _cleanup_free_ char *text = json_dumps(out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
     printf("%s\n", text);
     return rc;

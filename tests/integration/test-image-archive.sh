@@ -43,7 +43,12 @@ st = os.stat(os.path.join(lowers[1], "home/app"))
 assert st.st_uid == 1000, st
 assert oct(os.stat(os.path.join(lowers[1], "tmp")).st_mode & 0o7777) == "0o1777"
 PY
-grep -q 'COPY index.html' <<<"$(bt_berth image history berth-test/busybox:1)" || bt_fail "history"
+grep -q 'COPY index.html' <<<"$([ "$(bt_berth image inspect -f '{{.Id}} {{.Config.WorkingDir}}' berth-test/busybox:1)" = "$cfg /srv/www" ] ||
+    bt_fail "inspect -f"
+[ "$(bt_berth image inspect -f '{{json .Config.Cmd}}' berth-test/busybox:1)" = '["sh"]' ] ||
+    bt_fail "inspect -f json"
+bt_berth image inspect -f '{{.Nope}}' berth-test/busybox:1 2>/dev/null && bt_fail "bad field accepted"
+bt_berth image history berth-test/busybox:1)" || bt_fail "history"
 [ "$(bt_berth image history -q berth-test/busybox:1 | wc -l)" = 2 ] || bt_fail "history lines"
 
 # The classic docker-save format gives the same image (same config id).
