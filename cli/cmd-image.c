@@ -1,6 +1,7 @@
 /* berth images, image ls|inspect|rm|prune|history|tag|load|save|import,
  * rmi, tag, load, save, import. */
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,16 +162,15 @@ static int
 cmd_ls(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"quiet", no_argument, NULL, 'q'},
-        {"all", no_argument, NULL, 'a'},
-        {"format", required_argument, NULL, 'f'},
-        {"no-trunc", no_argument, NULL, 'T'},
-        {"digests", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"quiet", no_argument, NULL, 'q'},        {"all", no_argument, NULL, 'a'},
+        {"format", required_argument, NULL, 'F'}, {"filter", required_argument, NULL, 'f'},
+        {"no-trunc", no_argument, NULL, 'T'},     {"digests", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},         {0},
     };
     bool quiet = false, no_trunc = false;
     const char *format = NULL;
+    int dangling = -1;                    /* --filter dangling=true|false */
+    _cleanup_strv_ char **refpats = NULL; /* --filter reference=PATTERN */
     int c;
     while ((c = getopt_long(argc, argv, "qaf:h", opts, NULL)) != -1) {
         switch (c) {
@@ -180,8 +180,21 @@ cmd_ls(int argc, char **argv)
         case 'a':
         case 'D':
             break; /* every image is listed; there are no intermediate ones */
-        case 'f':
+        case 'F':
             format = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "dangling=true") == 0)
+                dangling = 1;
+            else if (strcmp(optarg, "dangling=false") == 0)
+                dangling = 0;
+            else if (bt_str_startswith(optarg, "reference="))
+                refpats = bt_strv_push(refpats, optarg + 10);
+            else
+                return cli_usage_error("images",
+                                       "--filter takes dangling=true|false or "
+                                       "reference=PATTERN, not '%s'",
+                                       optarg);
             break;
         case 'T':
             no_trunc = true;
@@ -189,9 +202,10 @@ cmd_ls(int argc, char **argv)
         case 'h':
             printf("Usage:  berth images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
                    "List images\n\n"
-                   "  -q, --quiet         Only show image IDs\n"
-                   "      --format FMT    table or json\n"
-                   "      --no-trunc      Don't truncate output\n");
+                   "  -q, --quiet            Only show image IDs\n"
+                   "  -f, --filter FILTER    dangling=true|false, reference=PATTERN\n"
+                   "      --format FMT       table or json\n"
+                   "      --no-trunc         Don't truncate output\n");
             return CLI_EXIT_OK;
         default:
             return cli_usage_error("images", "unknown option");
@@ -230,6 +244,9 @@ cmd_ls(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         char **names = list[i].names;
         char *none[] = {NULL, NULL};
+        bool is_dangling = !names || !*names;
+        if (dangling >= 0 && is_dangling != (dangling == 1))
+            continue;
         if (!names || !*names)
             names = none;
         for (size_t k = 0; k == 0 || names[k]; k++) {
@@ -246,8 +263,18 @@ cmd_ls(int argc, char **argv)
                         continue;
                 }
                 split_name(names[k], &repo, &tag);
+                if (refpats) {
+                    /* docker matches the familiar name, with and without the tag */
+                    _cleanup_free_ char *rt = xasprintf("%s:%s", repo, tag);
+                    bool match = false;
+                    bt_strv_foreach (pat, refpats) {
+                        match |= fnmatch(pat, repo, 0) == 0 || fnmatch(pat, rt, 0) == 0;
+                    }
+                    if (!match)
+                        continue;
+                }
             } else {
-                if (want_repo)
+                if (want_repo || refpats)
                     continue;
                 repo = xstrdup("<none>");
                 tag = xstrdup("<none>");

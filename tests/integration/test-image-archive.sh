@@ -76,6 +76,12 @@ gzip -c "$BT_TMP/saved.tar" | bt_berth load -q
 [ "$(bt_berth images -q --no-trunc)" = "$cfg" ] || bt_fail "load from stdin"
 export BERTH_ROOT=$old_root
 
+# filters
+[ "$(bt_berth images -q -f reference='localhost:5000/*/bb')" = "${cfg:7:12}" ] || bt_fail "reference filter"
+[ -z "$(bt_berth images -q --filter reference='nomatch*')" ] || bt_fail "reference filter matched"
+[ -z "$(bt_berth images -q -f dangling=true)" ] || bt_fail "dangling filter"
+bt_berth images -f bogus=1 2>/dev/null && bt_fail "bogus filter accepted"
+
 # import a root filesystem
 id=$(bt_berth import "$ti/rootfs.tar.gz" imported:latest)
 [ "$(bt_berth images -q imported)" = "${id:7:12}" ] || bt_fail "import"
