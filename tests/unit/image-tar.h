@@ -29,9 +29,11 @@ tar_build(const struct tar_entry *ents, size_t n, int filter, size_t *len)
 {
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    if (filter == ARCHIVE_FILTER_GZIP)
+    if (filter == ARCHIVE_FILTER_GZIP) {
         archive_write_add_filter_gzip(a);
-    else if (filter == ARCHIVE_FILTER_ZSTD)
+        /* no time in the gzip header: the same entries give the same blob */
+        archive_write_set_options(a, "gzip:!timestamp");
+    } else if (filter == ARCHIVE_FILTER_ZSTD)
         archive_write_add_filter_zstd(a);
     size_t cap = 1 << 20;
     char *buf = xmalloc(cap);
