@@ -1,9 +1,12 @@
 /* image: registry credentials in ~/.docker/config.json, as docker login
  * keeps them ({"auths": {"host": {"auth": base64("user:password")}}}), so
  * that one login serves both tools. */
+#include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -78,12 +81,121 @@ key_host(const char *key)
     return xstrndup(p, strcspn(p, "/"));
 }
 
+/* Runs docker-credential-<helper> <action> (the credential helper
+ * protocol docker uses) with input on its stdin; returns its stdout. A
+ * helper that fails gives NULL with its output as the message. */
+static char *
+cred_helper(const char *helper, const char *action, const char *input, struct bt_err **err)
+{
+    if (!*helper || strchr(helper, '/'))
+        return bt_err_set(err, EINVAL, "invalid credential helper name '%s'", helper), NULL;
+    _cleanup_free_ char *prog = xasprintf("docker-credential-%s", helper);
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return bt_err_errno(err, errno, "pipe"), NULL;
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        close(in[0]);
+        close(in[1]);
+        return bt_err_errno(err, errno, "pipe"), NULL;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return bt_err_errno(err, e, "fork"), NULL;
+    }
+    if (pid == 0) {
+        if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0)
+            _exit(127);
+        char *argv[] = {prog, (char *)action, NULL};
+        execvp(prog, argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    /* a helper that exits early must not kill us with SIGPIPE */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
+    size_t len = strlen(input), off = 0;
+    while (off < len) {
+        ssize_t n = write(in[1], input + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+    close(in[1]);
+    struct bt_buf b = {0};
+    bt_buf_puts(&b, "");
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(out[0], buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        bt_buf_append(&b, buf, (size_t)n);
+    }
+    close(out[0]);
+    sigaction(SIGPIPE, &old, NULL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    char *output = bt_buf_steal(&b);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        size_t n = strlen(output);
+        while (n && (output[n - 1] == '\n' || output[n - 1] == '\r'))
+            output[--n] = '\0';
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !*output)
+            bt_err_set(err, ENOENT, "credential helper %s not found", prog);
+        else
+            bt_err_set(err, EIO, "%s %s: %s", prog, action, *output ? output : "failed");
+        free(output);
+        return NULL;
+    }
+    return output;
+}
+
+/* The helper that keeps host's credentials: credHelpers, else credsStore. */
+static const char *
+helper_for(json_t *cfg, const char *key, const char *host)
+{
+    json_t *ch = json_object_get(cfg, "credHelpers");
+    const char *h = bt_json_str(ch, key);
+    if (!h)
+        h = bt_json_str(ch, host);
+    if (!h)
+        h = bt_json_str(cfg, "credsStore");
+    return h && *h ? h : NULL;
+}
+
 int
 image_auth_lookup(const char *host, char **user, char **password)
 {
     *user = *password = NULL;
     _cleanup_free_ char *path = image_auth_config_path();
     _cleanup_json_ json_t *cfg = json_load_file(path, 0, NULL);
+    {
+        _cleanup_free_ char *key = auth_key(host);
+        const char *helper = helper_for(cfg, key, host);
+        struct bt_err *e = NULL;
+        _cleanup_free_ char *out = helper ? cred_helper(helper, "get", key, &e) : NULL;
+        _cleanup_json_ json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+        const char *u = bt_json_str(j, "Username");
+        const char *p = bt_json_str(j, "Secret");
+        if (u && p && *p) {
+            *user = xstrdup(u);
+            *password = xstrdup(p);
+            return 1;
+        }
+        if (e)
+            bt_debug("credentials for %s: %s", host, e->msg);
+        bt_err_free(e); /* not found in the helper: the file may have them */
+    }
     json_t *auths = json_object_get(cfg, "auths");
     _cleanup_free_ char *want = auth_key(host);
     _cleanup_free_ char *want_host = key_host(want);
@@ -137,9 +249,23 @@ image_auth_store(const char *host, const char *user, const char *password, struc
         return bt_err_ret(err);
     if (!json_is_object(json_object_get(cfg, "auths")))
         json_object_set_new(cfg, "auths", json_object());
+    _cleanup_free_ char *key = auth_key(host);
+    const char *helper = helper_for(cfg, key, host);
+    if (helper) {
+        /* kept by the helper; the file only lists the registry, as
+         * docker login does */
+        _cleanup_json_ json_t *in =
+            json_pack("{s:s, s:s, s:s}", "ServerURL", key, "Username", user, "Secret", password);
+        _cleanup_free_ char *ins = json_dumps(in, JSON_COMPACT);
+        _cleanup_free_ char *out = cred_helper(helper, "store", ins, err);
+        explicit_bzero(ins, strlen(ins));
+        if (!out)
+            return bt_err_ret(err);
+        json_object_set_new(json_object_get(cfg, "auths"), key, json_object());
+        return auth_save(cfg, err);
+    }
     _cleanup_free_ char *pair = xasprintf("%s:%s", user, password);
     _cleanup_free_ char *b64 = image_base64(pair, strlen(pair));
-    _cleanup_free_ char *key = auth_key(host);
     json_object_set_new(json_object_get(cfg, "auths"), key, json_pack("{s:s}", "auth", b64));
     return auth_save(cfg, err);
 }
@@ -160,6 +286,14 @@ image_logout(const char *registry, struct bt_err **err)
         _cleanup_free_ char *h = key_host(k);
         if (strcmp(k, want) == 0 || strcmp(h, want_host) == 0)
             drop = bt_strv_push(drop, k);
+    }
+    const char *helper = helper_for(cfg, want, host);
+    if (helper) {
+        struct bt_err *e = NULL;
+        _cleanup_free_ char *out = cred_helper(helper, "erase", want, &e);
+        if (out)
+            drop = drop ? drop : bt_strv_push(NULL, want);
+        bt_err_free(e); /* nothing to erase there: the file decides */
     }
     if (!drop)
         return bt_err_set(err, ENOENT, "not logged in to %s", host);

@@ -160,6 +160,60 @@ test_credentials(void **state)
     bt_err_free(err);
 }
 
+/* A credential helper as docker's protocol has them: get/store/erase on
+ * stdin, keeping one secret in a file. */
+static void
+test_credential_helper(void **state)
+{
+    _cleanup_free_ char *store = bt_path_join(tmpdir, "secret.json");
+    _cleanup_free_ char *script = xasprintf(
+        "#!/bin/sh\n"
+        "case \"$1\" in\n"
+        "get) read -r url; [ -f %s ] || { echo 'credentials not found in native keychain';"
+        " exit 1; }; cat %s ;;\n"
+        "store) cat >%s ;;\n"
+        "erase) rm -f %s ;;\n"
+        "*) exit 2 ;;\n"
+        "esac\n",
+        store, store, store, store);
+    _cleanup_free_ char *helper = bt_path_join(tmpdir, "docker-credential-berthtest");
+    assert_int_equal(bt_file_write_atomic(helper, script, strlen(script), 0755, NULL), 0);
+    const char *old_path = getenv("PATH");
+    _cleanup_free_ char *saved = xstrdup(old_path ? old_path : "/usr/bin:/bin");
+    _cleanup_free_ char *path = xasprintf("%s:%s", tmpdir, saved);
+    setenv("PATH", path, 1);
+    write_file("config.json", "{\"credsStore\": \"berthtest\"}");
+
+    char *u, *p;
+    assert_int_equal(image_auth_lookup("reg.example.com", &u, &p), 0);
+    assert_int_equal(image_auth_store("reg.example.com", "carol", "t0ken", NULL), 0);
+    /* the secret is with the helper, the file only names the registry */
+    _cleanup_free_ char *cfgp = bt_path_join(tmpdir, "config.json");
+    size_t len;
+    _cleanup_free_ char *cfg = bt_file_read_all(cfgp, &len, NULL);
+    assert_null(strstr(cfg, "t0ken"));
+    assert_non_null(strstr(cfg, "reg.example.com"));
+    _cleanup_json_ json_t *kept = bt_json_load_file(store, NULL);
+    assert_string_equal(bt_json_str(kept, "Secret"), "t0ken");
+    assert_string_equal(bt_json_str(kept, "ServerURL"), "reg.example.com");
+    assert_int_equal(image_auth_lookup("reg.example.com", &u, &p), 1);
+    assert_string_equal(u, "carol");
+    assert_string_equal(p, "t0ken");
+    free(u);
+    free(p);
+    assert_int_equal(image_logout("reg.example.com", NULL), 0);
+    assert_false(bt_path_exists(store));
+    assert_int_equal(image_auth_lookup("reg.example.com", &u, &p), 0);
+
+    /* a helper that is not installed is an error at login */
+    write_file("config.json", "{\"credHelpers\": {\"reg.example.com\": \"missing\"}}");
+    struct bt_err *err = NULL;
+    assert_true(image_auth_store("reg.example.com", "carol", "t0ken", &err) < 0);
+    assert_non_null(strstr(err->msg, "docker-credential-missing"));
+    bt_err_free(err);
+    setenv("PATH", saved, 1);
+}
+
 static void
 test_index_pick(void **state)
 {
@@ -201,6 +255,7 @@ main(void)
         cmocka_unit_test(test_insecure),
         cmocka_unit_test_setup_teardown(test_berth_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_helper, setup, teardown),
         cmocka_unit_test(test_index_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
