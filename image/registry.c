@@ -814,6 +814,8 @@ dl_start(struct reg *r, struct image_store *s, CURLM *m, struct dl *d, struct bt
     d->attempts++;
     d->done = 0;
     curl_easy_setopt(d->easy, CURLOPT_NOPROGRESS, 0L);
+    /* bigger reads, fewer write(2)s into the blob */
+    curl_easy_setopt(d->easy, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(d->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(d->easy, CURLOPT_XFERINFODATA, d);
     curl_easy_setopt(d->easy, CURLOPT_PRIVATE, d);
