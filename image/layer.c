@@ -135,6 +135,31 @@ apply_xattrs(int fd, struct archive_entry *e, const char *path, struct bt_err **
     return 0;
 }
 
+/* xattrs of an entry that cannot be opened (symlinks, devices), set
+ * through its confined parent's descriptor without following it. */
+static int
+apply_xattrs_at(int parent, const char *base, struct archive_entry *e, const char *path,
+                struct bt_err **err)
+{
+    const char *key;
+    const void *val;
+    size_t len;
+    if (archive_entry_xattr_reset(e) == 0)
+        return 0;
+    _cleanup_free_ char *p = xasprintf("/proc/self/fd/%d/%s", parent, base);
+    while (archive_entry_xattr_next(e, &key, &val, &len) == ARCHIVE_OK) {
+        if (bt_str_startswith(key, "trusted.overlay."))
+            continue;
+        if (lsetxattr(p, key, val, len, 0) < 0) {
+            /* user.* attributes are not allowed on symlinks and devices */
+            if (errno == EOPNOTSUPP || (errno == EPERM && bt_str_startswith(key, "user.")))
+                continue;
+            return bt_err_errno(err, errno, "'%s': set xattr '%s'", path, key);
+        }
+    }
+    return 0;
+}
+
 static void
 entry_times(struct archive_entry *e, struct timespec ts[2])
 {
@@ -361,6 +386,8 @@ unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struc
         if (symlinkat(target, parent, base) < 0)
             return bt_err_errno(err, errno, "'%s': symlink", path);
         r = chown_checked(u, parent, base, uid, gid, AT_SYMLINK_NOFOLLOW, path, err);
+        if (r == 0)
+            r = apply_xattrs_at(parent, base, e, path, err);
         if (r < 0)
             return r;
         if (utimensat(parent, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -381,6 +408,9 @@ unpack_entry(struct unpack *u, struct archive *a, struct archive_entry *e, struc
             return r;
         if (fchmodat(parent, base, archive_entry_perm(e), 0) < 0)
             return bt_err_errno(err, errno, "'%s': chmod", path);
+        r = apply_xattrs_at(parent, base, e, path, err);
+        if (r < 0)
+            return r;
         if (utimensat(parent, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
             return bt_err_errno(err, errno, "'%s': set times", path);
         return 0;

@@ -100,7 +100,8 @@ static const struct tar_entry basic[] = {
     {"./etc/", AE_IFDIR, 0755, .mtime = 1600000000},
     {"./etc/motd", AE_IFREG, 0640, "hello\n", 1000, 100, .mtime = 1500000000},
     {"bin/tool", AE_IFREG, 04755, "#!/bin/sh\n", .xattr_name = "user.berth", .xattr_value = "yes"},
-    {"bin/link", AE_IFLNK, 0777, "tool", 1000, 1000},
+    {"bin/link", AE_IFLNK, 0777, "tool", 1000, 1000, .xattr_name = "trusted.berth",
+     .xattr_value = "link"},
     {"bin/hard", 0, 0, "bin/tool"},
     {"dev/null", AE_IFCHR, 0666, .rdev_major = 1, .rdev_minor = 3},
     {"run/fifo", AE_IFIFO, 0600},
@@ -146,6 +147,9 @@ check_basic(struct fx *f)
     assert_string_equal(target, "tool");
     assert_int_equal(lstat(lp, &st), 0);
     assert_int_equal(st.st_uid, 1000);
+    memset(val, 0, sizeof(val));
+    assert_int_equal(lgetxattr(lp, "trusted.berth", val, sizeof(val)), 4);
+    assert_string_equal(val, "link");
 
     _cleanup_free_ char *dp = bt_path_join(f->root, "dev/null");
     assert_int_equal(lstat(dp, &st), 0);
