@@ -169,6 +169,7 @@ struct compose_env_file {
 struct compose_resources {
     double cpus; /* 0: not set */
     int64_t memory, pids;
+    json_t *extra; /* devices, generic_resources */
 };
 
 struct compose_deploy {
