@@ -3,7 +3,6 @@
  * position and key path to their errors. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <math.h>
 #include <string.h>
 
 #include "compose/compose.h"
@@ -125,7 +124,8 @@ compose_duration_parse(const char *s, int64_t *ns, struct bt_err **err)
     }
     if (total > 9.2e18)
         return bt_err_set(err, ERANGE, "invalid duration '%s': too large", s);
-    *ns = (int64_t)llround(neg ? -total : total);
+    int64_t v = (int64_t)(total + 0.5);
+    *ns = neg ? -v : v;
     return 0;
 }
 

@@ -109,6 +109,25 @@ get_bytes(const struct cnode *n, const char *path, int64_t *out, struct bt_err *
     return r < 0 ? nwrap(err, n, path, r) : 0;
 }
 
+/* File modes are octal as Compose writes them ("0440", 1777, "0o755"). */
+static int
+get_mode(const struct cnode *n, const char *path, int64_t *out, struct bt_err **err)
+{
+    int r = want_scalar(n, path, "an octal mode such as 0440", err);
+    if (r < 0)
+        return r;
+    const char *t = n->value;
+    if (bt_str_startswith(t, "0o"))
+        t += 2;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(t, &end, 8);
+    if (!*t || *end || errno || v < 0 || v > 07777)
+        return nerr(err, n, path, "expected an octal mode such as 0440, got '%s'", n->value);
+    *out = v;
+    return 0;
+}
+
 static int
 get_duration(const struct cnode *n, const char *path, int64_t *out, struct bt_err **err)
 {
@@ -565,23 +584,8 @@ mount_long(struct svc_ctx *c, const struct cnode *n, const char *path, struct co
                 _cleanup_free_ char *tp = sub(p, tk);
                 if (strcmp(tk, "size") == 0)
                     r = get_bytes(tv, tp, &m->tmpfs.size, err);
-                else if (strcmp(tk, "mode") == 0) {
-                    /* Octal as written ("1777", 0o1777) or a plain number. */
-                    int64_t mode = 0;
-                    if (cnode_get_int(tv, &mode) && !bt_str_startswith(tv->value, "0o") &&
-                        !bt_str_startswith(tv->value, "0x")) {
-                        char *end = NULL;
-                        long o = strtol(tv->value, &end, 8);
-                        if (*end == '\0')
-                            mode = o;
-                    } else if (tv->kind == CNODE_SCALAR) {
-                        char *end = NULL;
-                        mode = strtol(tv->value, &end, 8);
-                        if (!*tv->value || *end)
-                            r = nerr(err, tv, tp, "expected an octal mode such as 1777");
-                    }
-                    m->tmpfs.mode = mode;
-                }
+                else if (strcmp(tk, "mode") == 0)
+                    r = get_mode(tv, tp, &m->tmpfs.mode, err);
             }
         } else if (strcmp(k, "image") == 0 && !cnode_is_null(v)) {
             const struct cnode *sp = cnode_map_get(v, "subpath");
@@ -1094,16 +1098,8 @@ file_refs_parse(struct svc_ctx *c, const struct cnode *n, const char *path, bool
                     r = get_str(v, q, &f->uid, err);
                 else if (strcmp(k, "gid") == 0)
                     r = get_str(v, q, &f->gid, err);
-                else if (strcmp(k, "mode") == 0 && !cnode_is_null(v)) {
-                    if (cnode_type(v) == CNODE_T_STRING) {
-                        char *end = NULL;
-                        f->mode = strtol(v->value, &end, 8);
-                        if (!*v->value || *end)
-                            r = nerr(err, v, q, "expected an octal mode such as 0440");
-                    } else {
-                        r = get_int(v, q, &f->mode, err);
-                    }
-                }
+                else if (strcmp(k, "mode") == 0 && !cnode_is_null(v))
+                    r = get_mode(v, q, &f->mode, err);
             }
         } else {
             r = want_scalar(it, p, "a name", err);
