@@ -35,13 +35,16 @@ int compose_interpolate_string(const char *in, char *const *env, const char *whe
 int compose_interpolate_tree(struct cnode *root, char *const *env, struct bt_err **err);
 
 /* What `berth` was asked to load, resolved: absolute file paths in order
- * (stdin read into a temp copy is named "-"), the project directory, and the
- * environment used for interpolation (process environment over .env /
- * --env-file files). */
+ * (standard input is named "-", its content kept in stdin_data), the project
+ * directory, and the environment used for interpolation (process environment
+ * over .env / --env-file files). */
 struct compose_sources {
     char **files;
     char *project_dir;
     char **env;
+    /* When files holds "-": what was read from standard input (once). */
+    char *stdin_data;
+    size_t stdin_len;
 };
 void compose_sources_done(struct compose_sources *s);
 /* File discovery as Compose does it: -f (repeatable, "-" = stdin),
@@ -84,3 +87,11 @@ int compose_project_name_resolve(const char *flag, char *const *env, const struc
  * the services it depends on. */
 int compose_profiles_apply(struct cnode *root, char *const *profiles, char *const *explicit,
                            struct bt_err **err);
+/* The active profiles: --profile flags when given, else COMPOSE_PROFILES
+ * from env split on ','; empty names dropped. Caller owns the vector. */
+char **compose_profiles_active(char *const *flags, char *const *env);
+
+/* Makes the relative paths of one service absolute against dir: build
+ * context, env_file, label_file, bind-mount sources of volumes, extends.file.
+ * Used when a service comes from another directory (extends, include). */
+void compose_service_paths_rebase(struct cnode *service, const char *dir);
