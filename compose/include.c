@@ -74,11 +74,11 @@ import(struct cnode *root, struct cnode *inc, const char *from, const struct cno
             dst = cnode_map_get(root, *kind);
         }
         for (size_t i = 0; i < src->n; i++) {
-            const struct cnode *have = cnode_map_get(dst, src->keys[i]->value);
-            if (have) {
-                if (node_equal(have, src->items[i]))
+            ssize_t at = cnode_map_index(dst, src->keys[i]->value);
+            if (at >= 0) {
+                if (node_equal(dst->items[at], src->items[i]))
                     continue;
-                _cleanup_free_ char *pos = cnode_pos(have);
+                _cleanup_free_ char *pos = cnode_pos(dst->keys[at]);
                 return bt_err_set(err, EINVAL,
                                   "%s: %s.%s conflicts with the one imported from %s (an included "
                                   "file may not redefine a resource differently)",
