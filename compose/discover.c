@@ -277,8 +277,10 @@ compose_sources_discover(const struct compose_options *opts, struct compose_sour
     out->project_dir = pdir;
 
     /* The project directory's .env, when it is not where discovery read
-     * one already. */
-    if (strcmp(pdir, start) != 0) {
+     * one already. Explicit env files do not depend on the directory. */
+    const char *env_files_var = compose_env_get(procenv, "COMPOSE_ENV_FILES");
+    bool explicit_env = bt_strv_length(opts->env_files) > 0 || (env_files_var && env_files_var[0]);
+    if (strcmp(pdir, start) != 0 && !explicit_env) {
         char **env = build_env(cwd, pdir, opts->env_files, procenv, err);
         if (!env) {
             compose_sources_done(out);

@@ -298,6 +298,17 @@ test_env_files(void **state)
     assert_string_equal(compose_env_get(s.env, "BOTH"), "process-wins");
     compose_sources_done(&s);
 
+    /* COMPOSE_ENV_FILES, comma-separated, when no --env-file is given. */
+    char *env3[] = {"COMPOSE_ENV_FILES=b.env,a.env", NULL};
+    opts.environ = env3;
+    assert_int_equal(compose_sources_discover(&opts, &s, &err), 0);
+    assert_null(compose_env_get(s.env, "DOT"));
+    assert_string_equal(compose_env_get(s.env, "BOTH"), "a");
+    /* b.env was read first: A was not defined yet. */
+    assert_string_equal(compose_env_get(s.env, "B"), "2");
+    compose_sources_done(&s);
+    opts.environ = env2;
+
     char *missing[] = {"missing.env", NULL};
     opts.env_files = missing;
     assert_int_equal(compose_sources_discover(&opts, &s, &err), -ENOENT);

@@ -2,7 +2,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -203,6 +205,35 @@ test_tree_error_names_path(void **state)
     bt_err_free(err);
 }
 
+static void
+test_tree_warns_once_per_unset_variable(void **state)
+{
+    (void)state;
+    const char *y = "services:\n"
+                    "  a:\n"
+                    "    image: ${MISSING}\n"
+                    "    command: echo $MISSING ${ALSO_MISSING} ${DEFAULTED:-x}\n";
+    struct bt_err *err = NULL;
+    _cleanup_cnode_ struct cnode *root = compose_yaml_parse(y, strlen(y), "compose.yaml", &err);
+    assert_non_null(root);
+    char path[] = "/tmp/berth-test-interp-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    bt_log_set_fd(fd);
+    int r = compose_interpolate_tree(root, env, &err);
+    bt_log_set_fd(-1);
+    close(fd);
+    assert_int_equal(r, 0);
+    size_t len = 0;
+    _cleanup_free_ char *log = bt_file_read_all(path, &len, NULL);
+    unlink(path);
+    assert_non_null(log);
+    assert_string_equal(log, "berth: warning: The \"MISSING\" variable is not set. Defaulting "
+                             "to a blank string.\n"
+                             "berth: warning: The \"ALSO_MISSING\" variable is not set. "
+                             "Defaulting to a blank string.\n");
+}
+
 int
 main(void)
 {
@@ -212,6 +243,7 @@ main(void)
         cmocka_unit_test(test_unset_collected_once),
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_tree_error_names_path),
+        cmocka_unit_test(test_tree_warns_once_per_unset_variable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
