@@ -21,6 +21,15 @@ set_int(json_t *o, const char *key, int64_t v)
         json_object_set_new(o, key, json_integer(v));
 }
 
+/* Sizes print as a string of bytes, as Compose prints them (the schema
+ * takes only strings for some of them, deploy's memory among them). */
+static void
+set_bytes(json_t *o, const char *key, int64_t v)
+{
+    if (v != COMPOSE_NO_INT)
+        json_object_set_new(o, key, json_sprintf("%lld", (long long)v));
+}
+
 static void
 set_duration(json_t *o, const char *key, int64_t ns)
 {
@@ -100,9 +109,11 @@ fields_json(json_t *o, const void *obj, const struct compose_field *f, size_t n)
             break;
         }
         case COMPOSE_F_INT:
-        case COMPOSE_F_BYTES:
         case COMPOSE_F_USEC:
             set_int(o, fd->key, *AT(obj, fd, int64_t));
+            break;
+        case COMPOSE_F_BYTES:
+            set_bytes(o, fd->key, *AT(obj, fd, int64_t));
             break;
         case COMPOSE_F_DURATION:
             set_duration(o, fd->key, *AT(obj, fd, int64_t));
@@ -149,7 +160,7 @@ build_json(const struct compose_build *b)
     set_strv(o, "platforms", b->platforms);
     if (b->n_extra_hosts)
         json_object_set_new(o, "extra_hosts", hosts_json(b->extra_hosts, b->n_extra_hosts));
-    set_int(o, "shm_size", b->shm_size);
+    set_bytes(o, "shm_size", b->shm_size);
     set_true(o, "no_cache", b->no_cache);
     set_true(o, "pull", b->pull);
     set_true(o, "privileged", b->privileged);
@@ -195,7 +206,7 @@ mount_json(const struct compose_mount *m)
     }
     if (m->has_tmpfs) {
         json_t *t = json_object();
-        set_int(t, "size", m->tmpfs.size);
+        set_bytes(t, "size", m->tmpfs.size);
         set_int(t, "mode", m->tmpfs.mode);
         json_object_set_new(o, "tmpfs", t);
     }
@@ -213,7 +224,7 @@ resources_json(const struct compose_resources *r)
     json_t *o = json_object();
     if (r->cpus != 0)
         json_object_set_new(o, "cpus", json_real(r->cpus));
-    set_int(o, "memory", r->memory);
+    set_bytes(o, "memory", r->memory);
     set_int(o, "pids", r->pids);
     merge_extra(o, r->extra);
     return o;

@@ -1315,7 +1315,7 @@ service_parse(struct compose_project *p, const struct cnode *key, const struct c
         if (r < 0)
             return r;
     }
-    if (!s->image && !s->build)
+    if (!s->image && !s->build && !cnode_map_get(sn, "provider"))
         return nerr(err, sn, path, "service '%s' has neither an image nor a build context",
                     s->name);
     if (s->network_mode && s->n_networks)

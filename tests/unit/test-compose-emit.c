@@ -75,7 +75,7 @@ static const char *const expected_yaml = "name: demo\n"
                                          "    labels:\n"
                                          "      a: first\n"
                                          "      z: last\n"
-                                         "    mem_limit: 1073741824\n"
+                                         "    mem_limit: \"1073741824\"\n"
                                          "    networks:\n"
                                          "      default: null\n"
                                          "    ports:\n"
@@ -157,7 +157,7 @@ test_json(void **state)
     _cleanup_json_ json_t *j = json_loads(text, 0, &jerr);
     assert_non_null(j);
     json_t *web = json_object_get(json_object_get(j, "services"), "web");
-    assert_int_equal(json_integer_value(json_object_get(web, "mem_limit")), 1LL << 30);
+    assert_string_equal(json_string_value(json_object_get(web, "mem_limit")), "1073741824");
     assert_true(json_is_null(json_object_get(json_object_get(web, "environment"), "UNSET_ONE")));
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(web, "ports"), 0), "published")),
