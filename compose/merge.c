@@ -581,6 +581,13 @@ load_data(const char *data, size_t len, const char *name, char *const *env, bool
                    pos, cnode_kind_name(root));
         return NULL;
     }
+    if (cnode_map_index(root, "version") >= 0) {
+        /* As Compose: the attribute is read by nobody and dropped. */
+        bt_warn("%s: the attribute `version` is obsolete, it will be ignored, please remove it "
+                "to avoid potential confusion",
+                name);
+        cnode_map_del(root, "version");
+    }
     if (interpolate && compose_interpolate_tree(root, env, err) < 0)
         return NULL;
     return TAKE_PTR(root);

@@ -251,6 +251,27 @@ test_file_load(void **state)
 }
 
 static void
+test_version_is_dropped_with_a_warning(void **state)
+{
+    (void)state;
+    const char *files[] = {"version: \"3.8\"\nservices:\n  web:\n    image: a\n", NULL};
+    char log[] = "/tmp/berth-test-merge-log-XXXXXX";
+    int fd = mkstemp(log);
+    assert_true(fd >= 0);
+    bt_log_set_fd(fd);
+    struct bt_err *err = NULL;
+    _cleanup_cnode_ struct cnode *n = load_texts(files, NULL, &err);
+    bt_log_set_fd(-1);
+    close(fd);
+    assert_non_null(n);
+    assert_null(cnode_map_get(n, "version"));
+    _cleanup_free_ char *text = bt_file_read_all(log, NULL, NULL);
+    unlink(log);
+    assert_non_null(strstr(text, "/0.yaml: the attribute `version` is obsolete, it will be "
+                                 "ignored, please remove it to avoid potential confusion\n"));
+}
+
+static void
 test_merge_take_roots(void **state)
 {
     (void)state;
@@ -274,6 +295,7 @@ main(void)
         cmocka_unit_test(test_kind_mismatch_is_an_error),
         cmocka_unit_test(test_interpolation_and_errors_carry_position),
         cmocka_unit_test(test_file_load),
+        cmocka_unit_test(test_version_is_dropped_with_a_warning),
         cmocka_unit_test(test_merge_take_roots),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
