@@ -84,6 +84,28 @@ test_including_environment_wins(void **state)
 }
 
 static void
+test_project_directory(void **state)
+{
+    (void)state;
+    struct bt_err *err = NULL;
+    char *env[] = {NULL};
+    _cleanup_cnode_ struct cnode *n = load("pd.yaml", env, &err);
+    if (!n)
+        fail_msg("%s", err->msg);
+    _cleanup_free_ char *d = fixture_dir();
+    /* Relative paths and the default .env follow project_directory, not
+     * the included file's directory (sub/.env would set PGTAG=16). */
+    _cleanup_free_ char *got = compose_yaml_emit(cnode_map_get(cnode_map_get(n, "services"), "db"));
+    _cleanup_free_ char *want = xasprintf("image: postgres:15\n"
+                                          "volumes:\n"
+                                          "- %s/other/initdb:/docker-entrypoint-initdb.d\n"
+                                          "- dbdata:/var/lib/postgresql/data\n"
+                                          "env_file: %s/other/db.env\n",
+                                          d, d);
+    assert_string_equal(got, want);
+}
+
+static void
 test_identical_duplicate_is_fine(void **state)
 {
     (void)state;
@@ -126,6 +148,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_include),
         cmocka_unit_test(test_including_environment_wins),
+        cmocka_unit_test(test_project_directory),
         cmocka_unit_test(test_identical_duplicate_is_fine),
         cmocka_unit_test(test_errors),
     };
