@@ -9,12 +9,11 @@
  *   build.additional_contexts, deploy.labels and the labels of top-level
  *   networks and volumes merge by variable/label name, whether written as a
  *   mapping or as a KEY=VALUE list;
- * - depends_on and a service's networks merge as mappings, the list forms
- *   converted first; build given as a string is {context: ...};
+ * - depends_on, a service's networks and models merge as mappings, the list
+ *   forms converted first; build given as a string is {context: ...};
  * - logging merges when both name the same driver (or one names none),
  *   otherwise the later one replaces it; ulimits entries merge as mappings;
  * - ipam.config entries merge by subnet;
- * - x-* extension keys are replaced as a whole;
  * - after merging, sequences keep one entry per unique key, a later entry
  *   taking the earlier one's place: ports (host ip, published port, target,
  *   protocol), volumes and devices (target), expose, secrets and configs
@@ -151,7 +150,7 @@ to_sequence(struct cnode *n, char sep)
 }
 
 /* depends_on: [a, b] -> {a: {condition: service_started, required: true}}.
- * networks: [a, b] -> {a: null}. */
+ * networks, models: [a, b] -> {a: null}. */
 static struct cnode *
 list_to_map(struct cnode *n, bool depends_on)
 {
@@ -193,8 +192,7 @@ merge_maps(struct cnode *base, struct cnode *over, struct mpath *p, struct bt_er
             cnode_map_set_take(base, key, val);
             continue;
         }
-        if (at < 0 || val->tag == CNODE_TAG_OVERRIDE || bt_str_startswith(key->value, "x-") ||
-            base->items[at]->tag == CNODE_TAG_RESET) {
+        if (at < 0 || val->tag == CNODE_TAG_OVERRIDE || base->items[at]->tag == CNODE_TAG_RESET) {
             cnode_map_set_take(base, key, val);
             continue;
         }
@@ -304,7 +302,8 @@ merge_value(struct cnode **slot, struct cnode *over, struct mpath *p, struct bt_
         cnode_free(o);
         return 0;
     }
-    if (path_is(p, "services.*.depends_on") || path_is(p, "services.*.networks")) {
+    if (path_is(p, "services.*.depends_on") || path_is(p, "services.*.networks") ||
+        path_is(p, "services.*.models")) {
         bool dep = path_is(p, "services.*.depends_on");
         *slot = base = list_to_map(base, dep);
         over = list_to_map(over, dep);

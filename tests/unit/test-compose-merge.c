@@ -154,7 +154,14 @@ static const struct merge_case cases[] = {
       "services:\n  web:\n    ports: !override [\"81\"]\n"
       "    environment: !override\n      B: \"2\"\n"},
      "services:\n  web:\n    ports:\n    - \"81\"\n    environment:\n      B: \"2\"\n"},
-    {"x- extensions replace", {"x-a:\n  k: 1\n  j: 2\n", "x-a:\n  k: 3\n"}, "x-a:\n  k: 3\n"},
+    {"x- extensions merge like any mapping",
+     {"x-a:\n  k: 1\n  j: 2\nservices:\n  web:\n    x-b: [1]\n",
+      "x-a:\n  k: 3\nservices:\n  web:\n    x-b: [2]\n"},
+     "x-a:\n  k: 3\n  j: 2\nservices:\n  web:\n    x-b:\n    - 1\n    - 2\n"},
+    {"models merge as a mapping",
+     {"services:\n  web:\n    models: [m1]\n",
+      "services:\n  web:\n    models:\n      m2:\n        endpoint_var: URL\n"},
+     "services:\n  web:\n    models:\n      m1:\n      m2:\n        endpoint_var: URL\n"},
     {"ipam config merges by subnet",
      {"networks:\n  n:\n    ipam:\n      config:\n      - subnet: 10.0.0.0/24\n"
       "        gateway: 10.0.0.1\n",
