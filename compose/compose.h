@@ -70,7 +70,8 @@ struct compose_port {
     char *host_ip;   /* NULL: every address */
     char *protocol;  /* "tcp" (default), "udp", "sctp" */
     char *app_protocol;
-    char *mode; /* "ingress" (default) or "host" */
+    char *mode;    /* "ingress" (default) or "host" */
+    json_t *extra; /* x-* extensions */
 };
 
 enum compose_mount_type {
@@ -94,12 +95,14 @@ struct compose_mount {
     struct {
         char *propagation; /* rprivate, shared, ... or NULL */
         bool create_host_path;
-        char *selinux; /* "z", "Z" or NULL */
+        char *selinux;   /* "z", "Z" or NULL */
+        char *recursive; /* enabled, disabled, writable, readonly or NULL */
     } bind;
     bool has_volume;
     struct {
         bool nocopy;
         char *subpath;
+        struct compose_kvs labels;
     } volume;
     bool has_tmpfs;
     struct {
@@ -107,6 +110,7 @@ struct compose_mount {
         int64_t mode; /* permission bits */
     } tmpfs;
     char *image_subpath;
+    json_t *extra; /* x-* extensions, nested ones under "bind", "volume", ... */
 };
 
 /* One network a service joins (services.x.networks.NAME). */
@@ -146,6 +150,7 @@ struct compose_ulimit {
 
 struct compose_device {
     char *source, *target, *permissions;
+    json_t *extra;
 };
 
 struct compose_host_entry {
@@ -158,6 +163,7 @@ struct compose_file_ref {
     char *target;
     char *uid, *gid;
     int64_t mode;
+    json_t *extra;
 };
 
 struct compose_env_file {
@@ -258,7 +264,9 @@ struct compose_service {
     char **profiles;
     int64_t scale;
     char *pull_policy, *platform, *runtime, *isolation;
-    json_t *extra; /* other validated keys (blkio_config, develop, x-*, ...) */
+    json_t *extra; /* other validated keys (blkio_config, develop, x-*, ...) and
+                      the x-* extensions of nested mappings (healthcheck, networks.X,
+                      depends_on.X, ulimits.X, logging) under their key */
 };
 
 struct compose_ipam_config {

@@ -79,6 +79,8 @@ set_kvs(json_t *o, const char *key, const struct compose_kvs *kvs)
         json_object_set_new(o, key, kvs_json(kvs));
 }
 
+/* Adds the kept keys; mappings merge into the mappings already built (the
+ * x-* extensions of nested mappings), other values are set. */
 static void
 merge_extra(json_t *o, const json_t *extra)
 {
@@ -86,8 +88,13 @@ merge_extra(json_t *o, const json_t *extra)
     json_t *v;
     if (!extra)
         return;
-    json_object_foreach ((json_t *)extra, k, v)
-        json_object_set(o, k, v);
+    json_object_foreach ((json_t *)extra, k, v) {
+        json_t *have = json_object_get(o, k);
+        if (json_is_object(have) && json_is_object(v))
+            merge_extra(have, v);
+        else
+            json_object_set(o, k, v);
+    }
 }
 
 static void
@@ -179,6 +186,7 @@ port_json(const struct compose_port *p)
     set_str(o, "published", p->published);
     set_str(o, "protocol", p->protocol);
     set_str(o, "app_protocol", p->app_protocol);
+    merge_extra(o, p->extra);
     return o;
 }
 
@@ -196,18 +204,23 @@ mount_json(const struct compose_mount *m)
         set_str(b, "propagation", m->bind.propagation);
         set_true(b, "create_host_path", m->bind.create_host_path);
         set_str(b, "selinux", m->bind.selinux);
+        set_str(b, "recursive", m->bind.recursive);
         json_object_set_new(o, "bind", b);
     }
     if (m->has_volume) {
         json_t *v = json_object();
         set_true(v, "nocopy", m->volume.nocopy);
         set_str(v, "subpath", m->volume.subpath);
+        set_kvs(v, "labels", &m->volume.labels);
         json_object_set_new(o, "volume", v);
     }
     if (m->has_tmpfs) {
         json_t *t = json_object();
         set_bytes(t, "size", m->tmpfs.size);
-        set_int(t, "mode", m->tmpfs.mode);
+        /* Modes print in octal, as they are written. */
+        if (m->tmpfs.mode != COMPOSE_NO_INT)
+            json_object_set_new(t, "mode",
+                                json_sprintf("%04llo", (unsigned long long)m->tmpfs.mode));
         json_object_set_new(o, "tmpfs", t);
     }
     if (m->image_subpath) {
@@ -215,6 +228,7 @@ mount_json(const struct compose_mount *m)
         set_str(i, "subpath", m->image_subpath);
         json_object_set_new(o, "image", i);
     }
+    merge_extra(o, m->extra);
     return o;
 }
 
@@ -272,6 +286,7 @@ file_refs_json(const struct compose_file_ref *r, size_t n)
         set_str(o, "gid", r[i].gid);
         if (r[i].mode != COMPOSE_NO_INT)
             json_object_set_new(o, "mode", json_sprintf("%04llo", (unsigned long long)r[i].mode));
+        merge_extra(o, r[i].extra);
         json_array_append_new(a, o);
     }
     return a;
@@ -399,7 +414,10 @@ service_json_unsorted(const struct compose_service *s)
         json_t *u = json_object();
         for (size_t i = 0; i < s->n_ulimits; i++) {
             const struct compose_ulimit *l = &s->ulimits[i];
-            if (l->soft == l->hard)
+            /* One number when soft and hard agree, unless extensions need a
+             * mapping to live in. */
+            json_t *ext = json_object_get(json_object_get(s->extra, "ulimits"), l->name);
+            if (l->soft == l->hard && !ext)
                 json_object_set_new(u, l->name, json_integer(l->soft));
             else
                 json_object_set_new(
@@ -410,10 +428,12 @@ service_json_unsorted(const struct compose_service *s)
     }
     if (s->n_devices) {
         json_t *a = json_array();
-        for (size_t i = 0; i < s->n_devices; i++)
-            json_array_append_new(a, json_pack("{ssssss}", "source", s->devices[i].source, "target",
-                                               s->devices[i].target, "permissions",
-                                               s->devices[i].permissions));
+        for (size_t i = 0; i < s->n_devices; i++) {
+            json_t *d = json_pack("{ssssss}", "source", s->devices[i].source, "target",
+                                  s->devices[i].target, "permissions", s->devices[i].permissions);
+            merge_extra(d, s->devices[i].extra);
+            json_array_append_new(a, d);
+        }
         json_object_set_new(o, "devices", a);
     }
     if (s->n_extra_hosts)

@@ -223,6 +223,7 @@ file_refs_free(struct compose_file_ref *r, size_t n)
         free(r[i].target);
         free(r[i].uid);
         free(r[i].gid);
+        json_put(&r[i].extra);
     }
     free(r);
 }
@@ -285,6 +286,7 @@ compose_service_done(struct compose_service *s)
         free(s->devices[i].source);
         free(s->devices[i].target);
         free(s->devices[i].permissions);
+        json_put(&s->devices[i].extra);
     }
     free(s->devices);
     host_entries_free(s->extra_hosts, s->n_extra_hosts);

@@ -317,6 +317,8 @@ compose_port_done(struct compose_port *p)
     free(p->protocol);
     free(p->app_protocol);
     free(p->mode);
+    if (p->extra)
+        json_decref(p->extra);
     memset(p, 0, sizeof(*p));
 }
 
@@ -420,7 +422,11 @@ compose_mount_done(struct compose_mount *m)
     free(m->bind.propagation);
     free(m->bind.selinux);
     free(m->volume.subpath);
+    free(m->bind.recursive);
+    compose_kvs_done(&m->volume.labels);
     free(m->image_subpath);
+    if (m->extra)
+        json_decref(m->extra);
     memset(m, 0, sizeof(*m));
 }
 

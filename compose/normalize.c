@@ -329,6 +329,31 @@ extra_set(json_t **extra, const char *key, const struct cnode *n)
     json_object_set_new(*extra, key, compose_cnode_to_json(n));
 }
 
+/* Keeps an x-* extension of a nested mapping at extra[k1][k2...][key]. */
+static void
+extra_nested(json_t **extra, const char *k1, const char *k2, const char *key, const struct cnode *v)
+{
+    if (!*extra)
+        *extra = json_object();
+    json_t *o = *extra;
+    const char *path[] = {k1, k2};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(path) && path[i]; i++) {
+        json_t *next = json_object_get(o, path[i]);
+        if (!json_is_object(next)) {
+            next = json_object();
+            json_object_set_new(o, path[i], next);
+        }
+        o = next;
+    }
+    json_object_set_new(o, key, compose_cnode_to_json(v));
+}
+
+static bool
+is_ext(const char *key)
+{
+    return bt_str_startswith(key, "x-");
+}
+
 /* ---- paths ---- */
 
 static char *
@@ -478,6 +503,8 @@ port_long(const struct cnode *n, const char *path, struct compose_port *pt, stru
             r = get_str(v, p, &pt->mode, err);
         else if (strcmp(k, "name") == 0)
             r = get_str(v, p, &pt->name, err);
+        else if (is_ext(k))
+            extra_set(&pt->extra, k, v);
     }
     if (r >= 0 && !has_target)
         r = nerr(err, n, path, "a port needs a target");
@@ -565,6 +592,10 @@ mount_long(struct svc_ctx *c, const struct cnode *n, const char *path, struct co
                     r = get_bool(v->items[j], bp, &m->bind.create_host_path, err);
                 else if (strcmp(bk, "selinux") == 0)
                     r = get_str(v->items[j], bp, &m->bind.selinux, err);
+                else if (strcmp(bk, "recursive") == 0)
+                    r = get_str(v->items[j], bp, &m->bind.recursive, err);
+                else if (is_ext(bk))
+                    extra_nested(&m->extra, "bind", NULL, bk, v->items[j]);
             }
         } else if (strcmp(k, "volume") == 0 && !cnode_is_null(v)) {
             m->has_volume = true;
@@ -575,6 +606,10 @@ mount_long(struct svc_ctx *c, const struct cnode *n, const char *path, struct co
                     r = get_bool(v->items[j], vp, &m->volume.nocopy, err);
                 else if (strcmp(vk, "subpath") == 0)
                     r = get_str(v->items[j], vp, &m->volume.subpath, err);
+                else if (strcmp(vk, "labels") == 0)
+                    r = get_kvs(v->items[j], vp, &m->volume.labels, KVS_PLAIN, NULL, err);
+                else if (is_ext(vk))
+                    extra_nested(&m->extra, "volume", NULL, vk, v->items[j]);
             }
         } else if (strcmp(k, "tmpfs") == 0 && !cnode_is_null(v)) {
             m->has_tmpfs = true;
@@ -586,6 +621,8 @@ mount_long(struct svc_ctx *c, const struct cnode *n, const char *path, struct co
                     r = get_bytes(tv, tp, &m->tmpfs.size, err);
                 else if (strcmp(tk, "mode") == 0)
                     r = get_mode(tv, tp, &m->tmpfs.mode, err);
+                else if (is_ext(tk))
+                    extra_nested(&m->extra, "tmpfs", NULL, tk, tv);
             }
         } else if (strcmp(k, "image") == 0 && !cnode_is_null(v)) {
             const struct cnode *sp = cnode_map_get(v, "subpath");
@@ -593,6 +630,11 @@ mount_long(struct svc_ctx *c, const struct cnode *n, const char *path, struct co
                 _cleanup_free_ char *ip = sub(p, "subpath");
                 r = get_str(sp, ip, &m->image_subpath, err);
             }
+            for (size_t j = 0; v->kind == CNODE_MAP && j < v->n; j++)
+                if (is_ext(v->keys[j]->value))
+                    extra_nested(&m->extra, "image", NULL, v->keys[j]->value, v->items[j]);
+        } else if (is_ext(k)) {
+            extra_set(&m->extra, k, v);
         }
     }
     if (r < 0)
@@ -728,6 +770,8 @@ networks_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struc
                     r = get_int(x, q, &sn->priority, err);
                 else if (strcmp(k, "gw_priority") == 0)
                     r = get_int(x, q, &sn->gw_priority, err);
+                else if (is_ext(k))
+                    extra_nested(&s->extra, "networks", name, k, x);
             }
             if (r < 0)
                 return r;
@@ -788,6 +832,8 @@ depends_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct
                     r = get_bool(v->items[j], q, &d->restart, err);
                 else if (strcmp(k, "required") == 0)
                     r = get_bool(v->items[j], q, &d->required, err);
+                else if (is_ext(k))
+                    extra_nested(&s->extra, "depends_on", d->service, k, v->items[j]);
             }
             if (r < 0)
                 return r;
@@ -839,6 +885,8 @@ healthcheck_parse(struct svc_ctx *c, const struct cnode *n, const char *path, st
             r = get_int(v, p, &h->retries, err);
         else if (strcmp(k, "disable") == 0)
             r = get_bool(v, p, &h->disable, err);
+        else if (is_ext(k))
+            extra_nested(&c->s->extra, "healthcheck", NULL, k, v);
     }
     return r;
 }
@@ -899,6 +947,8 @@ deploy_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct 
                     r = resources_parse(v->items[j], q, &d->limits, err);
                 else if (strcmp(rk, "reservations") == 0)
                     r = resources_parse(v->items[j], q, &d->reservations, err);
+                else if (is_ext(rk))
+                    extra_nested(&d->extra, "resources", NULL, rk, v->items[j]);
             }
         } else if (strcmp(k, "restart_policy") == 0 && !cnode_is_null(v)) {
             d->restart_policy.present = true;
@@ -915,6 +965,8 @@ deploy_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct 
                     r = get_duration(x, q, &d->restart_policy.window, err);
                 else if (strcmp(rk, "max_attempts") == 0)
                     r = get_int(x, q, &d->restart_policy.max_attempts, err);
+                else if (is_ext(rk))
+                    extra_nested(&d->extra, "restart_policy", NULL, rk, x);
             }
         } else {
             extra_set(&d->extra, k, v);
@@ -949,6 +1001,9 @@ ulimits_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct
                 return nerr(err, v, p, "a ulimit mapping needs both soft and hard");
             _cleanup_free_ char *sp = sub(p, "soft");
             _cleanup_free_ char *hp = sub(p, "hard");
+            for (size_t j = 0; j < v->n; j++)
+                if (is_ext(v->keys[j]->value))
+                    extra_nested(&s->extra, "ulimits", u->name, v->keys[j]->value, v->items[j]);
             r = get_int(soft, sp, &u->soft, err);
             if (r >= 0)
                 r = get_int(hard, hp, &u->hard, err);
@@ -988,6 +1043,8 @@ devices_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct
                     r = get_str(it->items[j], q, &d->target, err);
                 else if (strcmp(k, "permissions") == 0)
                     r = get_str(it->items[j], q, &d->permissions, err);
+                else if (is_ext(k))
+                    extra_set(&d->extra, k, it->items[j]);
             }
         } else {
             r = want_scalar(it, p, "a device such as /dev/fuse:/dev/fuse:rwm", err);
@@ -1100,6 +1157,8 @@ file_refs_parse(struct svc_ctx *c, const struct cnode *n, const char *path, bool
                     r = get_str(v, q, &f->gid, err);
                 else if (strcmp(k, "mode") == 0 && !cnode_is_null(v))
                     r = get_mode(v, q, &f->mode, err);
+                else if (is_ext(k))
+                    extra_set(&f->extra, k, v);
             }
         } else {
             r = want_scalar(it, p, "a name", err);
@@ -1135,6 +1194,8 @@ logging_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct
             r = get_str(n->items[i], p, &c->s->logging.driver, err);
         else if (strcmp(k, "options") == 0)
             r = get_kvs(n->items[i], p, &c->s->logging.options, KVS_PLAIN, NULL, err);
+        else if (is_ext(k))
+            extra_nested(&c->s->extra, "logging", NULL, k, n->items[i]);
     }
     return r;
 }
@@ -1398,6 +1459,8 @@ networks_top(struct compose_project *p, const struct cnode *n, struct bt_err **e
                         r = get_str(iv, ip, &net->ipam.driver, err);
                     else if (strcmp(ik, "options") == 0)
                         r = get_kvs(iv, ip, &net->ipam.options, KVS_PLAIN, NULL, err);
+                    else if (is_ext(ik))
+                        extra_nested(&net->extra, "ipam", NULL, ik, iv);
                     else if (strcmp(ik, "config") == 0 && iv->kind == CNODE_SEQ) {
                         net->ipam.config = xcalloc(iv->n ? iv->n : 1, sizeof(*net->ipam.config));
                         for (size_t ci = 0; r >= 0 && ci < iv->n; ci++) {
