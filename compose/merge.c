@@ -17,8 +17,9 @@
  * - after merging, sequences keep one entry per unique key, a later entry
  *   taking the earlier one's place: ports (host ip, published port, target,
  *   protocol), volumes and devices (target), expose, secrets and configs
- *   (target), env_file (path), and by value dns, dns_opt, dns_search,
- *   extra_hosts, cap_add, cap_drop, links, profiles, tmpfs, network aliases;
+ *   (target), env_file (path), expose, and by the part before any '=' dns,
+ *   dns_opt, dns_search, cap_add, cap_drop, links, profiles, tmpfs, network
+ *   aliases; extra_hosts entries already present are not repeated;
  * - `!reset` removes a key (in any file), `!override` replaces it whole. */
 #include <string.h>
 
@@ -294,10 +295,23 @@ merge_value(struct cnode **slot, struct cnode *over, struct mpath *p, struct bt_
         return 0;
     }
     if (path_in(p, string_or_list)) {
+        bool hosts =
+            path_is(p, "services.*.extra_hosts") || path_is(p, "services.*.build.extra_hosts");
         *slot = base = to_sequence(base, '=');
         struct cnode *o = to_sequence(over, '=');
-        for (size_t i = 0; i < o->n; i++)
-            cnode_seq_push_take(base, o->items[i]);
+        size_t nbase = base->n;
+        for (size_t i = 0; i < o->n; i++) {
+            bool dup = false;
+            /* extra_hosts: an entry the earlier file has already is not
+             * repeated. */
+            for (size_t j = 0; hosts && j < nbase && !dup; j++)
+                dup = o->items[i]->kind == CNODE_SCALAR && base->items[j]->kind == CNODE_SCALAR &&
+                      strcmp(o->items[i]->value, base->items[j]->value) == 0;
+            if (dup)
+                cnode_free(o->items[i]);
+            else
+                cnode_seq_push_take(base, o->items[i]);
+        }
         o->n = 0;
         cnode_free(o);
         return 0;
@@ -477,31 +491,28 @@ static const struct {
     {"services.*.build.args", index_keyvalue},
     {"services.*.build.labels", index_keyvalue},
     {"services.*.build.additional_contexts", index_keyvalue},
-    {"services.*.build.tags", index_value},
-    {"services.*.build.platforms", index_value},
-    {"services.*.build.extra_hosts", index_value},
+    {"services.*.build.tags", index_keyvalue},
+    {"services.*.build.platforms", index_keyvalue},
     {"services.*.deploy.labels", index_keyvalue},
     {"networks.*.labels", index_keyvalue},
-    {"volumes.*.labels", index_keyvalue},
-    {"services.*.dns", index_value},
-    {"services.*.dns_opt", index_value},
-    {"services.*.dns_search", index_value},
-    {"services.*.extra_hosts", index_value},
-    {"services.*.cap_add", index_value},
-    {"services.*.cap_drop", index_value},
-    {"services.*.links", index_value},
-    {"services.*.profiles", index_value},
-    {"services.*.tmpfs", index_value},
+    {"networks.*.ipam.options", index_keyvalue},
+    {"services.*.dns", index_keyvalue},
+    {"services.*.dns_opt", index_keyvalue},
+    {"services.*.dns_search", index_keyvalue},
+    {"services.*.cap_add", index_keyvalue},
+    {"services.*.cap_drop", index_keyvalue},
+    {"services.*.links", index_keyvalue},
+    {"services.*.profiles", index_keyvalue},
+    {"services.*.tmpfs", index_keyvalue},
+    {"services.*.networks.*.aliases", index_keyvalue},
+    {"services.*.networks.*.link_local_ips", index_keyvalue},
     {"services.*.expose", index_value},
-    {"services.*.networks.*.aliases", index_value},
-    {"services.*.networks.*.link_local_ips", index_value},
     {"services.*.ports", index_port},
     {"services.*.volumes", index_target},
     {"services.*.devices", index_target},
     {"services.*.secrets", index_secret},
     {"services.*.configs", index_config},
     {"services.*.env_file", index_env_file},
-    {"services.*.label_file", index_value},
 };
 
 static void
