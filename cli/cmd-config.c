@@ -150,7 +150,7 @@ cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv)
     int n_what = 0;
     bool quiet = false, no_interpolate = false;
     int c;
-    while ((c = getopt_long(argc, argv, "+o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case OPT_FORMAT:
             format = optarg;
