@@ -1,8 +1,10 @@
 /* berth config: the project as berth reads it, after merging, interpolation,
  * validation and normalisation, in canonical YAML or JSON; or parts of it. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "compose/compose.h"
@@ -118,6 +120,28 @@ render(const struct compose_project *p, enum what what, const char *format, cons
     return bt_buf_steal(&out);
 }
 
+/* Prints a compose error with file names relative to the current directory
+ * ("compose.yaml:12:9: services.web.ports[1]: ..."), as the user named them. */
+static int
+config_fail(struct bt_err **err)
+{
+    char cwd[PATH_MAX];
+    if (*err && getcwd(cwd, sizeof(cwd)) && strcmp(cwd, "/") != 0) {
+        _cleanup_free_ char *prefix = xasprintf("%s/", cwd);
+        size_t pl = strlen(prefix);
+        struct bt_buf b = {0};
+        const char *m = (*err)->msg, *hit;
+        while ((hit = strstr(m, prefix))) {
+            bt_buf_append(&b, m, (size_t)(hit - m));
+            m = hit + pl;
+        }
+        bt_buf_puts(&b, m);
+        free((*err)->msg);
+        (*err)->msg = bt_buf_steal(&b);
+    }
+    return cli_fail(err, NULL);
+}
+
 int
 cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -209,7 +233,7 @@ cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv)
     struct bt_err *err = NULL;
     _cleanup_project_ struct compose_project *p = compose_project_load(&copts, &err);
     if (!p)
-        return cli_fail(&err, NULL);
+        return config_fail(&err);
     if (hash && strcmp(hash, "*") != 0) {
         _cleanup_strv_ char **want = bt_strv_split(hash, ",");
         bt_strv_foreach (w, want) {

@@ -379,8 +379,8 @@ is_remote_context(const char *s)
 
 struct svc_ctx {
     struct compose_project *p;
-    const struct cnode *root;
-    const char *path; /* services.NAME */
+    const struct cnode *services; /* the services mapping */
+    const char *path;             /* services.NAME */
     struct compose_service *s;
 };
 
@@ -1283,15 +1283,72 @@ label_files_parse(struct svc_ctx *c, const struct cnode *n, const char *path, st
     return 0;
 }
 
+/* A reference from this service to another must name a service of the
+ * project (after profiles); depends_on with `required: false` may not. */
 static int
-service_parse(struct compose_project *p, const struct cnode *key, const struct cnode *sn,
-              struct compose_service *s, struct bt_err **err)
+ref_check(struct svc_ctx *c, const struct cnode *n, const char *path, const char *name, size_t len,
+          bool optional, struct bt_err **err)
+{
+    _cleanup_free_ char *target = xstrndup(name, len);
+    if (cnode_map_index(c->services, target) >= 0 || optional)
+        return 0;
+    if (bt_strv_contains(c->p->disabled_services, target))
+        return nerr(err, n, path,
+                    "service '%s' depends on service '%s', which the active profiles disable "
+                    "(enable its profile with --profile)",
+                    c->s->name, target);
+    return nerr(err, n, path, "service '%s' depends on undefined service '%s'", c->s->name, target);
+}
+
+static int
+refs_check(struct svc_ctx *c, const struct cnode *sn, struct bt_err **err)
+{
+    const struct compose_service *s = c->s;
+    int r = 0;
+    const struct cnode *dep = cnode_map_get(sn, "depends_on");
+    for (size_t i = 0; dep && r >= 0 && i < dep->n; i++) {
+        const struct cnode *name = dep->kind == CNODE_SEQ ? dep->items[i] : dep->keys[i];
+        _cleanup_free_ char *p = xasprintf("%s.depends_on", c->path);
+        bool optional = false;
+        for (size_t j = 0; j < s->n_depends_on; j++)
+            if (strcmp(s->depends_on[j].service, name->value) == 0)
+                optional = !s->depends_on[j].required;
+        r = ref_check(c, name, p, name->value, strlen(name->value), optional, err);
+    }
+    static const char *const lists[] = {"links", "volumes_from"};
+    for (size_t k = 0; k < BT_ARRAY_SIZE(lists); k++) {
+        const struct cnode *l = cnode_map_get(sn, lists[k]);
+        for (size_t i = 0; l && l->kind == CNODE_SEQ && r >= 0 && i < l->n; i++) {
+            const char *v = l->items[i]->value;
+            if (bt_str_startswith(v, "container:"))
+                continue;
+            if (bt_str_startswith(v, "service:"))
+                v += strlen("service:");
+            _cleanup_free_ char *p = xasprintf("%s.%s[%zu]", c->path, lists[k], i);
+            r = ref_check(c, l->items[i], p, v, strcspn(v, ":"), false, err);
+        }
+    }
+    static const char *const modes[] = {"network_mode", "ipc", "pid"};
+    for (size_t k = 0; k < BT_ARRAY_SIZE(modes) && r >= 0; k++) {
+        const struct cnode *m = cnode_map_get(sn, modes[k]);
+        if (!m || m->kind != CNODE_SCALAR || !bt_str_startswith(m->value, "service:"))
+            continue;
+        _cleanup_free_ char *p = xasprintf("%s.%s", c->path, modes[k]);
+        const char *v = m->value + strlen("service:");
+        r = ref_check(c, m, p, v, strlen(v), false, err);
+    }
+    return r;
+}
+
+static int
+service_parse(struct compose_project *p, const struct cnode *services, const struct cnode *key,
+              const struct cnode *sn, struct compose_service *s, struct bt_err **err)
 {
     memset(s, 0, sizeof(*s));
     compose_fields_init(s, compose_service_fields, compose_service_n_fields);
     s->name = xstrdup(key->value);
     _cleanup_free_ char *path = sub("services", s->name);
-    struct svc_ctx c = {.p = p, .path = path, .s = s};
+    struct svc_ctx c = {.p = p, .services = services, .path = path, .s = s};
     if (cnode_is_null(sn))
         return nerr(err, key, path, "a service needs an image or a build section");
     int r = want_map(sn, path, err);
@@ -1376,6 +1433,9 @@ service_parse(struct compose_project *p, const struct cnode *key, const struct c
         if (r < 0)
             return r;
     }
+    r = refs_check(&c, sn, err);
+    if (r < 0)
+        return r;
     if (!s->image && !s->build && !cnode_map_get(sn, "provider"))
         return nerr(err, sn, path, "service '%s' has neither an image nor a build context",
                     s->name);
@@ -1635,7 +1695,8 @@ compose_normalize(const struct cnode *root, struct compose_project *p, struct bt
             return r;
         p->services = xcalloc(svcs->n ? svcs->n : 1, sizeof(*p->services));
         for (size_t i = 0; i < svcs->n; i++) {
-            r = service_parse(p, svcs->keys[i], svcs->items[i], &p->services[p->n_services++], err);
+            r = service_parse(p, svcs, svcs->keys[i], svcs->items[i], &p->services[p->n_services++],
+                              err);
             if (r < 0)
                 return r;
         }
