@@ -17,7 +17,7 @@
  * - after merging, sequences keep one entry per unique key, a later entry
  *   taking the earlier one's place: ports (host ip, published port, target,
  *   protocol), volumes and devices (target), expose, secrets and configs
- *   (target), env_file (path), expose, and by the part before any '=' dns,
+ *   (target), env_file (path), and by the part before any '=' dns,
  *   dns_opt, dns_search, cap_add, cap_drop, links, profiles, tmpfs, network
  *   aliases; extra_hosts entries already present are not repeated;
  * - `!reset` removes a key (in any file), `!override` replaces it whole. */

@@ -163,6 +163,22 @@ test_inline_forms(void **state)
     assert_string_equal(b, "image: b\nvolumes_from:\n- x\n- y\n");
 }
 
+static void
+test_reset_and_override(void **state)
+{
+    (void)state;
+    struct bt_err *err = NULL;
+    _cleanup_cnode_ struct cnode *n = load("reset.yaml", &err);
+    if (!n)
+        fail_msg("%s", err->msg);
+    _cleanup_free_ char *child = emit_service(n, "child");
+    assert_string_equal(child, "image: a\n"
+                               "environment:\n"
+                               "- C=3\n"
+                               "command:\n"
+                               "- y\n");
+}
+
 int
 main(void)
 {
@@ -171,6 +187,7 @@ main(void)
         cmocka_unit_test(test_other_file_rebases_paths),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_inline_forms),
+        cmocka_unit_test(test_reset_and_override),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
