@@ -98,7 +98,38 @@ struct ext_ctx {
     char *const *env;
     bool interpolate;
     char **chain; /* "file\tservice" being resolved */
+    /* Other files read so far, each loaded (and warned about) once. */
+    char **loaded_paths;
+    struct cnode **loaded;
 };
+
+static const struct cnode *
+load_other(struct ext_ctx *c, const char *path, struct bt_err **err)
+{
+    size_t n = bt_strv_length(c->loaded_paths);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c->loaded_paths[i], path) == 0)
+            return c->loaded[i];
+    struct cnode *t = compose_file_load(path, c->env, c->interpolate, err);
+    if (!t)
+        return NULL;
+    c->loaded = xreallocarray(c->loaded, n + 1, sizeof(*c->loaded));
+    c->loaded[n] = t;
+    c->loaded_paths = bt_strv_push(c->loaded_paths, path);
+    return t;
+}
+
+static void
+ext_ctx_done(struct ext_ctx *c)
+{
+    size_t n = bt_strv_length(c->loaded_paths);
+    for (size_t i = 0; i < n; i++)
+        cnode_free(c->loaded[i]);
+    free(c->loaded);
+    c->loaded = NULL;
+    c->loaded_paths = bt_strv_free(c->loaded_paths);
+    c->chain = bt_strv_free(c->chain);
+}
 
 static char *
 chain_text(char *const *chain, const char *last)
@@ -188,12 +219,12 @@ resolve(struct ext_ctx *c, const struct cnode *root, const char *file, const cha
                    pos, name);
         return NULL;
     }
-    _cleanup_cnode_ struct cnode *other = NULL;
+    const struct cnode *other = NULL;
     _cleanup_free_ char *other_file = NULL;
     if (fnode && !cnode_is_null(fnode)) {
         _cleanup_free_ char *dir = dir_of(file, c->project_dir);
         other_file = bt_path_absolute(dir, fnode->value);
-        other = compose_file_load(other_file, c->env, c->interpolate, err);
+        other = load_other(c, other_file, err);
         if (!other) {
             _cleanup_free_ char *pos = cnode_pos(fnode);
             bt_err_prefix(err, "%s: services.%s.extends.file", pos, name);
@@ -239,12 +270,12 @@ compose_extends_apply(struct cnode *root, const char *project_dir, char *const *
         struct cnode *res =
             resolve(&c, pristine, file, services->keys[i]->value, services->keys[i], err);
         if (!res) {
-            bt_strv_free(c.chain);
+            ext_ctx_done(&c);
             return bt_err_ret(err);
         }
         cnode_free(services->items[i]);
         services->items[i] = res;
     }
-    bt_strv_free(c.chain);
+    ext_ctx_done(&c);
     return 0;
 }

@@ -179,6 +179,32 @@ test_reset_and_override(void **state)
                                "- y\n");
 }
 
+static void
+test_other_file_read_once(void **state)
+{
+    (void)state;
+    char log[] = "/tmp/berth-test-extends-log-XXXXXX";
+    int fd = mkstemp(log);
+    assert_true(fd >= 0);
+    bt_log_set_fd(fd);
+    struct bt_err *err = NULL;
+    _cleanup_cnode_ struct cnode *n = load("twice.yaml", &err);
+    bt_log_set_fd(-1);
+    close(fd);
+    _cleanup_free_ char *text = bt_file_read_all(log, NULL, NULL);
+    unlink(log);
+    if (!n)
+        fail_msg("%s", err->msg);
+    const struct cnode *s = cnode_map_get(n, "services");
+    assert_string_equal(cnode_map_get(cnode_map_get(s, "one"), "image")->value, "app:");
+    assert_string_equal(cnode_map_get(cnode_map_get(s, "two"), "image")->value, "app:");
+    /* Both services extend the same file: it is read, and warned about, once. */
+    const char *w = "The \"BERTH_TEST_UNSET_TAG\" variable is not set";
+    const char *first = strstr(text, w);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, w));
+}
+
 int
 main(void)
 {
@@ -188,6 +214,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_inline_forms),
         cmocka_unit_test(test_reset_and_override),
+        cmocka_unit_test(test_other_file_read_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
