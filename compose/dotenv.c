@@ -116,7 +116,7 @@ expand_escapes(const char *s, size_t len)
             rep = "$$";
             break;
         case '0':
-            if (i + 4 < len + 0 && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
+            if (i + 4 < len && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
                 s[i + 3] <= '7' && s[i + 4] >= '0' && s[i + 4] <= '7') {
                 int v = (s[i + 2] - '0') * 64 + (s[i + 3] - '0') * 8 + (s[i + 4] - '0');
                 if (v <= 255 && v > 0) {
@@ -160,7 +160,7 @@ statement(struct dotenv *d)
 {
     const char *s = d->data;
     size_t start = d->pos;
-    size_t p = d->pos;
+    size_t p = start;
     if (d->len - p > 6 && memcmp(s + p, "export", 6) == 0 && is_space(s[p + 6])) {
         p += 6;
         while (p < d->len && is_space(s[p]))
