@@ -10,6 +10,20 @@
  * specific) error. */
 int compose_validate(const struct cnode *root, struct bt_err **err);
 
+/* A compiled JSON schema: the draft-07 keywords validate.c lists, $ref
+ * into #/definitions. compose_validate() uses the embedded Compose
+ * Specification; these also let tests drive the validator with small
+ * schemas. A schema using anything else is refused with an error naming
+ * where. compose_schema_validate() counts coverage on s when started (see
+ * below), hence not const. */
+struct compose_schema;
+struct compose_schema *compose_schema_new(const char *json, size_t len, struct bt_err **err);
+struct compose_schema *compose_schema_free(struct compose_schema *s);
+DEFINE_CLEANUP(struct compose_schema *, compose_schema_free)
+#define _cleanup_schema_ _cleanup_(compose_schema_freep)
+int compose_schema_validate(struct compose_schema *s, const struct cnode *root,
+                            struct bt_err **err);
+
 /* Schema coverage, for the fixture tests. Once started, every document that
  * validates counts the schema keys it used. compose_schema_coverage_foreach()
  * reports each key the schema defines (properties and patternProperties,

@@ -48,6 +48,7 @@ struct skey {
     bool is_pattern;
     const char *prefix; /* pattern "^literal": matched without the regex */
     regex_t re;
+    bool has_re;
     struct schema *s;
     const struct schema *owner; /* the schema whose properties these are */
     char *where;                /* schema path, for coverage */
@@ -78,6 +79,7 @@ struct schema {
     const char *pattern;
     const char *pattern_prefix;
     regex_t pattern_re;
+    bool has_pattern_re;
     struct schema **one_of, **any_of, **all_of;
     size_t n_one_of, n_any_of, n_all_of;
     struct schema *not_;
@@ -88,47 +90,60 @@ struct definition {
     struct schema *s;
 };
 
-/* The compiled schema lives until exit, reachable from here. */
-static struct {
-    json_t *json;
+struct compose_schema {
+    json_t *json; /* the enum, const and key names point into it */
     struct schema *root;
     struct definition *defs;
     size_t n_defs;
-    struct skey **keys; /* every skey, for coverage */
+    struct schema **all; /* every compiled schema, for freeing */
+    size_t n_all;
+    struct skey **keys; /* every properties/patternProperties entry */
     size_t n_keys;
     bool coverage;
-} g;
-
-static void schema_fail(const char *where, const char *what) __attribute__((noreturn));
-static void
-schema_fail(const char *where, const char *what)
-{
-    /* The schema is compiled into berth: a schema berth cannot read is a
-     * build defect, not a user error. */
-    fprintf(stderr, "berth: embedded compose schema: %s: %s\n", where, what);
-    abort();
-}
+    char *error; /* the first compile error */
+};
 
 /* ---- compiling the schema ---- */
 
-static struct schema *compile(json_t *j, const char *where);
+/* Records the first problem; compilation goes on with harmless defaults so
+ * every allocation stays reachable for compose_schema_free(). */
+static void
+cfail(struct compose_schema *c, const char *where, const char *what)
+{
+    if (!c->error)
+        c->error = xasprintf("%s: %s", where, what);
+}
 
 static struct schema *
-lookup_definition(const char *ref, const char *where)
+schema_alloc(struct compose_schema *c)
+{
+    struct schema *s = xcalloc(1, sizeof(*s));
+    c->all = xreallocarray(c->all, c->n_all + 1, sizeof(*c->all));
+    c->all[c->n_all++] = s;
+    return s;
+}
+
+static struct schema *compile(struct compose_schema *c, json_t *j, const char *where);
+
+static struct schema *
+lookup_definition(struct compose_schema *c, const char *ref, const char *where)
 {
     if (strcmp(ref, "#") == 0)
-        return g.root;
-    if (!bt_str_startswith(ref, "#/definitions/"))
-        schema_fail(where, "only $ref to #/definitions/NAME is supported");
+        return c->root;
+    if (!bt_str_startswith(ref, "#/definitions/")) {
+        cfail(c, where, "only $ref to #/definitions/NAME is supported");
+        return NULL;
+    }
     const char *name = ref + strlen("#/definitions/");
-    for (size_t i = 0; i < g.n_defs; i++)
-        if (strcmp(g.defs[i].name, name) == 0)
-            return g.defs[i].s;
-    schema_fail(where, "$ref to an unknown definition");
+    for (size_t i = 0; i < c->n_defs; i++)
+        if (strcmp(c->defs[i].name, name) == 0)
+            return c->defs[i].s;
+    cfail(c, where, "$ref to an unknown definition");
+    return NULL;
 }
 
 static unsigned
-type_bit(const char *t, const char *where)
+type_bit(struct compose_schema *c, const char *t, const char *where)
 {
     static const struct {
         const char *name;
@@ -140,7 +155,8 @@ type_bit(const char *t, const char *where)
     for (size_t i = 0; i < BT_ARRAY_SIZE(types); i++)
         if (strcmp(types[i].name, t) == 0)
             return types[i].bit;
-    schema_fail(where, "unknown type");
+    cfail(c, where, "unknown type");
+    return 0;
 }
 
 /* "^literal" patterns (like "^x-") are tested as plain prefixes. */
@@ -154,15 +170,17 @@ literal_prefix(const char *pattern)
     return pattern + 1;
 }
 
-static void
-compile_regex(regex_t *re, const char *pattern, const char *where)
+static bool
+compile_regex(struct compose_schema *c, regex_t *re, const char *pattern, const char *where)
 {
     int r = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
     if (r != 0) {
         char buf[256];
         regerror(r, re, buf, sizeof(buf));
-        schema_fail(where, buf);
+        cfail(c, where, buf);
+        return false;
     }
+    return true;
 }
 
 static bool
@@ -180,12 +198,14 @@ skey_cmp(const void *a, const void *b)
 }
 
 static void
-compile_keys(json_t *obj, bool patterns, const char *where, const struct schema *owner,
-             struct skey **out, size_t *n_out)
+compile_keys(struct compose_schema *c, json_t *obj, bool patterns, const char *where,
+             const struct schema *owner, struct skey **out, size_t *n_out)
 {
-    if (!json_is_object(obj))
-        schema_fail(where, patterns ? "patternProperties is not an object"
-                                    : "properties is not an object");
+    if (!json_is_object(obj)) {
+        cfail(c, where,
+              patterns ? "patternProperties is not an object" : "properties is not an object");
+        return;
+    }
     size_t n = json_object_size(obj);
     struct skey *keys = xcalloc(n ? n : 1, sizeof(*keys));
     size_t i = 0;
@@ -201,9 +221,9 @@ compile_keys(json_t *obj, bool patterns, const char *where, const struct schema 
         if (patterns) {
             k->prefix = literal_prefix(name);
             if (!k->prefix)
-                compile_regex(&k->re, name, k->where);
+                k->has_re = compile_regex(c, &k->re, name, k->where);
         }
-        k->s = compile(sub, k->where);
+        k->s = compile(c, sub, k->where);
     }
     if (!patterns)
         qsort(keys, n, sizeof(*keys), skey_cmp);
@@ -212,42 +232,48 @@ compile_keys(json_t *obj, bool patterns, const char *where, const struct schema 
 }
 
 static void
-register_keys(struct skey *keys, size_t n)
+register_keys(struct compose_schema *c, struct skey *keys, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        g.keys = xreallocarray(g.keys, g.n_keys + 1, sizeof(*g.keys));
-        g.keys[g.n_keys++] = &keys[i];
+        c->keys = xreallocarray(c->keys, c->n_keys + 1, sizeof(*c->keys));
+        c->keys[c->n_keys++] = &keys[i];
     }
 }
 
 static struct schema **
-compile_list(json_t *arr, const char *where, const char *kw, size_t *n_out)
+compile_list(struct compose_schema *c, json_t *arr, const char *where, const char *kw,
+             size_t *n_out)
 {
-    if (!json_is_array(arr) || json_array_size(arr) == 0)
-        schema_fail(where, "oneOf/anyOf/allOf needs a non-empty array");
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        cfail(c, where, "oneOf/anyOf/allOf needs a non-empty array");
+        *n_out = 0;
+        return NULL;
+    }
     size_t n = json_array_size(arr);
     struct schema **list = xcalloc(n, sizeof(*list));
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *w = xasprintf("%s.%s[%zu]", where, kw, i);
-        list[i] = compile(json_array_get(arr, i), w);
+        list[i] = compile(c, json_array_get(arr, i), w);
     }
     *n_out = n;
     return list;
 }
 
 static size_t
-get_size(json_t *v, const char *where)
+get_size(struct compose_schema *c, json_t *v, const char *where)
 {
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        schema_fail(where, "expected a non-negative integer");
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        cfail(c, where, "expected a non-negative integer");
+        return 0;
+    }
     return (size_t)json_integer_value(v);
 }
 
 static double
-get_number(json_t *v, const char *where)
+get_number(struct compose_schema *c, json_t *v, const char *where)
 {
     if (!json_is_number(v))
-        schema_fail(where, "expected a number");
+        cfail(c, where, "expected a number");
     return json_number_value(v);
 }
 
@@ -267,7 +293,7 @@ is_annotation(const char *kw)
 /* Fills s from j; s may already be referenced (definitions are allocated
  * before any is filled, so $ref can point at any of them). */
 static void
-compile_into(struct schema *s, json_t *j, const char *where)
+compile_into(struct compose_schema *c, struct schema *s, json_t *j, const char *where)
 {
     if (json_is_true(j))
         return;
@@ -275,150 +301,221 @@ compile_into(struct schema *s, json_t *j, const char *where)
         s->never = true;
         return;
     }
-    if (!json_is_object(j))
-        schema_fail(where, "a schema must be an object or a boolean");
+    if (!json_is_object(j)) {
+        cfail(c, where, "a schema must be an object or a boolean");
+        return;
+    }
     const char *kw;
     json_t *v;
     json_object_foreach (j, kw, v) {
         _cleanup_free_ char *w = xasprintf("%s.%s", where, kw);
         if (strcmp(kw, "$ref") == 0) {
             if (!json_is_string(v))
-                schema_fail(w, "$ref must be a string");
-            s->ref = lookup_definition(json_string_value(v), w);
+                cfail(c, w, "$ref must be a string");
+            else
+                s->ref = lookup_definition(c, json_string_value(v), w);
         } else if (strcmp(kw, "type") == 0) {
             if (json_is_string(v)) {
-                s->types = type_bit(json_string_value(v), w);
+                s->types = type_bit(c, json_string_value(v), w);
             } else if (json_is_array(v)) {
                 size_t i;
                 json_t *t;
                 json_array_foreach (v, i, t) {
                     if (!json_is_string(t))
-                        schema_fail(w, "type names must be strings");
-                    s->types |= type_bit(json_string_value(t), w);
+                        cfail(c, w, "type names must be strings");
+                    else
+                        s->types |= type_bit(c, json_string_value(t), w);
                 }
             } else {
-                schema_fail(w, "type must be a string or an array");
+                cfail(c, w, "type must be a string or an array");
             }
         } else if (strcmp(kw, "enum") == 0) {
             if (!json_is_array(v))
-                schema_fail(w, "enum must be an array");
-            s->enum_values = v;
+                cfail(c, w, "enum must be an array");
+            else
+                s->enum_values = v;
         } else if (strcmp(kw, "const") == 0) {
             s->const_value = v;
         } else if (strcmp(kw, "properties") == 0) {
-            compile_keys(v, false, where, s, &s->props, &s->n_props);
-            register_keys(s->props, s->n_props);
+            compile_keys(c, v, false, where, s, &s->props, &s->n_props);
+            register_keys(c, s->props, s->n_props);
         } else if (strcmp(kw, "patternProperties") == 0) {
-            compile_keys(v, true, where, s, &s->patterns, &s->n_patterns);
-            register_keys(s->patterns, s->n_patterns);
+            compile_keys(c, v, true, where, s, &s->patterns, &s->n_patterns);
+            register_keys(c, s->patterns, s->n_patterns);
         } else if (strcmp(kw, "additionalProperties") == 0) {
             if (json_is_false(v))
                 s->additional_forbidden = true;
             else if (!json_is_true(v))
-                s->additional = compile(v, w);
+                s->additional = compile(c, v, w);
         } else if (strcmp(kw, "required") == 0) {
             size_t i;
             json_t *r;
             if (!json_is_array(v))
-                schema_fail(w, "required must be an array");
+                cfail(c, w, "required must be an array");
             json_array_foreach (v, i, r) {
                 if (!json_is_string(r))
-                    schema_fail(w, "required names must be strings");
-                s->required = bt_strv_push(s->required, json_string_value(r));
+                    cfail(c, w, "required names must be strings");
+                else
+                    s->required = bt_strv_push(s->required, json_string_value(r));
             }
         } else if (strcmp(kw, "items") == 0) {
             if (json_is_array(v))
-                schema_fail(w, "tuple-form items is not supported");
-            s->items = compile(v, w);
+                cfail(c, w, "tuple-form items is not supported");
+            else
+                s->items = compile(c, v, w);
         } else if (strcmp(kw, "uniqueItems") == 0) {
             s->unique = json_is_true(v);
         } else if (strcmp(kw, "minItems") == 0) {
-            s->min_items = get_size(v, w);
+            s->min_items = get_size(c, v, w);
             s->has_min_items = true;
         } else if (strcmp(kw, "maxItems") == 0) {
-            s->max_items = get_size(v, w);
+            s->max_items = get_size(c, v, w);
             s->has_max_items = true;
         } else if (strcmp(kw, "minLength") == 0) {
-            s->min_len = get_size(v, w);
+            s->min_len = get_size(c, v, w);
             s->has_min_len = true;
         } else if (strcmp(kw, "maxLength") == 0) {
-            s->max_len = get_size(v, w);
+            s->max_len = get_size(c, v, w);
             s->has_max_len = true;
         } else if (strcmp(kw, "minimum") == 0 || strcmp(kw, "exclusiveMinimum") == 0) {
-            s->minimum = get_number(v, w);
+            s->minimum = get_number(c, v, w);
             s->has_minimum = true;
             s->min_exclusive = kw[0] == 'e';
         } else if (strcmp(kw, "maximum") == 0 || strcmp(kw, "exclusiveMaximum") == 0) {
-            s->maximum = get_number(v, w);
+            s->maximum = get_number(c, v, w);
             s->has_maximum = true;
             s->max_exclusive = kw[0] == 'e';
         } else if (strcmp(kw, "pattern") == 0) {
-            if (!json_is_string(v))
-                schema_fail(w, "pattern must be a string");
+            if (!json_is_string(v)) {
+                cfail(c, w, "pattern must be a string");
+                continue;
+            }
             s->pattern = json_string_value(v);
             s->pattern_prefix = literal_prefix(s->pattern);
             if (!s->pattern_prefix)
-                compile_regex(&s->pattern_re, s->pattern, w);
+                s->has_pattern_re = compile_regex(c, &s->pattern_re, s->pattern, w);
+            if (!s->pattern_prefix && !s->has_pattern_re)
+                s->pattern = NULL;
         } else if (strcmp(kw, "oneOf") == 0) {
-            s->one_of = compile_list(v, where, kw, &s->n_one_of);
+            s->one_of = compile_list(c, v, where, kw, &s->n_one_of);
         } else if (strcmp(kw, "anyOf") == 0) {
-            s->any_of = compile_list(v, where, kw, &s->n_any_of);
+            s->any_of = compile_list(c, v, where, kw, &s->n_any_of);
         } else if (strcmp(kw, "allOf") == 0) {
-            s->all_of = compile_list(v, where, kw, &s->n_all_of);
+            s->all_of = compile_list(c, v, where, kw, &s->n_all_of);
         } else if (strcmp(kw, "not") == 0) {
-            s->not_ = compile(v, w);
+            s->not_ = compile(c, v, w);
         } else if (!is_annotation(kw)) {
-            schema_fail(w, "unsupported keyword");
+            cfail(c, w, "unsupported keyword");
         }
     }
 }
 
 static struct schema *
-compile(json_t *j, const char *where)
+compile(struct compose_schema *c, json_t *j, const char *where)
 {
-    struct schema *s = xcalloc(1, sizeof(*s));
-    compile_into(s, j, where);
+    struct schema *s = schema_alloc(c);
+    compile_into(c, s, j, where);
     return s;
 }
 
 static void
-schema_init(void)
+skeys_free(struct skey *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(keys[i].where);
+        if (keys[i].has_re)
+            regfree(&keys[i].re);
+    }
+    free(keys);
+}
+
+struct compose_schema *
+compose_schema_free(struct compose_schema *c)
+{
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < c->n_all; i++) {
+        struct schema *s = c->all[i];
+        skeys_free(s->props, s->n_props);
+        skeys_free(s->patterns, s->n_patterns);
+        bt_strv_free(s->required);
+        if (s->has_pattern_re)
+            regfree(&s->pattern_re);
+        free(s->one_of);
+        free(s->any_of);
+        free(s->all_of);
+        free(s);
+    }
+    free(c->all);
+    free(c->keys);
+    free(c->defs);
+    free(c->error);
+    if (c->json)
+        json_decref(c->json);
+    free(c);
+    return NULL;
+}
+
+struct compose_schema *
+compose_schema_new(const char *json, size_t len, struct bt_err **err)
 {
     json_error_t jerr;
-    g.json = json_loadb(compose_spec_json, compose_spec_json_len, 0, &jerr);
-    if (!g.json) {
-        _cleanup_free_ char *msg = xasprintf("line %d: %s", jerr.line, jerr.text);
-        schema_fail("compose-spec.json", msg);
+    _cleanup_schema_ struct compose_schema *c = xcalloc(1, sizeof(*c));
+    c->json = json_loadb(json, len, 0, &jerr);
+    if (!c->json) {
+        bt_err_set(err, EINVAL, "schema: %d:%d: %s", jerr.line, jerr.column, jerr.text);
+        return NULL;
     }
-    g.root = xcalloc(1, sizeof(*g.root));
-    json_t *defs = json_object_get(g.json, "definitions");
-    if (defs) {
-        if (!json_is_object(defs))
-            schema_fail("definitions", "must be an object");
-        g.n_defs = json_object_size(defs);
-        g.defs = xcalloc(g.n_defs ? g.n_defs : 1, sizeof(*g.defs));
+    c->root = schema_alloc(c);
+    json_t *defs = json_object_get(c->json, "definitions");
+    if (defs && !json_is_object(defs))
+        cfail(c, "definitions", "must be an object");
+    if (defs && json_is_object(defs)) {
+        c->n_defs = json_object_size(defs);
+        c->defs = xcalloc(c->n_defs ? c->n_defs : 1, sizeof(*c->defs));
         size_t i = 0;
         const char *name;
         json_t *d;
         json_object_foreach (defs, name, d) {
-            g.defs[i].name = name;
-            g.defs[i].s = xcalloc(1, sizeof(struct schema));
+            c->defs[i].name = name;
+            c->defs[i].s = schema_alloc(c);
             i++;
         }
-        for (i = 0; i < g.n_defs; i++) {
-            _cleanup_free_ char *w = xasprintf("definitions.%s", g.defs[i].name);
-            compile_into(g.defs[i].s, json_object_get(defs, g.defs[i].name), w);
+        for (i = 0; i < c->n_defs; i++) {
+            _cleanup_free_ char *w = xasprintf("definitions.%s", c->defs[i].name);
+            compile_into(c, c->defs[i].s, json_object_get(defs, c->defs[i].name), w);
         }
     }
-    compile_into(g.root, g.json, "root");
+    compile_into(c, c->root, c->json, "root");
+    if (c->error) {
+        bt_err_set(err, EINVAL, "schema: %s", c->error);
+        return NULL;
+    }
+    return TAKE_PTR(c);
 }
 
-static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+static struct compose_schema *embedded;
 
 static void
-schema_load(void)
+embedded_init(void)
 {
-    pthread_once(&schema_once, schema_init);
+    struct bt_err *err = NULL;
+    embedded = compose_schema_new(compose_spec_json, compose_spec_json_len, &err);
+    if (!embedded) {
+        /* The schema is compiled into berth: one berth cannot read is a
+         * build defect, not a user error. */
+        fprintf(stderr, "berth: embedded compose-spec.json: %s\n", err->msg);
+        abort();
+    }
+}
+
+/* Compiled once per process; lives until exit. */
+static struct compose_schema *
+embedded_schema(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, embedded_init);
+    return embedded;
 }
 
 /* ---- values ---- */
@@ -554,7 +651,8 @@ canonical(struct bt_buf *b, const struct cnode *n)
             canonical(&e, n->items[i]);
             entries = bt_strv_push_take(entries, bt_buf_steal(&e));
         }
-        bt_strv_sort(entries);
+        if (entries)
+            bt_strv_sort(entries);
         bt_buf_putc(b, '{');
         for (size_t i = 0; entries && entries[i]; i++) {
             bt_buf_puts(b, entries[i]);
@@ -604,6 +702,7 @@ struct verr {
 };
 
 struct vctx {
+    struct compose_schema *schema;
     struct bt_buf path;
     int depth;
     /* Schema keys used so far, while coverage is on; rolled back when a
@@ -669,7 +768,7 @@ path_pop(struct vctx *v, size_t old)
 static void
 trace_push(struct vctx *v, struct skey *k)
 {
-    if (!g.coverage)
+    if (!v->schema->coverage)
         return;
     if (v->n_trace == v->cap_trace) {
         v->cap_trace = v->cap_trace ? v->cap_trace * 2 : 64;
@@ -1103,13 +1202,13 @@ check(struct vctx *v, const struct schema *s, const struct cnode *n, struct verr
 }
 
 int
-compose_validate(const struct cnode *root, struct bt_err **err)
+compose_schema_validate(struct compose_schema *schema, const struct cnode *root,
+                        struct bt_err **err)
 {
-    schema_load();
-    struct vctx v = {0};
+    struct vctx v = {.schema = schema};
     bt_buf_puts(&v.path, "");
     struct verr e = {0};
-    bool ok = check(&v, g.root, root, &e);
+    bool ok = check(&v, schema->root, root, &e);
     if (ok) {
         for (size_t i = 0; i < v.n_trace; i++)
             v.trace[i]->uses++;
@@ -1128,25 +1227,31 @@ compose_validate(const struct cnode *root, struct bt_err **err)
     return r;
 }
 
+int
+compose_validate(const struct cnode *root, struct bt_err **err)
+{
+    return compose_schema_validate(embedded_schema(), root, err);
+}
+
 void
 compose_schema_coverage_start(void)
 {
-    schema_load();
-    for (size_t i = 0; i < g.n_keys; i++)
-        g.keys[i]->uses = 0;
-    g.coverage = true;
+    struct compose_schema *c = embedded_schema();
+    for (size_t i = 0; i < c->n_keys; i++)
+        c->keys[i]->uses = 0;
+    c->coverage = true;
 }
 
 void
 compose_schema_coverage_foreach(compose_schema_key_fn fn, void *data)
 {
-    schema_load();
-    for (size_t i = 0; i < g.n_keys; i++) {
+    struct compose_schema *c = embedded_schema();
+    for (size_t i = 0; i < c->n_keys; i++) {
         /* Keys under a schema that only admits non-objects can never apply
          * (the spec's gpus list carries such a patternProperties). */
-        const struct schema *o = g.keys[i]->owner;
+        const struct schema *o = c->keys[i]->owner;
         if (o->types && !(o->types & T_OBJ))
             continue;
-        fn(g.keys[i]->where, g.keys[i]->uses, data);
+        fn(c->keys[i]->where, c->keys[i]->uses, data);
     }
 }

@@ -67,7 +67,8 @@ replay_dir(const char *dir, struct replay *st)
     while ((de = readdir(d)))
         if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
             names = bt_strv_push(names, de->d_name);
-    bt_strv_sort(names);
+    if (names)
+        bt_strv_sort(names);
     bt_strv_foreach (name, names) {
         _cleanup_free_ char *path = bt_path_join(dir, name);
         struct stat stbuf;

@@ -219,6 +219,11 @@ test_unique_items(void **state)
     assert_invalid("services:\n  web:\n    expose: [80, 443, 80.0]\n",
                    "compose.yaml:3:23: services.web.expose[2]: repeats item [0]; items must be "
                    "unique");
+    /* Empty mappings compare too. */
+    assert_valid("services:\n  web:\n    ports: [{}, {target: 80}]\n");
+    assert_invalid("services:\n  web:\n    ports: [{}, {target: 80}, {}]\n",
+                   "compose.yaml:3:31: services.web.ports[2]: repeats item [0]; items must be "
+                   "unique");
     /* A string and a number are different values. */
     assert_valid("services:\n  web:\n    expose: [80, \"80\"]\n");
     /* extra_hosts maps allow repeated addresses. */
@@ -236,6 +241,114 @@ test_required(void **state)
                    "compose.yaml:4:9: services.web.volumes[0]: missing required property 'type'");
     assert_invalid("models:\n  llm:\n    name: x\n",
                    "compose.yaml:3:5: models.llm: missing required property 'model'");
+}
+
+/* ---- the validator on small schemas: keywords the compose schema does
+ * not use today ---- */
+
+static char *
+validate_with(const char *schema, const char *y)
+{
+    struct bt_err *err = NULL;
+    _cleanup_schema_ struct compose_schema *s = compose_schema_new(schema, strlen(schema), &err);
+    if (!s) {
+        char *msg = xasprintf("compile: %s", err->msg);
+        bt_err_free(err);
+        return msg;
+    }
+    _cleanup_cnode_ struct cnode *n = compose_yaml_parse(y, strlen(y), "t.yaml", &err);
+    assert_non_null(n);
+    if (compose_schema_validate(s, n, &err) == 0)
+        return NULL;
+    char *msg = xstrdup(err->msg);
+    bt_err_free(err);
+    return msg;
+}
+
+#define assert_with(schema, y, expected)                                                           \
+    do {                                                                                           \
+        _cleanup_free_ char *_m = validate_with(schema, y);                                        \
+        const char *_e = (expected);                                                               \
+        if (!_e && _m)                                                                             \
+            fail_msg("unexpected error: %s", _m);                                                  \
+        if (_e) {                                                                                  \
+            assert_non_null(_m);                                                                   \
+            assert_string_equal(_m, _e);                                                           \
+        }                                                                                          \
+    } while (0)
+
+static void
+test_keywords_beyond_compose(void **state)
+{
+    const char *any_of = "{\"properties\": {\"a\": {\"anyOf\": ["
+                         "{\"type\": \"string\", \"maxLength\": 3},"
+                         "{\"type\": \"string\", \"minLength\": 6}]}}}";
+    assert_with(any_of, "a: abc", NULL);
+    assert_with(any_of, "a: abcdef", NULL);
+    /* Both branches got as far: the first is reported. */
+    assert_with(any_of, "a: abcd", "t.yaml:1:4: a: must be at most 3 characters long");
+    /* Characters, not bytes. */
+    assert_with(any_of, "a: \"\xc3\xa9t\xc3\xa9\"", NULL);
+
+    const char *all_of = "{\"allOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}";
+    assert_with(all_of, "{a: 1, b: 2}", NULL);
+    assert_with(all_of, "{a: 1}", "t.yaml:1:1: missing required property 'b'");
+
+    const char *not_const = "{\"properties\": {\"mode\": {\"not\": {\"const\": \"off\"}},"
+                            "\"v\": {\"const\": 2}}}";
+    assert_with(not_const, "{mode: on, v: 2.0}", NULL);
+    assert_with(not_const, "mode: \"off\"", "t.yaml:1:7: mode: is not allowed in this form");
+    assert_with(not_const, "v: \"2\"", "t.yaml:1:4: v: must be 2");
+
+    const char *counts = "{\"type\": \"array\", \"minItems\": 1, \"maxItems\": 2,"
+                         "\"items\": {\"type\": \"number\", \"exclusiveMinimum\": 0,"
+                         "\"exclusiveMaximum\": 10}}";
+    assert_with(counts, "[1, 9.5]", NULL);
+    assert_with(counts, "[]", "t.yaml:1:1: must have at least 1 items");
+    assert_with(counts, "[1, 2, 3]", "t.yaml:1:1: must have at most 2 items");
+    assert_with(counts, "[0]", "t.yaml:1:2: [0]: must be > 0");
+    assert_with(counts, "[10]", "t.yaml:1:2: [0]: must be < 10");
+
+    /* additionalProperties as a schema; `false` as a schema. */
+    const char *extra = "{\"properties\": {\"no\": false},"
+                        "\"additionalProperties\": {\"type\": \"integer\"}}";
+    assert_with(extra, "{a: 1, b: 0x10}", NULL);
+    assert_with(extra, "{a: 1, b: x}", "t.yaml:1:11: b: must be an integer, not a string");
+    assert_with(extra, "{no: 1}", "t.yaml:1:6: no: is not allowed here");
+
+    /* oneOf must match exactly one branch. */
+    const char *one_of = "{\"oneOf\": [{\"type\": \"number\"}, {\"type\": \"integer\"}]}";
+    assert_with(one_of, "1.5", NULL);
+    assert_with(one_of, "2",
+                "t.yaml:1:1: matches more than one of the allowed forms (1 and 2); "
+                "it must match exactly one");
+
+    /* $ref to the root: recursive schemas work. */
+    const char *tree = "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"},"
+                       "\"kids\": {\"type\": \"array\", \"items\": {\"$ref\": \"#\"}}},"
+                       "\"additionalProperties\": false}";
+    assert_with(tree, "{name: a, kids: [{name: b, kids: [{name: c}]}]}", NULL);
+    assert_with(tree, "{name: a, kids: [{name: b, kids: [{nmae: c}]}]}",
+                "t.yaml:1:36: kids[0].kids[0]: additional property 'nmae' is not allowed; did "
+                "you mean 'name'?");
+}
+
+static void
+test_schema_errors(void **state)
+{
+    assert_with("{\"type\": \"string\"", "a",
+                "compile: schema: 1:17: '}' expected near end of file");
+    assert_with("{\"properties\": {\"a\": {\"$ref\": \"#/definitions/nope\"}}}", "a: 1",
+                "compile: schema: root.properties.a.$ref: $ref to an unknown definition");
+    assert_with("{\"items\": [{\"type\": \"string\"}]}", "[a]",
+                "compile: schema: root.items: tuple-form items is not supported");
+    assert_with("{\"pattern\": \"a(\"}", "a", "compile: schema: root.pattern: Unmatched ( or \\(");
+    assert_with("{\"dependencies\": {}}", "a",
+                "compile: schema: root.dependencies: unsupported keyword");
+    assert_with("{\"type\": \"text\"}", "a", "compile: schema: root.type: unknown type");
+    /* Annotations are fine. */
+    assert_with("{\"title\": \"t\", \"format\": \"uri\", \"default\": 1, \"deprecated\": true}",
+                "a", NULL);
 }
 
 /* ---- fixtures ---- */
@@ -258,7 +371,8 @@ list_yaml(const char *dir)
     while ((de = readdir(d)))
         if (bt_str_endswith(de->d_name, ".yaml") || bt_str_endswith(de->d_name, ".yml"))
             names = bt_strv_push(names, de->d_name);
-    bt_strv_sort(names);
+    if (names)
+        bt_strv_sort(names);
     return names;
 }
 
@@ -350,6 +464,8 @@ main(void)
         cmocka_unit_test(test_one_of_reports_the_deepest_branch),
         cmocka_unit_test(test_unique_items),
         cmocka_unit_test(test_required),
+        cmocka_unit_test(test_keywords_beyond_compose),
+        cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_valid_fixtures_use_every_key),
         cmocka_unit_test(test_invalid_fixtures),
     };
