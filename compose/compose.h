@@ -272,6 +272,7 @@ struct compose_service {
 struct compose_ipam_config {
     char *subnet, *ip_range, *gateway;
     struct compose_kvs aux_addresses;
+    json_t *extra;
 };
 
 struct compose_network {

@@ -477,6 +477,7 @@ network_json(const struct compose_network *n)
                 set_str(co, "ip_range", c->ip_range);
                 set_str(co, "gateway", c->gateway);
                 set_kvs(co, "aux_addresses", &c->aux_addresses);
+                merge_extra(co, c->extra);
                 json_array_append_new(a, co);
             }
             json_object_set_new(ipam, "config", a);

@@ -320,6 +320,7 @@ compose_project_free(struct compose_project *p)
             free(n->ipam.config[j].ip_range);
             free(n->ipam.config[j].gateway);
             compose_kvs_done(&n->ipam.config[j].aux_addresses);
+            json_put(&n->ipam.config[j].extra);
         }
         free(n->ipam.config);
         compose_kvs_done(&n->ipam.options);

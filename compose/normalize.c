@@ -1453,13 +1453,17 @@ service_parse(struct compose_project *p, const struct cnode *services, const str
 
 /* ---- top-level resources ---- */
 
-/* external: true | "true" | {name: x} (deprecated spelling of name). */
+/* external: true | "true" | {name: x} (deprecated spelling of name); the
+ * mapping's x-* extensions are kept in extra["external"]. */
 static int
-external_parse(const struct cnode *n, const char *path, bool *external, char **name,
+external_parse(const struct cnode *n, const char *path, bool *external, char **name, json_t **extra,
                struct bt_err **err)
 {
     if (n->kind == CNODE_MAP) {
         *external = true;
+        for (size_t i = 0; i < n->n; i++)
+            if (is_ext(n->keys[i]->value))
+                extra_nested(extra, "external", NULL, n->keys[i]->value, n->items[i]);
         const struct cnode *nm = cnode_map_get(n, "name");
         if (nm && !*name) {
             _cleanup_free_ char *p = sub(path, "name");
@@ -1508,7 +1512,7 @@ networks_top(struct compose_project *p, const struct cnode *n, struct bt_err **e
             if (f)
                 r = get_field(net, f, x, q, NULL, err);
             else if (strcmp(k, "external") == 0)
-                r = external_parse(x, q, &net->external, &net->name, err);
+                r = external_parse(x, q, &net->external, &net->name, &net->extra, err);
             else if (strcmp(k, "ipam") == 0 && !cnode_is_null(x)) {
                 r = want_map(x, q, err);
                 for (size_t m = 0; r >= 0 && m < x->n; m++) {
@@ -1541,6 +1545,8 @@ networks_top(struct compose_project *p, const struct cnode *n, struct bt_err **e
                                 else if (strcmp(ck, "aux_addresses") == 0)
                                     r = get_kvs(cn->items[cj], cq, &cc->aux_addresses, KVS_NO_NULL,
                                                 NULL, err);
+                                else if (is_ext(ck))
+                                    extra_set(&cc->extra, ck, cn->items[cj]);
                             }
                         }
                     }
@@ -1579,7 +1585,8 @@ volumes_top(struct compose_project *p, const struct cnode *n, struct bt_err **er
                 if (f)
                     r = get_field(vol, f, v->items[j], q, NULL, err);
                 else if (strcmp(k, "external") == 0)
-                    r = external_parse(v->items[j], q, &vol->external, &vol->name, err);
+                    r = external_parse(v->items[j], q, &vol->external, &vol->name, &vol->extra,
+                                       err);
                 else
                     extra_set(&vol->extra, k, v->items[j]);
             }
@@ -1616,7 +1623,7 @@ file_objects_top(struct compose_project *p, const struct cnode *n, const char *w
             if (f)
                 r = get_field(o, f, x, q, NULL, err);
             else if (strcmp(k, "external") == 0)
-                r = external_parse(x, q, &o->external, &o->name, err);
+                r = external_parse(x, q, &o->external, &o->name, &o->extra, err);
             else if (strcmp(k, "file") == 0) {
                 r = want_scalar(x, q, "a path", err);
                 if (r >= 0)
