@@ -866,23 +866,30 @@ edit_distance(const char *a, const char *b)
     return r;
 }
 
-/* The known property closest to key, when it is close enough to be a typo. */
+/* Keeps cand in *best when it is closer to word than *best and close
+ * enough to be a typo of it. */
+static void
+consider(const char *word, const char *cand, const char **best, size_t *best_d)
+{
+    if (strlen(word) > 64)
+        return;
+    size_t len = strlen(cand);
+    size_t limit = len / 3 < 1 ? 1 : (len / 3 > 3 ? 3 : len / 3);
+    size_t d = edit_distance(word, cand);
+    if (d <= limit && d < *best_d) {
+        *best = cand;
+        *best_d = d;
+    }
+}
+
+/* The known property closest to key, for "did you mean". */
 static const char *
 suggest(const struct schema *s, const char *key)
 {
-    if (strlen(key) > 64)
-        return NULL;
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
-    for (size_t i = 0; i < s->n_props; i++) {
-        size_t len = strlen(s->props[i].name);
-        size_t limit = len / 3 < 1 ? 1 : (len / 3 > 3 ? 3 : len / 3);
-        size_t d = edit_distance(key, s->props[i].name);
-        if (d <= limit && d < best_d) {
-            best = s->props[i].name;
-            best_d = d;
-        }
-    }
+    for (size_t i = 0; i < s->n_props; i++)
+        consider(key, s->props[i].name, &best, &best_d);
     return best;
 }
 
@@ -1161,6 +1168,16 @@ check(struct vctx *v, const struct schema *s, const struct cnode *n, struct verr
                 bt_buf_printf(&b, "%s%s", i ? ", " : "", d);
             }
             _cleanup_free_ char *list = bt_buf_steal(&b);
+            const char *best = NULL;
+            size_t best_d = SIZE_MAX;
+            if (node_type(n) == T_STR) {
+                json_array_foreach (s->enum_values, i, ev) {
+                    if (json_is_string(ev))
+                        consider(n->value, json_string_value(ev), &best, &best_d);
+                }
+            }
+            if (best)
+                return fail(v, e, n, 0, "must be one of: %s; did you mean '%s'?", list, best);
             return fail(v, e, n, 0, "must be one of: %s", list);
         }
     }

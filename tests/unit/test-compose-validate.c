@@ -137,6 +137,9 @@ test_enum_pattern_range(void **state)
 {
     assert_invalid("services:\n  web:\n    cgroup: shared\n",
                    "compose.yaml:3:13: services.web.cgroup: must be one of: host, private");
+    assert_invalid("services:\n  web:\n    cgroup: privat\n",
+                   "compose.yaml:3:13: services.web.cgroup: must be one of: host, private; did "
+                   "you mean 'private'?");
     assert_invalid("services:\n  web:\n    pull_policy: sometimes\n",
                    "compose.yaml:3:18: services.web.pull_policy: 'sometimes' does not match the "
                    "pattern 'always|never|build|if_not_present|missing|refresh|daily|weekly|"
