@@ -1308,6 +1308,8 @@ refs_check(struct svc_ctx *c, const struct cnode *sn, struct bt_err **err)
     const struct cnode *dep = cnode_map_get(sn, "depends_on");
     for (size_t i = 0; dep && r >= 0 && i < dep->n; i++) {
         const struct cnode *name = dep->kind == CNODE_SEQ ? dep->items[i] : dep->keys[i];
+        if (name->kind != CNODE_SCALAR)
+            continue;
         _cleanup_free_ char *p = xasprintf("%s.depends_on", c->path);
         bool optional = false;
         for (size_t j = 0; j < s->n_depends_on; j++)
@@ -1320,7 +1322,7 @@ refs_check(struct svc_ctx *c, const struct cnode *sn, struct bt_err **err)
         const struct cnode *l = cnode_map_get(sn, lists[k]);
         for (size_t i = 0; l && l->kind == CNODE_SEQ && r >= 0 && i < l->n; i++) {
             const char *v = l->items[i]->value;
-            if (bt_str_startswith(v, "container:"))
+            if (l->items[i]->kind != CNODE_SCALAR || bt_str_startswith(v, "container:"))
                 continue;
             if (bt_str_startswith(v, "service:"))
                 v += strlen("service:");
@@ -1443,6 +1445,7 @@ service_parse(struct compose_project *p, const struct cnode *services, const str
         return nerr(err, cnode_map_get(sn, "network_mode"), path,
                     "service '%s' declares both network_mode and networks; use one", s->name);
     if (s->n_networks == 0 && !s->network_mode) {
+        free(s->networks);
         s->networks = xcalloc(1, sizeof(*s->networks));
         s->networks[0].name = xstrdup("default");
         s->networks[0].priority = s->networks[0].gw_priority = COMPOSE_NO_INT;

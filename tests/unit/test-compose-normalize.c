@@ -542,6 +542,66 @@ test_env_file(void **state)
     assert_int_equal(bt_rm_rf(dir, NULL), 0);
 }
 
+/* Malformed input never crashes normalisation: every node of the full
+ * fixture replaced by a mapping, a list or null gives a project or an
+ * error, nothing else. */
+static void
+collect_slots(struct cnode *n, struct cnode ****slots, size_t *ns)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        *slots = xreallocarray(*slots, *ns + 1, sizeof(**slots));
+        (*slots)[(*ns)++] = &n->items[i];
+        collect_slots(n->items[i], slots, ns);
+    }
+}
+
+static void
+test_mutations_never_crash(void **state)
+{
+    struct bt_err *err = NULL;
+    size_t len = 0;
+    const char *srcdir = getenv("BERTH_SOURCE_DIR");
+    _cleanup_free_ char *path =
+        bt_path_join(srcdir ? srcdir : ".", "tests/fixtures/compose/model/full/compose.yaml");
+    _cleanup_free_ char *text = bt_file_read_all(path, &len, &err);
+    _cleanup_free_ char *dir = bt_path_dirname(path);
+    if (!text)
+        fail_msg("%s", err->msg);
+    _cleanup_cnode_ struct cnode *root = compose_yaml_parse(text, len, "full.yaml", &err);
+    assert_non_null(root);
+    _cleanup_free_ struct cnode ***slots = NULL;
+    size_t ns = 0;
+    collect_slots(root, &slots, &ns);
+    assert_true(ns > 300);
+    size_t ok = 0, failed = 0;
+    for (size_t i = 0; i < ns; i++) {
+        struct cnode *orig = *slots[i];
+        /* One replacement per node, rotating, keeps the test fast. */
+        struct cnode *mutant = i % 3 == 0   ? cnode_new(CNODE_MAP, "m.yaml", 1, 1)
+                               : i % 3 == 1 ? cnode_new(CNODE_SEQ, "m.yaml", 1, 1)
+                                            : cnode_new_scalar("", false, orig);
+        *slots[i] = mutant;
+        struct compose_project *p = compose_project_from_tree(root, "m", dir, NULL, &err);
+        if (p) {
+            /* Printing what was accepted must work too (a sample). */
+            if (ok++ % 8 == 0) {
+                _cleanup_free_ char *y = compose_project_to_yaml(p);
+                assert_non_null(y);
+            }
+            compose_project_free(p);
+        } else {
+            assert_non_null(err);
+            assert_true(err->code > 0);
+            failed++;
+            err = bt_err_free(err);
+        }
+        cnode_free(mutant);
+        *slots[i] = orig;
+    }
+    assert_true(ok > 0);
+    assert_true(failed > 0);
+}
+
 int
 main(void)
 {
@@ -551,7 +611,7 @@ main(void)
         cmocka_unit_test(test_shell_split), cmocka_unit_test(test_ports),
         cmocka_unit_test(test_volumes),     cmocka_unit_test(test_service_model),
         cmocka_unit_test(test_top_level),   cmocka_unit_test(test_errors_have_positions),
-        cmocka_unit_test(test_env_file),
+        cmocka_unit_test(test_env_file),    cmocka_unit_test(test_mutations_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
