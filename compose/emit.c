@@ -1,7 +1,10 @@
 /* The normalised project back out: JSON objects in the long syntax, keys
  * sorted, and canonical YAML through the node emitter, as `config` prints
  * them. */
+#include <stdio.h>
 #include <string.h>
+
+#include <yaml.h>
 
 #include "compose/model-internal.h"
 
@@ -510,86 +513,194 @@ file_object_json(const struct compose_file_object *f)
     return o;
 }
 
-json_t *
-compose_project_to_json(const struct compose_project *p)
+/* The project in insertion order (name, services, networks, volumes,
+ * secrets, configs, extensions); with sort, every mapping below the top is
+ * rebuilt with its keys sorted. */
+/* Takes o; returns it, or a copy with keys sorted at every level. */
+static json_t *
+sorted_take(json_t *o, bool sort)
+{
+    if (!sort)
+        return o;
+    json_t *c = sorted(o);
+    json_decref(o);
+    return c;
+}
+
+static json_t *
+project_json(const struct compose_project *p, bool sort)
 {
     json_t *top = json_object();
     json_object_set_new(top, "name", json_string(p->name));
     json_t *svcs = json_object();
     for (size_t i = 0; i < p->n_services; i++)
-        json_object_set_new(svcs, p->services[i].name, compose_service_to_json(&p->services[i]));
-    json_object_set_new(top, "services", svcs);
+        json_object_set_new(svcs, p->services[i].name, service_json_unsorted(&p->services[i]));
+    json_object_set_new(top, "services", sorted_take(svcs, sort));
     if (p->n_networks) {
-        _cleanup_json_ json_t *o = json_object();
+        json_t *o = json_object();
         for (size_t i = 0; i < p->n_networks; i++)
             json_object_set_new(o, p->networks[i].key, network_json(&p->networks[i]));
-        json_object_set_new(top, "networks", sorted(o));
+        json_object_set_new(top, "networks", sorted_take(o, sort));
     }
     if (p->n_volumes) {
-        _cleanup_json_ json_t *o = json_object();
+        json_t *o = json_object();
         for (size_t i = 0; i < p->n_volumes; i++)
             json_object_set_new(o, p->volumes[i].key, volume_json(&p->volumes[i]));
-        json_object_set_new(top, "volumes", sorted(o));
+        json_object_set_new(top, "volumes", sorted_take(o, sort));
     }
     if (p->n_secrets) {
-        _cleanup_json_ json_t *o = json_object();
+        json_t *o = json_object();
         for (size_t i = 0; i < p->n_secrets; i++)
             json_object_set_new(o, p->secrets[i].key, file_object_json(&p->secrets[i]));
-        json_object_set_new(top, "secrets", sorted(o));
+        json_object_set_new(top, "secrets", sorted_take(o, sort));
     }
     if (p->n_configs) {
-        _cleanup_json_ json_t *o = json_object();
+        json_t *o = json_object();
         for (size_t i = 0; i < p->n_configs; i++)
             json_object_set_new(o, p->configs[i].key, file_object_json(&p->configs[i]));
-        json_object_set_new(top, "configs", sorted(o));
+        json_object_set_new(top, "configs", sorted_take(o, sort));
     }
     if (p->extra) {
+        /* Extensions go last, in key order. */
         _cleanup_json_ json_t *x = sorted(p->extra);
         merge_extra(top, x);
     }
     return top;
 }
 
-/* JSON to the node tree, for the YAML emitter; object order is kept. */
-static struct cnode *
-json_to_cnode(json_t *j)
+json_t *
+compose_project_to_json(const struct compose_project *p)
 {
-    if (json_is_object(j)) {
-        struct cnode *m = cnode_new(CNODE_MAP, NULL, 0, 0);
-        const char *k;
-        json_t *v;
-        json_object_foreach (j, k, v) {
-            struct cnode *key = cnode_new_scalar(k, true, m);
-            cnode_map_set_take(m, key, json_to_cnode(v));
-        }
-        return m;
+    return project_json(p, true);
+}
+
+/* ---- YAML straight from JSON with libyaml, keeping object order ---- */
+
+static int
+yaml_write(void *data, unsigned char *buf, size_t size)
+{
+    bt_buf_append(data, (const char *)buf, size);
+    return 1;
+}
+
+static bool
+yaml_scalar(yaml_emitter_t *em, const char *text, bool is_string)
+{
+    yaml_event_t ev;
+    yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
+    if (is_string) {
+        /* A string that would read back as null, a boolean or a number is
+         * quoted; multi-line strings use the literal style. */
+        struct cnode plain = {.kind = CNODE_SCALAR, .value = (char *)text};
+        /* Only these can start a null, boolean or number. */
+        bool maybe = !*text || strchr("~nNtTfF0123456789+-.", *text);
+        if (maybe && cnode_type(&plain) != CNODE_T_STRING)
+            style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+        else if (strchr(text, '\n'))
+            style = YAML_LITERAL_SCALAR_STYLE;
     }
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
+                                 style == YAML_ANY_SCALAR_STYLE, 1, style);
+    return yaml_emitter_emit(em, &ev);
+}
+
+static bool yaml_json(yaml_emitter_t *em, json_t *j, bool sort);
+
+/* A mapping, its keys sorted unless they are in the order wanted. */
+static bool
+yaml_object(yaml_emitter_t *em, json_t *j, bool sort)
+{
+    yaml_event_t ev;
+    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    if (!yaml_emitter_emit(em, &ev))
+        return false;
+    size_t n = json_object_size(j), i = 0;
+    _cleanup_free_ const char **keys = xcalloc(n ? n : 1, sizeof(char *));
+    const char *k;
+    json_t *v;
+    json_object_foreach (j, k, v)
+        keys[i++] = k;
+    if (sort)
+        qsort(keys, n, sizeof(*keys), cmp_str_p);
+    for (i = 0; i < n; i++) {
+        if (!yaml_scalar(em, keys[i], true) || !yaml_json(em, json_object_get(j, keys[i]), true))
+            return false;
+    }
+    yaml_mapping_end_event_initialize(&ev);
+    return yaml_emitter_emit(em, &ev);
+}
+
+static bool
+yaml_json(yaml_emitter_t *em, json_t *j, bool sort)
+{
+    yaml_event_t ev;
+    if (json_is_object(j))
+        return yaml_object(em, j, sort);
     if (json_is_array(j)) {
-        struct cnode *a = cnode_new(CNODE_SEQ, NULL, 0, 0);
+        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+        if (!yaml_emitter_emit(em, &ev))
+            return false;
         size_t i;
         json_t *v;
-        json_array_foreach (j, i, v)
-            cnode_seq_push_take(a, json_to_cnode(v));
-        return a;
+        json_array_foreach (j, i, v) {
+            if (!yaml_json(em, v, true))
+                return false;
+        }
+        yaml_sequence_end_event_initialize(&ev);
+        return yaml_emitter_emit(em, &ev);
     }
     if (json_is_string(j))
-        return cnode_new_scalar(json_string_value(j), true, NULL);
+        return yaml_scalar(em, json_string_value(j), true);
     if (json_is_null(j))
-        return cnode_new_scalar("null", false, NULL);
-    if (json_is_true(j))
-        return cnode_new_scalar("true", false, NULL);
-    if (json_is_false(j))
-        return cnode_new_scalar("false", false, NULL);
-    _cleanup_free_ char *text = json_dumps(j, JSON_ENCODE_ANY);
-    return cnode_new_scalar(text, false, NULL);
+        return yaml_scalar(em, "null", false);
+    if (json_is_boolean(j))
+        return yaml_scalar(em, json_is_true(j) ? "true" : "false", false);
+    char num[64];
+    if (json_is_integer(j))
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+    else
+        snprintf(num, sizeof(num), "%.17g", json_real_value(j));
+    /* Shortest text that reads back to the same double. */
+    if (json_is_real(j)) {
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(num, sizeof(num), "%.*g", prec, json_real_value(j));
+            if (strtod(num, NULL) == json_real_value(j))
+                break;
+        }
+        if (!strpbrk(num, ".eEn"))
+            strcat(num, ".0");
+    }
+    return yaml_scalar(em, num, false);
 }
 
 char *
 compose_project_to_yaml(const struct compose_project *p)
 {
-    _cleanup_json_ json_t *j = compose_project_to_json(p);
-    _cleanup_cnode_ struct cnode *n = json_to_cnode(j);
-    return compose_yaml_emit(n);
+    _cleanup_json_ json_t *j = project_json(p, false);
+    struct bt_buf out = {0};
+    yaml_emitter_t em;
+    yaml_event_t ev;
+    yaml_emitter_initialize(&em);
+    yaml_emitter_set_output(&em, yaml_write, &out);
+    yaml_emitter_set_unicode(&em, 1);
+    yaml_emitter_set_width(&em, -1);
+    yaml_emitter_set_indent(&em, 2);
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    bool ok = yaml_emitter_emit(&em, &ev);
+    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_json(&em, j, false);
+    yaml_document_end_event_initialize(&ev, 1);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    yaml_stream_end_event_initialize(&ev);
+    ok = ok && yaml_emitter_emit(&em, &ev);
+    ok = ok && yaml_emitter_flush(&em);
+    yaml_emitter_delete(&em);
+    /* The emitter fails only on events it cannot represent, which this
+     * function never builds. */
+    if (!ok)
+        abort();
+    return bt_buf_steal(&out);
 }
 
 char *

@@ -379,8 +379,9 @@ is_remote_context(const char *s)
 
 struct svc_ctx {
     struct compose_project *p;
-    const struct cnode *services; /* the services mapping */
-    const char *path;             /* services.NAME */
+    const char *const *names; /* every service's name, sorted */
+    size_t n_names;
+    const char *path; /* services.NAME */
     struct compose_service *s;
 };
 
@@ -1283,6 +1284,12 @@ label_files_parse(struct svc_ctx *c, const struct cnode *n, const char *path, st
     return 0;
 }
 
+static int
+cmp_str_p(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* A reference from this service to another must name a service of the
  * project (after profiles); depends_on with `required: false` may not. */
 static int
@@ -1290,7 +1297,8 @@ ref_check(struct svc_ctx *c, const struct cnode *n, const char *path, const char
           bool optional, struct bt_err **err)
 {
     _cleanup_free_ char *target = xstrndup(name, len);
-    if (cnode_map_index(c->services, target) >= 0 || optional)
+    const char *key = target;
+    if (optional || bsearch(&key, c->names, c->n_names, sizeof(*c->names), cmp_str_p))
         return 0;
     if (bt_strv_contains(c->p->disabled_services, target))
         return nerr(err, n, path,
@@ -1343,14 +1351,15 @@ refs_check(struct svc_ctx *c, const struct cnode *sn, struct bt_err **err)
 }
 
 static int
-service_parse(struct compose_project *p, const struct cnode *services, const struct cnode *key,
-              const struct cnode *sn, struct compose_service *s, struct bt_err **err)
+service_parse(struct compose_project *p, const char *const *names, size_t n_names,
+              const struct cnode *key, const struct cnode *sn, struct compose_service *s,
+              struct bt_err **err)
 {
     memset(s, 0, sizeof(*s));
     compose_fields_init(s, compose_service_fields, compose_service_n_fields);
     s->name = xstrdup(key->value);
     _cleanup_free_ char *path = sub("services", s->name);
-    struct svc_ctx c = {.p = p, .services = services, .path = path, .s = s};
+    struct svc_ctx c = {.p = p, .names = names, .n_names = n_names, .path = path, .s = s};
     if (cnode_is_null(sn))
         return nerr(err, key, path, "a service needs an image or a build section");
     int r = want_map(sn, path, err);
@@ -1704,9 +1713,13 @@ compose_normalize(const struct cnode *root, struct compose_project *p, struct bt
         if ((r = want_map(svcs, "services", err)) < 0)
             return r;
         p->services = xcalloc(svcs->n ? svcs->n : 1, sizeof(*p->services));
+        _cleanup_free_ const char **names = xcalloc(svcs->n ? svcs->n : 1, sizeof(char *));
+        for (size_t i = 0; i < svcs->n; i++)
+            names[i] = svcs->keys[i]->value;
+        qsort(names, svcs->n, sizeof(*names), cmp_str_p);
         for (size_t i = 0; i < svcs->n; i++) {
-            r = service_parse(p, svcs, svcs->keys[i], svcs->items[i], &p->services[p->n_services++],
-                              err);
+            r = service_parse(p, names, svcs->n, svcs->keys[i], svcs->items[i],
+                              &p->services[p->n_services++], err);
             if (r < 0)
                 return r;
         }
