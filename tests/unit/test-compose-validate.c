@@ -326,6 +326,25 @@ test_keywords_beyond_compose(void **state)
                 "t.yaml:1:1: matches more than one of the allowed forms (1 and 2); "
                 "it must match exactly one");
 
+    /* enum and uniqueItems compare any JSON values. */
+    const char *values =
+        "{\"properties\": {\"e\": {\"enum\": [null, true, 2, [1, \"x\"], {\"a\": 1}]},"
+        "\"u\": {\"uniqueItems\": true}}}";
+    assert_with(values, "e: ~", NULL);
+    assert_with(values, "e: true", NULL);
+    assert_with(values, "e: 2.0", NULL);
+    assert_with(values, "e: [1, x]", NULL);
+    assert_with(values, "e: {a: 1}", NULL);
+    assert_with(values, "e: \"2\"",
+                "t.yaml:1:4: e: must be one of: null, true, 2, [1,\"x\"], {\"a\":1}");
+    assert_with(values, "e: [x, 1]",
+                "t.yaml:1:4: e: must be one of: null, true, 2, [1,\"x\"], {\"a\":1}");
+    assert_with(values, "e: {a: 1, b: 2}",
+                "t.yaml:1:4: e: must be one of: null, true, 2, [1,\"x\"], {\"a\":1}");
+    assert_with(values, "u: [[1, {a: 1, b: [~]}], [1, {a: 1, b: [false]}], true, 1, \"1\"]", NULL);
+    assert_with(values, "u: [[1, {a: 1, b: [~]}], [1.0, {b: [null], a: 1}]]",
+                "t.yaml:1:26: u[1]: repeats item [0]; items must be unique");
+
     /* $ref to the root: recursive schemas work. */
     const char *tree = "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"},"
                        "\"kids\": {\"type\": \"array\", \"items\": {\"$ref\": \"#\"}}},"
