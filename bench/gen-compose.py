@@ -3,16 +3,21 @@
 
 Each service uses the keys real projects use: image, command, ports,
 volumes (bind, named, anonymous), environment, labels, depends_on with a
-condition, healthcheck, restart, resources, ulimits, networks with aliases,
-extra_hosts; plus a few tools behind a profile. Dependencies point only backwards, so
+condition, healthcheck, restart, resources, ulimits, networks, extra_hosts;
+plus a few tools behind a profile. It sticks to what docker-compose 1.29 and
+podman-compose 1.0 read too (no top-level name:, networks as a list), so the
+three tools parse the same file. Dependencies point only backwards, so
 the graph is acyclic with many layers. Deterministic for a given N.
 """
+import os
 import sys
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+# BENCH_DEPS=0 leaves depends_on out (for tools that resolve dependency
+# chains slowly).
+deps = os.environ.get("BENCH_DEPS", "1") != "0"
 out = []
 w = out.append
-w("name: bench")
 w("x-common: &common")
 w("  restart: unless-stopped")
 w("  labels:")
@@ -38,7 +43,7 @@ for i in range(n):
     w(f"      SERVICE_ID: \"{i}\"")
     w("      LOG_LEVEL: ${LOG_LEVEL:-info}")
     w(f"      PEER: svc{(i + 1) % n:04d}")
-    if i > 0:
+    if deps and i > 0:
         w("    depends_on:")
         w(f"      svc{i - 1:04d}:")
         w("        condition: service_started")
@@ -55,10 +60,7 @@ for i in range(n):
     w("    cpus: 0.5")
     w("    ulimits:")
     w("      nofile: {soft: 1024, hard: 4096}")
-    w("    networks:")
-    w(f"      net{i % 5}:")
-    w(f"        aliases: [\"{s}.internal\"]")
-    w("      default:")
+    w(f"    networks: [net{i % 5}, default]")
     w("    extra_hosts: [\"db.internal=10.0.0.5\"]")
 # A few tools behind a profile, which nothing depends on.
 for k in range(max(1, n // 100)):
@@ -67,6 +69,7 @@ for k in range(max(1, n // 100)):
     w("    profiles: [debug]")
     w(f"    network_mode: \"service:svc{k:04d}\"")
 w("networks:")
+w("  default:")
 for k in range(5):
     w(f"  net{k}:")
     w("    driver: bridge")
