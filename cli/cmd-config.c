@@ -1,9 +1,11 @@
 /* berth config: the project as berth reads it, after merging, interpolation,
  * validation and normalisation, in canonical YAML or JSON; or parts of it. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -54,6 +56,51 @@ selection(const struct compose_project *p, char *const *names)
     return sel;
 }
 
+/* The project itself, only the services asked for (SERVICE arguments). */
+static int
+print_config(const struct compose_project *p, char *const *names, bool json, FILE *f,
+             struct bt_err **err)
+{
+    _cleanup_free_ bool *sel = selection(p, names);
+    struct compose_project view = *p;
+    _cleanup_free_ struct compose_service *kept =
+        xcalloc(p->n_services ? p->n_services : 1, sizeof(*kept));
+    view.n_services = 0;
+    for (size_t i = 0; i < p->n_services; i++)
+        if (sel[i])
+            kept[view.n_services++] = p->services[i];
+    view.services = kept;
+    return compose_project_print(&view, json, f, err);
+}
+
+/* -o FILE: written next to FILE, then renamed over it. */
+static int
+print_config_file(const struct compose_project *p, char *const *names, bool json,
+                  const char *output, struct bt_err **err)
+{
+    _cleanup_free_ char *tmp = xasprintf("%s.XXXXXX", output);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return bt_err_errno(err, errno, "create '%s'", tmp);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return bt_err_errno(err, e, "open '%s'", tmp);
+    }
+    int r = print_config(p, names, json, f, err);
+    if (r >= 0 && (fsync(fileno(f)) < 0 || fchmod(fileno(f), 0644) < 0))
+        r = bt_err_errno(err, errno, "write '%s'", output);
+    if (fclose(f) != 0 && r >= 0)
+        r = bt_err_errno(err, errno, "write '%s'", output);
+    if (r >= 0 && rename(tmp, output) < 0)
+        r = bt_err_errno(err, errno, "rename to '%s'", output);
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
 static char *
 render(const struct compose_project *p, enum what what, const char *format, const char *hash,
        char *const *names)
@@ -100,22 +147,8 @@ render(const struct compose_project *p, enum what what, const char *format, cons
         }
         break;
     }
-    case W_CONFIG: {
-        /* Drop the services that were not asked for (SERVICE arguments). */
-        struct compose_project view = *p;
-        _cleanup_free_ struct compose_service *kept =
-            xcalloc(p->n_services ? p->n_services : 1, sizeof(*kept));
-        view.n_services = 0;
-        for (size_t i = 0; i < p->n_services; i++)
-            if (sel[i])
-                kept[view.n_services++] = p->services[i];
-        view.services = kept;
-        _cleanup_free_ char *text = strcmp(format, "json") == 0
-                                        ? compose_project_to_json_text(&view)
-                                        : compose_project_to_yaml(&view);
-        bt_buf_puts(&out, text);
-        break;
-    }
+    case W_CONFIG:
+        break; /* printed by print_config() */
     }
     return bt_buf_steal(&out);
 }
@@ -245,6 +278,12 @@ cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (quiet)
         return CLI_EXIT_OK;
+    if (what == W_CONFIG) {
+        bool json = strcmp(format, "json") == 0;
+        int r = output ? print_config_file(p, names, json, output, &err)
+                       : print_config(p, names, json, stdout, &err);
+        return r < 0 ? cli_fail(&err, "config") : CLI_EXIT_OK;
+    }
     _cleanup_free_ char *text = render(p, what, format, hash, names);
     if (output) {
         if (bt_file_write_atomic(output, text, strlen(text), 0644, &err) < 0)

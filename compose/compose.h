@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/common.h"
 
@@ -384,6 +385,9 @@ json_t *compose_service_to_json(const struct compose_service *s);
  * the same input. Caller owns. */
 char *compose_project_to_yaml(const struct compose_project *p);
 char *compose_project_to_json_text(const struct compose_project *p);
+/* Writes the same text to f without building it in memory first; -EIO when
+ * writing fails. */
+int compose_project_print(const struct compose_project *p, bool json, FILE *f, struct bt_err **err);
 /* The config hash Compose puts in the com.docker.compose.config-hash label:
  * sha256 (hex) over the service without build, pull_policy, scale,
  * deploy.replicas, depends_on and profiles. Caller owns. */

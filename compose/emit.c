@@ -3,8 +3,7 @@
  * them. */
 #include <stdio.h>
 #include <string.h>
-
-#include <yaml.h>
+#include <strings.h>
 
 #include "compose/model-internal.h"
 
@@ -574,94 +573,110 @@ compose_project_to_json(const struct compose_project *p)
     return project_json(p, true);
 }
 
-/* ---- YAML straight from JSON with libyaml, keeping object order ---- */
+/* ---- YAML straight from JSON ----
+ *
+ * Block style, two spaces, sequences under a key not indented (as libyaml
+ * and Compose print them). A string is written plain only when it cannot
+ * read back as anything else: not null, a boolean or a number under YAML
+ * 1.2 (nor yes/no/on/off, which YAML 1.1 readers take for booleans), and
+ * free of the characters and sequences that mean something in plain
+ * scalars; otherwise double-quoted with escapes. Written by hand because a
+ * generic emitter spent most of `config`'s time analysing each scalar. */
 
-static int
-yaml_write(void *data, unsigned char *buf, size_t size)
+static bool
+yaml11_bool(const char *s)
 {
-    bt_buf_append(data, (const char *)buf, size);
-    return 1;
+    static const char *const words[] = {"y", "n", "yes", "no", "on", "off"};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(words); i++)
+        if (strcasecmp(s, words[i]) == 0)
+            return true;
+    return false;
 }
 
 static bool
-yaml_scalar(yaml_emitter_t *em, const char *text, bool is_string)
+plain_ok(const char *s)
 {
-    yaml_event_t ev;
-    yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
-    if (is_string) {
-        /* A string that would read back as null, a boolean or a number is
-         * quoted; multi-line strings use the literal style. */
-        struct cnode plain = {.kind = CNODE_SCALAR, .value = (char *)text};
-        /* Only these can start a null, boolean or number. */
-        bool maybe = !*text || strchr("~nNtTfF0123456789+-.", *text);
-        if (maybe && cnode_type(&plain) != CNODE_T_STRING)
-            style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-        else if (strchr(text, '\n'))
-            style = YAML_LITERAL_SCALAR_STYLE;
-    }
-    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
-                                 style == YAML_ANY_SCALAR_STYLE, 1, style);
-    return yaml_emitter_emit(em, &ev);
-}
-
-static bool yaml_json(yaml_emitter_t *em, json_t *j, bool sort);
-
-/* A mapping, its keys sorted unless they are in the order wanted. */
-static bool
-yaml_object(yaml_emitter_t *em, json_t *j, bool sort)
-{
-    yaml_event_t ev;
-    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
-    if (!yaml_emitter_emit(em, &ev))
+    size_t len = strlen(s);
+    if (!len || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
         return false;
-    size_t n = json_object_size(j), i = 0;
-    _cleanup_free_ const char **keys = xcalloc(n ? n : 1, sizeof(char *));
-    const char *k;
-    json_t *v;
-    json_object_foreach (j, k, v)
-        keys[i++] = k;
-    if (sort)
-        qsort(keys, n, sizeof(*keys), cmp_str_p);
-    for (i = 0; i < n; i++) {
-        if (!yaml_scalar(em, keys[i], true) || !yaml_json(em, json_object_get(j, keys[i]), true))
+    if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) && !(s[0] == '-' && len > 1 && s[1] != ' '))
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        if (*p == ':' && p[1] == ' ')
+            return false;
+        if (*p == ' ' && p[1] == '#')
             return false;
     }
-    yaml_mapping_end_event_initialize(&ev);
-    return yaml_emitter_emit(em, &ev);
+    /* Only these can start a null, boolean or number. */
+    if (strchr("~nNtTfF0123456789+-.", s[0])) {
+        struct cnode plain = {.kind = CNODE_SCALAR, .value = (char *)s};
+        if (cnode_type(&plain) != CNODE_T_STRING)
+            return false;
+    }
+    return !yaml11_bool(s);
 }
 
-static bool
-yaml_json(yaml_emitter_t *em, json_t *j, bool sort)
+static void
+put_string(struct bt_buf *b, const char *s)
 {
-    yaml_event_t ev;
-    if (json_is_object(j))
-        return yaml_object(em, j, sort);
-    if (json_is_array(j)) {
-        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-        if (!yaml_emitter_emit(em, &ev))
-            return false;
-        size_t i;
-        json_t *v;
-        json_array_foreach (j, i, v) {
-            if (!yaml_json(em, v, true))
-                return false;
-        }
-        yaml_sequence_end_event_initialize(&ev);
-        return yaml_emitter_emit(em, &ev);
+    if (plain_ok(s)) {
+        bt_buf_puts(b, s);
+        return;
     }
-    if (json_is_string(j))
-        return yaml_scalar(em, json_string_value(j), true);
-    if (json_is_null(j))
-        return yaml_scalar(em, "null", false);
-    if (json_is_boolean(j))
-        return yaml_scalar(em, json_is_true(j) ? "true" : "false", false);
+    bt_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            bt_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            bt_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            bt_buf_puts(b, "\\n");
+            break;
+        case '\t':
+            bt_buf_puts(b, "\\t");
+            break;
+        case '\r':
+            bt_buf_puts(b, "\\r");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                bt_buf_printf(b, "\\x%02x", *p);
+            else
+                bt_buf_putc(b, (char)*p);
+        }
+    }
+    bt_buf_putc(b, '"');
+}
+
+/* A scalar, an empty collection, or false when j is a non-empty one. */
+static bool
+put_scalar(struct bt_buf *b, json_t *j)
+{
     char num[64];
-    if (json_is_integer(j))
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-    else
-        snprintf(num, sizeof(num), "%.17g", json_real_value(j));
-    /* Shortest text that reads back to the same double. */
-    if (json_is_real(j)) {
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        if (json_object_size(j))
+            return false;
+        bt_buf_puts(b, "{}");
+        return true;
+    case JSON_ARRAY:
+        if (json_array_size(j))
+            return false;
+        bt_buf_puts(b, "[]");
+        return true;
+    case JSON_STRING:
+        put_string(b, json_string_value(j));
+        return true;
+    case JSON_INTEGER:
+        bt_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        return true;
+    case JSON_REAL:
+        /* The shortest text that reads back to the same double. */
         for (int prec = 1; prec <= 17; prec++) {
             snprintf(num, sizeof(num), "%.*g", prec, json_real_value(j));
             if (strtod(num, NULL) == json_real_value(j))
@@ -669,38 +684,114 @@ yaml_json(yaml_emitter_t *em, json_t *j, bool sort)
         }
         if (!strpbrk(num, ".eEn"))
             strcat(num, ".0");
+        bt_buf_puts(b, num);
+        return true;
+    case JSON_TRUE:
+        bt_buf_puts(b, "true");
+        return true;
+    case JSON_FALSE:
+        bt_buf_puts(b, "false");
+        return true;
+    case JSON_NULL:
+        bt_buf_puts(b, "null");
+        return true;
     }
-    return yaml_scalar(em, num, false);
+    return true;
+}
+
+static void
+pad(struct bt_buf *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        bt_buf_putc(b, ' ');
+}
+
+static void put_seq(struct bt_buf *b, json_t *a, int indent, bool inline_first);
+
+/* A mapping's entries with keys at column indent; the first one follows
+ * what is already on the line ("- ") when inline_first. */
+static void
+put_map(struct bt_buf *b, json_t *o, int indent, bool inline_first, bool sort)
+{
+    size_t n = json_object_size(o), i = 0;
+    _cleanup_free_ const char **keys = xcalloc(n ? n : 1, sizeof(char *));
+    const char *k;
+    json_t *v;
+    json_object_foreach (o, k, v)
+        keys[i++] = k;
+    if (sort)
+        qsort(keys, n, sizeof(*keys), cmp_str_p);
+    for (i = 0; i < n; i++) {
+        if (i > 0 || !inline_first)
+            pad(b, indent);
+        put_string(b, keys[i]);
+        bt_buf_putc(b, ':');
+        v = json_object_get(o, keys[i]);
+        size_t mark = b->len;
+        bt_buf_putc(b, ' ');
+        if (put_scalar(b, v)) {
+            bt_buf_putc(b, '\n');
+            continue;
+        }
+        b->len = mark;
+        b->data[mark] = '\0';
+        bt_buf_putc(b, '\n');
+        if (json_is_object(v))
+            put_map(b, v, indent + 2, false, true);
+        else
+            put_seq(b, v, indent, false);
+    }
+}
+
+/* A sequence's items with their "- " at column indent. */
+static void
+put_seq(struct bt_buf *b, json_t *a, int indent, bool inline_first)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (a, i, v) {
+        if (i > 0 || !inline_first)
+            pad(b, indent);
+        bt_buf_puts(b, "- ");
+        if (put_scalar(b, v))
+            bt_buf_putc(b, '\n');
+        else if (json_is_object(v))
+            put_map(b, v, indent + 2, true, true);
+        else
+            put_seq(b, v, indent + 2, true);
+    }
+}
+
+static char *
+yaml_text(const struct compose_project *p)
+{
+    _cleanup_json_ json_t *j = project_json(p, false);
+    struct bt_buf b = {0};
+    put_map(&b, j, 0, false, false);
+    return bt_buf_steal(&b);
 }
 
 char *
 compose_project_to_yaml(const struct compose_project *p)
 {
-    _cleanup_json_ json_t *j = project_json(p, false);
-    struct bt_buf out = {0};
-    yaml_emitter_t em;
-    yaml_event_t ev;
-    yaml_emitter_initialize(&em);
-    yaml_emitter_set_output(&em, yaml_write, &out);
-    yaml_emitter_set_unicode(&em, 1);
-    yaml_emitter_set_width(&em, -1);
-    yaml_emitter_set_indent(&em, 2);
-    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-    bool ok = yaml_emitter_emit(&em, &ev);
-    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    ok = ok && yaml_json(&em, j, false);
-    yaml_document_end_event_initialize(&ev, 1);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    yaml_stream_end_event_initialize(&ev);
-    ok = ok && yaml_emitter_emit(&em, &ev);
-    ok = ok && yaml_emitter_flush(&em);
-    yaml_emitter_delete(&em);
-    /* The emitter fails only on events it cannot represent, which this
-     * function never builds. */
-    if (!ok)
-        abort();
-    return bt_buf_steal(&out);
+    return yaml_text(p);
+}
+
+int
+compose_project_print(const struct compose_project *p, bool json, FILE *f, struct bt_err **err)
+{
+    bool ok;
+    if (json) {
+        _cleanup_json_ json_t *j = project_json(p, true);
+        ok = json_dumpf(j, f, JSON_INDENT(2)) == 0 && fputc('\n', f) != EOF;
+    } else {
+        _cleanup_free_ char *text = yaml_text(p);
+        size_t len = strlen(text);
+        ok = fwrite(text, 1, len, f) == len;
+    }
+    if (!ok || fflush(f) == EOF || ferror(f))
+        return bt_err_errno(err, errno ? errno : EIO, "write the configuration");
+    return 0;
 }
 
 char *

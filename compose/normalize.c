@@ -33,10 +33,16 @@ nwrap(struct bt_err **err, const struct cnode *n, const char *path, int r)
     return r;
 }
 
+/* Key paths are built for every key while normalising, so plainly. */
 static char *
 sub(const char *path, const char *key)
 {
-    return xasprintf("%s.%s", path, key);
+    size_t a = strlen(path), b = strlen(key);
+    char *s = xmalloc(a + b + 2);
+    memcpy(s, path, a);
+    s[a] = '.';
+    memcpy(s + a + 1, key, b + 1);
+    return s;
 }
 
 static char *

@@ -49,7 +49,7 @@ mkdir sub
 printf 'services:\n  web:\n    image: nginx:$TAG\n' >compose.yaml
 run config >"$tmp/out" 2>"$tmp/err" || fail "unset variable is fatal"
 grep -q 'The "TAG" variable is not set' "$tmp/err" || fail "no warning: $(cat "$tmp/err")"
-grep -qx "    image: 'nginx:'" "$tmp/out" || fail "TAG not blank: $(cat "$tmp/out")"
+grep -qx '    image: "nginx:"' "$tmp/out" || fail "TAG not blank: $(cat "$tmp/out")"
 
 # No file at all.
 rm compose.yaml

@@ -63,7 +63,7 @@ static const char *const expected_yaml = "name: demo\n"
                                          "      NUM: \"007\"\n"
                                          "      TAG: \"1.25\"\n"
                                          "      UNSET_ONE: null\n"
-                                         "      YES: \"true\"\n"
+                                         "      \"YES\": \"true\"\n"
                                          "    healthcheck:\n"
                                          "      interval: 1m30s\n"
                                          "      retries: 3\n"
@@ -191,7 +191,10 @@ test_strings_that_look_like_other_types(void **state)
     _cleanup_free_ char *y = compose_project_to_yaml(p);
     assert_non_null(strstr(y, "    image: \"123\"\n"));
     assert_non_null(strstr(y, "    user: \"null\"\n"));
-    assert_non_null(strstr(y, "      n: \"1e3\"\n"));
+    /* YAML 1.1 readers take n, on and yes for booleans: quoted too. */
+    assert_non_null(strstr(y, "      \"n\": \"1e3\"\n"));
+    assert_non_null(strstr(y, "      \"on\": \"yes\"\n"));
+    assert_non_null(strstr(y, "    hostname: \"multi\\nline\"\n"));
     /* Read back, every one is still the same string. */
     _cleanup_project_ struct compose_project *q = load(y, &err);
     if (err)
@@ -200,6 +203,54 @@ test_strings_that_look_like_other_types(void **state)
     assert_string_equal(q->services[0].user, "null");
     assert_string_equal(q->services[0].hostname, "multi\nline");
     assert_string_equal(compose_kvs_get(&q->services[0].labels, "n"), "1e3");
+}
+
+/* Whatever a string holds, the YAML gives it back unchanged. */
+static void
+test_tricky_strings_round_trip(void **state)
+{
+    static const char *const values[] = {
+        "a: b",   "a #b",    "- x",    "-x",       "[x]",    "{x}",    "x, y",   "'q'",
+        "\"dq\"", "back\\s", "tab\tx", "bell\ax",  " lead",  "trail ", "colon:", "#hash",
+        "?q",     "&a",      "*a",     "!t",       "|p",     ">f",     "%p",     "@a",
+        "`b`",    "~",       "null",   "TRUE",     "0x1F",   "0o17",   ".5",     "1e3",
+        "-.inf",  "Yes",     "off",    "é ü 漢字", "line\n", "x:y",    "a\\nb",  "",
+    };
+    _cleanup_project_ struct compose_project *p = compose_project_new();
+    p->name = xstrdup("t");
+    p->working_dir = xstrdup("/srv/t");
+    p->environment = xcalloc(1, sizeof(char *));
+    p->n_services = 1;
+    p->services = xcalloc(1, sizeof(*p->services));
+    struct compose_service *s = &p->services[0];
+    compose_fields_init(s, compose_service_fields, compose_service_n_fields);
+    s->name = xstrdup("s");
+    s->image = xstrdup("busybox");
+    for (size_t i = 0; i < BT_ARRAY_SIZE(values); i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%02zu", i);
+        compose_kvs_set(&s->labels, key, values[i]);
+        compose_kvs_set(&s->labels, values[i][0] ? values[i] : "empty", key);
+    }
+    _cleanup_free_ char *y = compose_project_to_yaml(p);
+    struct bt_err *err = NULL;
+    _cleanup_cnode_ struct cnode *root = compose_yaml_parse(y, strlen(y), "out.yaml", &err);
+    if (!root)
+        fail_msg("%s in:\n%s", err->msg, y);
+    _cleanup_project_ struct compose_project *q =
+        compose_project_from_tree(root, "t", "/srv/t", NULL, &err);
+    if (!q)
+        fail_msg("%s", err->msg);
+    for (size_t i = 0; i < BT_ARRAY_SIZE(values); i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%02zu", i);
+        const char *got = compose_kvs_get(&q->services[0].labels, key);
+        if (!got || strcmp(got, values[i]) != 0)
+            fail_msg("label %s: got '%s', want '%s'", key, got ? got : "(none)", values[i]);
+        got = compose_kvs_get(&q->services[0].labels, values[i][0] ? values[i] : "empty");
+        if (!got || strcmp(got, key) != 0)
+            fail_msg("key '%s' did not come back", values[i]);
+    }
 }
 
 int
@@ -211,6 +262,7 @@ main(void)
         cmocka_unit_test(test_yaml_round_trip),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_strings_that_look_like_other_types),
+        cmocka_unit_test(test_tricky_strings_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
