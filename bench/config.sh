@@ -99,7 +99,7 @@ echo "bench: $services services, $(wc -l <compose.yaml) lines; $runs runs each o
 echo
 echo "| command | mean time | peak RSS | time / berth | RSS / berth |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-base_t= base_m=
+base_t='' base_m=''
 for i in "${!cmds[@]}"; do
     cmd=${cmds[$i]}
     # One checked run first, bounded: its time and memory are the result for

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/e2e/test-config-*.sh: `berth config` needs neither root
 # nor a sandbox; these tests run the binary in a clean environment on copies
 # of the fixtures and compare what a user sees.
@@ -9,7 +10,7 @@ if [ ! -x "$berth" ]; then
     echo "SKIP: no berth binary at $berth" >&2
     exit 77
 fi
-fixtures=$src/tests/fixtures/compose/model
+export fixtures=$src/tests/fixtures/compose/model
 tmp=$(mktemp -d /tmp/berth-e2e-config.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 

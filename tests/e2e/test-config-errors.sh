@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # berth config on bad input: one line naming file:line:col and the key path,
 # exit 1; usage errors exit 2; nothing on standard output.
+# shellcheck source=tests/e2e/config-lib.sh
 . "$(dirname "$0")/config-lib.sh"
 
 mkdir "$tmp/p"

@@ -3,6 +3,7 @@
 # and - for stdin), the override file, COMPOSE_FILE, -p, COMPOSE_PROJECT_NAME,
 # name:, .env, --env-file, --project-directory, --profile, COMPOSE_PROFILES,
 # --no-interpolate.
+# shellcheck source=tests/e2e/config-lib.sh
 . "$(dirname "$0")/config-lib.sh"
 
 mkdir -p "$tmp/My Project"

@@ -2,6 +2,7 @@
 # berth config over a project that uses every service and top-level key of
 # the Compose Specification: the exact canonical output, every key of the
 # input still there (normalised), and the output reading back to itself.
+# shellcheck source=tests/e2e/config-lib.sh
 . "$(dirname "$0")/config-lib.sh"
 
 cp -r "$fixtures/full" "$tmp/full"

@@ -2,6 +2,7 @@
 # berth config: the canonical YAML and JSON of a project, byte for byte, and
 # the listings (--services, --volumes, --networks, --profiles, --images,
 # --hash), -q and -o.
+# shellcheck source=tests/e2e/config-lib.sh
 . "$(dirname "$0")/config-lib.sh"
 
 cp -r "$fixtures/quickstart" "$tmp/shop"
