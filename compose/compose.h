@@ -226,8 +226,8 @@ struct compose_service {
     char **expose;
     struct compose_mount *volumes;
     size_t n_volumes;
-    char **volumes_from; /* "service:name[:ro]", "container:name[:rw]" as given,
-                            "name" normalised to "service:name" */
+    char **volumes_from; /* as given: "name[:ro]" (a service), "service:name[:rw]",
+                            "container:name[:ro]" */
     char **tmpfs;
     struct compose_service_network *networks;
     size_t n_networks;
