@@ -167,6 +167,30 @@ struct compose_file_ref {
     json_t *extra;
 };
 
+/* blkio_config entries: a device and its weight, bytes/s or operations/s. */
+struct compose_blkio_device {
+    char *path;
+    int64_t value;
+};
+
+struct compose_blkio {
+    int64_t weight;
+    struct compose_blkio_device *weight_device, *device_read_bps, *device_read_iops,
+        *device_write_bps, *device_write_iops;
+    size_t n_weight_device, n_device_read_bps, n_device_read_iops, n_device_write_bps,
+        n_device_write_iops;
+};
+
+/* post_start / pre_stop lifecycle hooks. */
+struct compose_hook {
+    char **command; /* shell-split when given as a string */
+    char *user;
+    char *working_dir;
+    bool privileged;
+    struct compose_kvs environment;
+    json_t *extra;
+};
+
 struct compose_env_file {
     char *path; /* absolute */
     bool required;
@@ -237,6 +261,9 @@ struct compose_service {
     size_t n_depends_on;
     char **links, **external_links;
     struct compose_healthcheck *healthcheck; /* NULL: image default */
+    struct compose_blkio *blkio;             /* blkio_config; NULL when absent */
+    struct compose_hook *post_start, *pre_stop;
+    size_t n_post_start, n_pre_stop;
     char *restart;
     struct compose_deploy *deploy;
     int64_t mem_limit, mem_reservation, memswap_limit, shm_size, mem_swappiness;

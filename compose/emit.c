@@ -329,6 +329,64 @@ sorted(json_t *j)
 }
 
 static json_t *
+blkio_list_json(const struct compose_blkio_device *d, size_t n, const char *value_key, bool bytes)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        set_str(o, "path", d[i].path);
+        if (bytes)
+            set_bytes(o, value_key, d[i].value);
+        else
+            set_int(o, value_key, d[i].value);
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *
+blkio_json(const struct compose_blkio *b)
+{
+    json_t *o = json_object();
+    set_int(o, "weight", b->weight);
+    struct {
+        const char *key, *value_key;
+        const struct compose_blkio_device *d;
+        size_t n;
+        bool bytes;
+    } lists[] = {
+        {"weight_device", "weight", b->weight_device, b->n_weight_device, false},
+        {"device_read_bps", "rate", b->device_read_bps, b->n_device_read_bps, true},
+        {"device_read_iops", "rate", b->device_read_iops, b->n_device_read_iops, false},
+        {"device_write_bps", "rate", b->device_write_bps, b->n_device_write_bps, true},
+        {"device_write_iops", "rate", b->device_write_iops, b->n_device_write_iops, false},
+    };
+    for (size_t i = 0; i < BT_ARRAY_SIZE(lists); i++)
+        if (lists[i].n)
+            json_object_set_new(
+                o, lists[i].key,
+                blkio_list_json(lists[i].d, lists[i].n, lists[i].value_key, lists[i].bytes));
+    return o;
+}
+
+static json_t *
+hooks_json(const struct compose_hook *h, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "command", strv_json(h[i].command));
+        set_str(o, "user", h[i].user);
+        set_str(o, "working_dir", h[i].working_dir);
+        set_true(o, "privileged", h[i].privileged);
+        set_kvs(o, "environment", &h[i].environment);
+        merge_extra(o, h[i].extra);
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *
 service_json_unsorted(const struct compose_service *s)
 {
     json_t *o = json_object();
@@ -412,6 +470,12 @@ service_json_unsorted(const struct compose_service *s)
     }
     if (s->deploy)
         json_object_set_new(o, "deploy", deploy_json(s->deploy));
+    if (s->blkio)
+        json_object_set_new(o, "blkio_config", blkio_json(s->blkio));
+    if (s->n_post_start)
+        json_object_set_new(o, "post_start", hooks_json(s->post_start, s->n_post_start));
+    if (s->n_pre_stop)
+        json_object_set_new(o, "pre_stop", hooks_json(s->pre_stop, s->n_pre_stop));
     if (s->n_ulimits) {
         json_t *u = json_object();
         for (size_t i = 0; i < s->n_ulimits; i++) {

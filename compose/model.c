@@ -228,6 +228,27 @@ file_refs_free(struct compose_file_ref *r, size_t n)
     free(r);
 }
 
+static void
+hooks_free(struct compose_hook *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bt_strv_free(h[i].command);
+        free(h[i].user);
+        free(h[i].working_dir);
+        compose_kvs_done(&h[i].environment);
+        json_put(&h[i].extra);
+    }
+    free(h);
+}
+
+static void
+blkio_devices_free(struct compose_blkio_device *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(d[i].path);
+    free(d);
+}
+
 void
 compose_service_done(struct compose_service *s)
 {
@@ -270,6 +291,16 @@ compose_service_done(struct compose_service *s)
         bt_strv_free(s->healthcheck->test);
         free(s->healthcheck);
     }
+    if (s->blkio) {
+        blkio_devices_free(s->blkio->weight_device, s->blkio->n_weight_device);
+        blkio_devices_free(s->blkio->device_read_bps, s->blkio->n_device_read_bps);
+        blkio_devices_free(s->blkio->device_read_iops, s->blkio->n_device_read_iops);
+        blkio_devices_free(s->blkio->device_write_bps, s->blkio->n_device_write_bps);
+        blkio_devices_free(s->blkio->device_write_iops, s->blkio->n_device_write_iops);
+        free(s->blkio);
+    }
+    hooks_free(s->post_start, s->n_post_start);
+    hooks_free(s->pre_stop, s->n_pre_stop);
     if (s->deploy) {
         free(s->deploy->mode);
         compose_kvs_done(&s->deploy->labels);

@@ -983,6 +983,106 @@ deploy_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct 
 }
 
 static int
+blkio_list(const struct cnode *n, const char *path, const char *value_key, bool bytes,
+           struct compose_blkio_device **out, size_t *nout, struct bt_err **err)
+{
+    if (n->kind != CNODE_SEQ)
+        return nerr(err, n, path, "expected a list of devices, got %s", cnode_kind_name(n));
+    *out = xcalloc(n->n ? n->n : 1, sizeof(**out));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct cnode *it = n->items[i];
+        _cleanup_free_ char *p = idx(path, i);
+        int r = want_map(it, p, err);
+        if (r < 0)
+            return r;
+        struct compose_blkio_device *d = &(*out)[(*nout)++];
+        d->value = COMPOSE_NO_INT;
+        const struct cnode *dp = cnode_map_get(it, "path"), *v = cnode_map_get(it, value_key);
+        if (!dp || !v)
+            return nerr(err, it, p, "needs path and %s", value_key);
+        _cleanup_free_ char *pp = sub(p, "path");
+        _cleanup_free_ char *vp = sub(p, value_key);
+        r = get_str(dp, pp, &d->path, err);
+        if (r >= 0)
+            r = bytes ? get_bytes(v, vp, &d->value, err) : get_int(v, vp, &d->value, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int
+blkio_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct bt_err **err)
+{
+    if (cnode_is_null(n))
+        return 0;
+    int r = want_map(n, path, err);
+    if (r < 0)
+        return r;
+    struct compose_blkio *b = xcalloc(1, sizeof(*b));
+    c->s->blkio = b;
+    b->weight = COMPOSE_NO_INT;
+    for (size_t i = 0; r >= 0 && i < n->n; i++) {
+        const char *k = n->keys[i]->value;
+        const struct cnode *v = n->items[i];
+        _cleanup_free_ char *p = sub(path, k);
+        if (strcmp(k, "weight") == 0)
+            r = get_int(v, p, &b->weight, err);
+        else if (strcmp(k, "weight_device") == 0)
+            r = blkio_list(v, p, "weight", false, &b->weight_device, &b->n_weight_device, err);
+        else if (strcmp(k, "device_read_bps") == 0)
+            r = blkio_list(v, p, "rate", true, &b->device_read_bps, &b->n_device_read_bps, err);
+        else if (strcmp(k, "device_read_iops") == 0)
+            r = blkio_list(v, p, "rate", false, &b->device_read_iops, &b->n_device_read_iops, err);
+        else if (strcmp(k, "device_write_bps") == 0)
+            r = blkio_list(v, p, "rate", true, &b->device_write_bps, &b->n_device_write_bps, err);
+        else if (strcmp(k, "device_write_iops") == 0)
+            r = blkio_list(v, p, "rate", false, &b->device_write_iops, &b->n_device_write_iops,
+                           err);
+    }
+    return r;
+}
+
+static int
+hooks_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct compose_hook **out,
+            size_t *nout, struct bt_err **err)
+{
+    if (n->kind != CNODE_SEQ)
+        return nerr(err, n, path, "expected a list of hooks, got %s", cnode_kind_name(n));
+    *out = xcalloc(n->n ? n->n : 1, sizeof(**out));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct cnode *it = n->items[i];
+        _cleanup_free_ char *p = idx(path, i);
+        int r = want_map(it, p, err);
+        if (r < 0)
+            return r;
+        struct compose_hook *h = &(*out)[(*nout)++];
+        for (size_t j = 0; r >= 0 && j < it->n; j++) {
+            const char *k = it->keys[j]->value;
+            const struct cnode *v = it->items[j];
+            _cleanup_free_ char *q = sub(p, k);
+            if (strcmp(k, "command") == 0)
+                r = command_parse(v, q, &h->command, err);
+            else if (strcmp(k, "user") == 0)
+                r = get_str(v, q, &h->user, err);
+            else if (strcmp(k, "working_dir") == 0)
+                r = get_str(v, q, &h->working_dir, err);
+            else if (strcmp(k, "privileged") == 0)
+                r = get_bool(v, q, &h->privileged, err);
+            else if (strcmp(k, "environment") == 0)
+                r = get_kvs(v, q, &h->environment, KVS_ENV, c->p->environment, err);
+            else if (is_ext(k))
+                extra_set(&h->extra, k, v);
+        }
+        if (r < 0)
+            return r;
+        if (!h->command)
+            return nerr(err, it, p, "a hook needs a command");
+    }
+    return 0;
+}
+
+static int
 cmp_ulimit(const void *a, const void *b)
 {
     return strcmp(((const struct compose_ulimit *)a)->name,
@@ -1408,6 +1508,12 @@ service_parse(struct compose_project *p, const char *const *names, size_t n_name
             r = deploy_parse(&c, v, kp, err);
         else if (strcmp(k, "ulimits") == 0)
             r = ulimits_parse(&c, v, kp, err);
+        else if (strcmp(k, "blkio_config") == 0)
+            r = blkio_parse(&c, v, kp, err);
+        else if (strcmp(k, "post_start") == 0)
+            r = hooks_parse(&c, v, kp, &s->post_start, &s->n_post_start, err);
+        else if (strcmp(k, "pre_stop") == 0)
+            r = hooks_parse(&c, v, kp, &s->pre_stop, &s->n_pre_stop, err);
         else if (strcmp(k, "devices") == 0)
             r = devices_parse(&c, v, kp, err);
         else if (strcmp(k, "extra_hosts") == 0)

@@ -56,6 +56,11 @@ checks = [
     out["models"]["llm"]["model"] == "ai/smollm2",
     "extends" not in out["services"]["migrate"],
     out["services"]["migrate"]["image"] == "busybox",
+    api["blkio_config"]["device_read_bps"][0] == {"path": "/dev/sda", "rate": "12582912"},
+    api["blkio_config"]["device_write_iops"][0]["rate"] == 30,
+    api["post_start"][0]["command"] == ["/app/warmup"],
+    api["post_start"][0]["x-timeout"] == "30s",
+    api["pre_stop"][0]["command"] == ["/app/drain"],
 ]
 bad = [i for i, ok in enumerate(checks) if not ok]
 if bad:

@@ -542,6 +542,50 @@ test_env_file(void **state)
     assert_int_equal(bt_rm_rf(dir, NULL), 0);
 }
 
+static void
+test_blkio_and_hooks(void **state)
+{
+    struct bt_err *err = NULL;
+    _cleanup_project_ struct compose_project *p =
+        load("services:\n"
+             "  db:\n"
+             "    image: pg\n"
+             "    blkio_config:\n"
+             "      weight: 300\n"
+             "      weight_device: [{path: /dev/sda, weight: 400}]\n"
+             "      device_read_bps: [{path: /dev/sda, rate: 12mb}]\n"
+             "      device_write_iops: [{path: /dev/sdb, rate: \"30\"}]\n"
+             "    post_start:\n"
+             "      - command: pg_ctl reload\n"
+             "        user: postgres\n"
+             "        environment: [PGDATA=/data]\n"
+             "    pre_stop:\n"
+             "      - command: [\"pg_ctl\", \"stop\"]\n"
+             "        privileged: true\n",
+             NULL, &err);
+    if (err)
+        fail_msg("%s", err->msg);
+    const struct compose_service *s = &p->services[0];
+    assert_int_equal(s->blkio->weight, 300);
+    assert_int_equal(s->blkio->weight_device[0].value, 400);
+    assert_string_equal(s->blkio->device_read_bps[0].path, "/dev/sda");
+    assert_int_equal(s->blkio->device_read_bps[0].value, 12LL << 20);
+    assert_int_equal(s->blkio->device_write_iops[0].value, 30);
+    assert_int_equal(s->n_post_start, 1);
+    assert_string_equal(s->post_start[0].command[1], "reload");
+    assert_string_equal(s->post_start[0].user, "postgres");
+    assert_string_equal(compose_kvs_get(&s->post_start[0].environment, "PGDATA"), "/data");
+    assert_true(s->pre_stop[0].privileged);
+
+    struct compose_project *bad = load("services:\n  db:\n    image: pg\n"
+                                       "    post_start: [{user: root}]\n",
+                                       NULL, &err);
+    assert_null(bad);
+    assert_non_null(strstr(err->msg, "compose.yaml:4:18: services.db.post_start[0]: a hook "
+                                     "needs a command"));
+    bt_err_free(err);
+}
+
 /* Malformed input never crashes normalisation: every node of the full
  * fixture replaced by a mapping, a list or null gives a project or an
  * error, nothing else. */
@@ -607,11 +651,17 @@ main(void)
 {
     bt_json_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),   cmocka_unit_test(test_bytes),
-        cmocka_unit_test(test_shell_split), cmocka_unit_test(test_ports),
-        cmocka_unit_test(test_volumes),     cmocka_unit_test(test_service_model),
-        cmocka_unit_test(test_top_level),   cmocka_unit_test(test_errors_have_positions),
-        cmocka_unit_test(test_env_file),    cmocka_unit_test(test_mutations_never_crash),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_shell_split),
+        cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_volumes),
+        cmocka_unit_test(test_service_model),
+        cmocka_unit_test(test_top_level),
+        cmocka_unit_test(test_errors_have_positions),
+        cmocka_unit_test(test_env_file),
+        cmocka_unit_test(test_blkio_and_hooks),
+        cmocka_unit_test(test_mutations_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
