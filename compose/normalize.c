@@ -210,9 +210,12 @@ kvs_put(struct compose_kvs *kvs, const char *key, const char *value, bool has_va
     if (!*key)
         return nerr(err, n, path, "empty key");
     if (!has_value) {
-        if (mode == KVS_ENV)
+        if (mode == KVS_ENV) {
             value = compose_env_get(env, key);
-        else if (mode == KVS_NO_NULL)
+            /* Unset in the environment: an env_file value stays. */
+            if (!value && compose_kvs_get(kvs, key))
+                return 0;
+        } else if (mode == KVS_NO_NULL)
             return nerr(err, n, path, "'%s' has no value", key);
         else
             value = "";
@@ -1559,6 +1562,11 @@ service_parse(struct compose_project *p, const char *const *names, size_t n_name
     r = refs_check(&c, sn, err);
     if (r < 0)
         return r;
+    if (s->scale != COMPOSE_NO_INT && s->deploy && s->deploy->replicas != COMPOSE_NO_INT &&
+        s->scale != s->deploy->replicas)
+        return nerr(err, cnode_map_get(sn, "scale"), path,
+                    "scale (%lld) and deploy.replicas (%lld) differ; set one of them",
+                    (long long)s->scale, (long long)s->deploy->replicas);
     if (!s->image && !s->build && !cnode_map_get(sn, "provider"))
         return nerr(err, sn, path, "service '%s' has neither an image nor a build context",
                     s->name);

@@ -490,6 +490,8 @@ test_errors_have_positions(void **state)
         {"services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n"
          "    depends_on: [c]\n  c:\n    image: x\n    depends_on: [a]\n",
          "dependency cycle between services: a -> b -> c -> a"},
+        {"services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n",
+         "compose.yaml:4:12: services.web: scale (2) and deploy.replicas (3) differ"},
         {"services:\n  a:\n    image: x\n    depends_on: [ghost]\n",
          "service 'a' depends on undefined service 'ghost'"},
     };
@@ -518,7 +520,7 @@ test_env_file(void **state)
                   "  web:\n"
                   "    image: x\n"
                   "    env_file: [web.env, {path: ./absent.env, required: false}]\n"
-                  "    environment: {OVERRIDDEN: service}\n");
+                  "    environment: {OVERRIDDEN: service, FROM_FILE: null}\n");
     _cleanup_cnode_ struct cnode *root = compose_yaml_parse(yaml, strlen(yaml), "c.yaml", &err);
     _cleanup_project_ struct compose_project *p =
         compose_project_from_tree(root, "demo", dir, NULL, &err);
