@@ -651,6 +651,8 @@ static bool
 yaml11_bool(const char *s)
 {
     static const char *const words[] = {"y", "n", "yes", "no", "on", "off"};
+    if (strlen(s) > 3)
+        return false;
     for (size_t i = 0; i < BT_ARRAY_SIZE(words); i++)
         if (strcasecmp(s, words[i]) == 0)
             return true;
@@ -737,7 +739,8 @@ put_scalar(struct bt_buf *b, json_t *j)
         put_string(b, json_string_value(j));
         return true;
     case JSON_INTEGER:
-        bt_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        bt_buf_puts(b, num);
         return true;
     case JSON_REAL:
         /* The shortest text that reads back to the same double. */
@@ -766,8 +769,9 @@ put_scalar(struct bt_buf *b, json_t *j)
 static void
 pad(struct bt_buf *b, int n)
 {
-    for (int i = 0; i < n; i++)
-        bt_buf_putc(b, ' ');
+    static const char spaces[] = "                                ";
+    for (; n > 0; n -= (int)sizeof(spaces) - 1)
+        bt_buf_append(b, spaces, n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1);
 }
 
 static void put_seq(struct bt_buf *b, json_t *a, int indent, bool inline_first);
