@@ -372,7 +372,7 @@ const struct compose_network *compose_project_network(const struct compose_proje
 const struct compose_volume *compose_project_volume(const struct compose_project *p,
                                                     const char *key);
 
-/* ---- short-syntax parsers (normalise-parse.c) ----
+/* ---- short-syntax parsers (normalize-parse.c) ----
  * Each returns 0 or -EINVAL with a message that says what was expected; the
  * caller adds the position and key path. */
 
@@ -412,8 +412,8 @@ json_t *compose_service_to_json(const struct compose_service *s);
  * the same input. Caller owns. */
 char *compose_project_to_yaml(const struct compose_project *p);
 char *compose_project_to_json_text(const struct compose_project *p);
-/* Writes the same text to f without building it in memory first; -EIO when
- * writing fails. */
+/* Writes that text (YAML, or JSON when json) to f and flushes it; -errno
+ * with *err set when writing fails. */
 int compose_project_print(const struct compose_project *p, bool json, FILE *f, struct bt_err **err);
 /* The config hash Compose puts in the com.docker.compose.config-hash label:
  * sha256 (hex) over the service without build, pull_policy, scale,
