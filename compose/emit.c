@@ -495,8 +495,10 @@ service_json_unsorted(const struct compose_service *s)
     if (s->n_devices) {
         json_t *a = json_array();
         for (size_t i = 0; i < s->n_devices; i++) {
-            json_t *d = json_pack("{ssssss}", "source", s->devices[i].source, "target",
-                                  s->devices[i].target, "permissions", s->devices[i].permissions);
+            json_t *d = json_object();
+            set_str(d, "source", s->devices[i].source);
+            set_str(d, "target", s->devices[i].target);
+            set_str(d, "permissions", s->devices[i].permissions);
             merge_extra(d, s->devices[i].extra);
             json_array_append_new(a, d);
         }

@@ -1175,8 +1175,15 @@ devices_parse(struct svc_ctx *c, const struct cnode *n, const char *path, struct
         }
         if (r < 0)
             return r;
+        /* A CDI name (vendor.com/class=name) stands alone. */
+        bool cdi = d->source && d->source[0] != '/' && strchr(d->source, '/') &&
+                   strchr(d->source, '=') && !d->target && !d->permissions;
+        if (cdi)
+            continue;
         if (!d->source || d->source[0] != '/')
-            return nerr(err, it, p, "a device needs an absolute source path");
+            return nerr(err, it, p,
+                        "a device needs an absolute source path or a CDI name "
+                        "(vendor.com/class=name)");
         if (!d->target)
             d->target = xstrdup(d->source);
         if (!d->permissions)

@@ -288,7 +288,7 @@ test_service_model(void **state)
              "    stop_grace_period: 1m\n"
              "    init: true\n"
              "    tty: true\n"
-             "    devices: [\"/dev/fuse\"]\n"
+             "    devices: [\"/dev/fuse\", \"nvidia.com/gpu=all\"]\n"
              "    x-custom: {a: 1}\n"
              "  db:\n"
              "    image: postgres\n"
@@ -364,6 +364,8 @@ test_service_model(void **state)
     assert_false(s->privileged);
     assert_string_equal(s->devices[0].target, "/dev/fuse");
     assert_string_equal(s->devices[0].permissions, "rwm");
+    assert_string_equal(s->devices[1].source, "nvidia.com/gpu=all");
+    assert_null(s->devices[1].target);
     assert_non_null(json_object_get(s->extra, "x-custom"));
 
     /* The default network: added to web (no networks, no network_mode), not
