@@ -371,6 +371,8 @@ const struct compose_network *compose_project_network(const struct compose_proje
                                                       const char *key);
 const struct compose_volume *compose_project_volume(const struct compose_project *p,
                                                     const char *key);
+/* How many containers the service runs: scale, else deploy.replicas, else 1. */
+int64_t compose_service_replicas(const struct compose_service *s);
 
 /* ---- short-syntax parsers (normalize-parse.c) ----
  * Each returns 0 or -EINVAL with a message that says what was expected; the

@@ -420,6 +420,16 @@ compose_project_volume(const struct compose_project *p, const char *key)
     return NULL;
 }
 
+int64_t
+compose_service_replicas(const struct compose_service *s)
+{
+    if (s->scale != COMPOSE_NO_INT)
+        return s->scale;
+    if (s->deploy && s->deploy->replicas != COMPOSE_NO_INT)
+        return s->deploy->replicas;
+    return 1;
+}
+
 json_t *
 compose_cnode_to_json(const struct cnode *n)
 {

@@ -301,6 +301,7 @@ test_service_model(void **state)
     assert_non_null(p);
     assert_int_equal(p->n_services, 2);
     assert_string_equal(p->services[0].name, "db"); /* sorted */
+    assert_int_equal(compose_service_replicas(&p->services[0]), 1);
     const struct compose_service *s = compose_project_service(p, "web");
     assert_non_null(s);
     assert_string_equal(s->image, "nginx:1.25");
@@ -436,6 +437,7 @@ test_top_level(void **state)
     assert_string_equal(s->secrets[1].target, "/etc/cert.pem");
     assert_int_equal(s->secrets[1].mode, 0440);
     assert_int_equal(s->deploy->replicas, 2);
+    assert_int_equal(compose_service_replicas(s), 2);
     assert_true(s->deploy->limits.cpus == 1.5);
     assert_int_equal(s->deploy->limits.memory, 256LL << 20);
     assert_int_equal(s->deploy->limits.pids, 100);
