@@ -185,11 +185,22 @@ bt_buf_putc(struct bt_buf *b, char c)
 void
 bt_buf_printf(struct bt_buf *b, const char *fmt, ...)
 {
+    /* Formats straight into the spare room; grows and retries only when the
+     * result does not fit (this sits on hot paths such as key paths). */
+    buf_reserve(b, 64);
     va_list ap;
     va_start(ap, fmt);
-    _cleanup_free_ char *s = xvasprintf(fmt, ap);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    bt_buf_puts(b, s);
+    if (n < 0)
+        abort(); /* only for an invalid format, a programmer error */
+    if ((size_t)n >= b->cap - b->len) {
+        buf_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
 }
 
 char *

@@ -147,6 +147,10 @@ cnode_type(const struct cnode *n)
         return CNODE_T_STRING;
     if (n->quoted)
         return CNODE_T_STRING;
+    /* Most plain scalars are words: only these first characters can start
+     * a null, a boolean or a number. */
+    if (n->value[0] && !strchr("~nNtTfF0123456789+-.", n->value[0]))
+        return CNODE_T_STRING;
     if (match_any(n->value, nulls))
         return CNODE_T_NULL;
     if (match_any(n->value, bools))
