@@ -3,6 +3,9 @@
 
 #include "common/common.h"
 
+static int err_setv(struct bt_err **err, int code, bool with_errno, const char *fmt, va_list ap)
+    BT_PRINTF(4, 0);
+
 static int
 err_setv(struct bt_err **err, int code, bool with_errno, const char *fmt, va_list ap)
 {
