@@ -369,6 +369,10 @@ finish_rootfs(const struct rt_spec *s, struct bt_err **err)
                                     : mount(null_path, p, NULL, MS_BIND, NULL);
         if (r < 0)
             return bt_err_errno(err, errno, "mask '%s'", p);
+        if (!S_ISDIR(st.st_mode) && remount_bind(p, MS_RDONLY, err) < 0) {
+            bt_err_prefix(err, "mask '%s'", p);
+            return bt_err_ret(err);
+        }
     }
     bt_strv_foreach (p, s->readonly_paths) {
         if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -580,6 +584,27 @@ exec_in_path(char *const *args, char *const *env, struct bt_err **err)
     return bt_err_errno(err, saved, "exec '%s'", prog);
 }
 
+/* HOME from the container's /etc/passwd when the spec does not set it,
+ * "/" when the user has no entry (as runc and crun do). */
+static char **
+add_home(char **env, uid_t uid)
+{
+    if (env_get(env, "HOME"))
+        return env;
+    _cleanup_free_ char *home = NULL;
+    _cleanup_free_ char *db = bt_file_read_all("/etc/passwd", NULL, NULL);
+    _cleanup_strv_ char **lines = bt_strv_split(db ? db : "", "\n");
+    bt_strv_foreach (l, lines) {
+        _cleanup_strv_ char **f = bt_strv_split(l, ":");
+        int64_t v;
+        if (bt_strv_length(f) >= 6 && bt_parse_int64(f[2], &v) && v == (int64_t)uid) {
+            home = xstrdup(f[5]);
+            break;
+        }
+    }
+    return bt_strv_push_take(env, xasprintf("HOME=%s", home && home[0] ? home : "/"));
+}
+
 static char **
 merge_env(char *const *base, char *const *extra)
 {
@@ -770,7 +795,7 @@ child_main(struct child_args *a)
     const struct rt_spec *s = a->spec;
     struct identity id = {s->process.uid, s->process.gid, s->process.additional_gids,
                           s->process.n_additional_gids, rt_spec_namespace(s, CLONE_NEWUSER)};
-    _cleanup_strv_ char **env = merge_env(s->process.env, a->opts->extra_env);
+    _cleanup_strv_ char **env = add_home(merge_env(s->process.env, a->opts->extra_env), id.uid);
     if (become(&id, &s->process.caps, s->process.no_new_privs, s->seccomp, &err) < 0)
         rt_sync_fail(a->sync_fd, err);
     exec_in_path(s->process.args, env, &err);
@@ -1001,7 +1026,7 @@ exec_grandchild(const struct engine_exec_opts *o, int sync_fd)
         id.gids = o->additional_gids;
         id.n_gids = o->n_additional_gids;
     }
-    _cleanup_strv_ char **env = merge_env(s->process.env, o->env);
+    _cleanup_strv_ char **env = add_home(merge_env(s->process.env, o->env), id.uid);
     if (become(&id, &s->process.caps, s->process.no_new_privs, s->seccomp, &err) < 0)
         rt_sync_fail(sync_fd, err);
     exec_in_path(o->args ? o->args : s->process.args, env, &err);
