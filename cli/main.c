@@ -8,6 +8,7 @@
 
 static const struct cli_command commands[] = {
     {"version", cli_cmd_version, "Show the berth version information"},
+    {"container", cli_cmd_container, "Manage single containers: run, ls, logs, exec, stop, rm"},
     {"runtime", cli_cmd_runtime, "Run OCI bundles: create, start, state, kill, delete, run, exec"},
 };
 

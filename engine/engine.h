@@ -58,6 +58,9 @@ struct engine_init_opts {
     int stdio[3];
     /* Extra environment appended to process.env (NULL-terminated), borrowed. */
     char *const *extra_env;
+    /* When set, overlayfs options ("lowerdir=..,upperdir=..,workdir=..")
+     * mounted on root.path inside the container's mount namespace only. */
+    const char *overlay;
 };
 
 struct engine_init {
@@ -131,3 +134,67 @@ int engine_user_resolve(const char *rootfs, const char *user, uid_t *uid, gid_t 
  * which must not be below memory. */
 int engine_memswap_resolve(int64_t memory, int64_t memswap, bool host_has_swap, int64_t *out,
                            struct bt_err **err);
+
+/* ---- containers: ROOT/containers/ID ----
+ *
+ * A container's config.json is plain data that the layers above compose:
+ *   {
+ *     "id": "...",                 optional; 64 hex digits are generated
+ *     "name": "demo-web-1",        optional; unique; [a-zA-Z0-9][a-zA-Z0-9_.-]*
+ *     "spec": {OCI runtime spec},  required: process (args, env, cwd, user,
+ *                                  capabilities, rlimits, terminal), hostname,
+ *                                  mounts (OCI mount objects: destination,
+ *                                  type, source, options[]), linux.namespaces
+ *                                  (a network namespace to join is
+ *                                  {"type":"network","path":".../netns/X"}),
+ *                                  linux.resources, linux.seccomp, ...
+ *     "rootfs": "/dir"             the root filesystem as a directory, or
+ *             | {"lower": ["/l1", ...], "upper": "/u", "work": "/w"}
+ *                                  overlay layers the engine mounts inside the
+ *                                  container's own mount namespace
+ *     "image": "name:tag", "labels": {...},
+ *     "restart": "no" | "always" | "unless-stopped" | "on-failure[:N]",
+ *     "stop_signal": "SIGTERM", "stop_timeout": 10,
+ *     "healthcheck": {"test": ["CMD-SHELL", "..."] | ["CMD", ...] | ["NONE"],
+ *                     "interval": 30, "timeout": 30, "retries": 3,
+ *                     "start_period": 0, "start_interval": 5}   (seconds)
+ *     "log": {"max_size": bytes, "max_file": n},
+ *     "auto_remove": false
+ *   }
+ * state.json follows Docker's State (Status, Running, Paused, Restarting,
+ * OOMKilled, Pid, ExitCode, Error, StartedAt, FinishedAt, Health,
+ * RestartCount) plus the monitor's pid and the cgroup. */
+
+/* Validates and stores a container; returns its id (caller owns). */
+char *engine_container_create(json_t *config, struct bt_err **err);
+/* An id, a unique id prefix or a name -> the id (caller owns). */
+char *engine_container_resolve(const char *ref, struct bt_err **err);
+/* Spawns berth-monitor (path given; the CLI finds it next to itself) and
+ * returns once the container runs, or with the reason it could not start. */
+int engine_container_start(const char *id, const char *monitor_path, struct bt_err **err);
+/* Stop signal, grace period (seconds; -1: the container's stop_timeout),
+ * then SIGKILL to the whole cgroup; cancels a pending restart. */
+int engine_container_stop(const char *id, int timeout, struct bt_err **err);
+int engine_container_kill(const char *id, int sig, struct bt_err **err);
+int engine_container_pause(const char *id, bool pause, struct bt_err **err);
+/* Refuses a running container unless force (which stops it first). */
+int engine_container_remove(const char *id, bool force, struct bt_err **err);
+/* The state, corrected when the monitor is gone; caller owns. */
+json_t *engine_container_state(const char *id, struct bt_err **err);
+/* Docker-like inspect object / array of them; caller owns. */
+json_t *engine_container_inspect(const char *id, struct bt_err **err);
+json_t *engine_container_list(bool all, struct bt_err **err);
+/* Blocks until the container stopped for good; returns its exit code. */
+int engine_container_wait(const char *id, struct bt_err **err);
+
+struct engine_container_exec_opts {
+    char *const *args; /* required */
+    char *const *env;
+    const char *cwd;
+    const char *user; /* name, uid, uid:gid, resolved in the container */
+    bool tty;
+    unsigned tty_width, tty_height;
+    int stdio[3]; /* -1: the caller's */
+};
+int engine_container_exec(const char *id, const struct engine_container_exec_opts *o,
+                          struct engine_exec *out, struct bt_err **err);

@@ -307,12 +307,17 @@ setup_dev(struct mctx *c, bool dev_is_tmpfs, struct bt_err **err)
 }
 
 static int
-setup_rootfs(const struct rt_spec *s, const struct rt_cgroup *cg, struct bt_err **err)
+setup_rootfs(const struct rt_spec *s, const struct rt_cgroup *cg, const char *overlay,
+             struct bt_err **err)
 {
     /* Nothing we mount may propagate back to the host. */
     unsigned long prop = s->rootfs_propagation;
     if (mount(NULL, "/", NULL, (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop, NULL) < 0)
         return bt_err_errno(err, errno, "make / %s", (prop & MS_SHARED) ? "rslave" : "private");
+    /* The overlay exists only in the container's mount namespace: nothing
+     * is left on the host when the container goes. */
+    if (overlay && mount("overlay", s->root_path, "overlay", 0, overlay) < 0)
+        return bt_err_errno(err, errno, "mount the overlay root on '%s'", s->root_path);
     if (mount(s->root_path, s->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
         return bt_err_errno(err, errno, "bind the root '%s'", s->root_path);
     _cleanup_close_ int rootfd = open(s->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -739,7 +744,7 @@ child_setup(struct child_args *a, struct bt_err **err)
     if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
         return bt_err_errno(err, errno, "prctl");
     const struct rt_namespace *mnt = rt_spec_namespace(s, CLONE_NEWNS);
-    if (mnt && !mnt->path && setup_rootfs(s, a->cg, err) < 0) {
+    if (mnt && !mnt->path && setup_rootfs(s, a->cg, a->opts->overlay, err) < 0) {
         bt_err_prefix(err, "root filesystem");
         return bt_err_ret(err);
     }
@@ -1027,10 +1032,25 @@ exec_grandchild(const struct engine_exec_opts *o, int sync_fd)
         id.n_gids = o->n_additional_gids;
     }
     _cleanup_strv_ char **env = add_home(merge_env(s->process.env, o->env), id.uid);
+    pid_t middle = getppid();
     if (become(&id, &s->process.caps, s->process.no_new_privs, s->seccomp, &err) < 0)
         rt_sync_fail(sync_fd, err);
+    /* Dies with the middle process, so that killing the pid the caller
+     * knows ends the command too (set after the user switch, which clears
+     * it). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != middle)
+        _exit(137);
     exec_in_path(o->args ? o->args : s->process.args, env, &err);
     rt_sync_fail(sync_fd, err);
+}
+
+static volatile pid_t forward_to;
+
+static void
+forward_signal(int sig)
+{
+    if (forward_to > 0)
+        kill(forward_to, sig);
 }
 
 int
@@ -1061,6 +1081,11 @@ engine_process_exec(const struct engine_exec_opts *o, struct engine_exec *out, s
         if (gc == 0)
             exec_grandchild(o, child_fd);
         close(child_fd);
+        forward_to = gc;
+        static const int fwd[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+        struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+        for (size_t i = 0; i < BT_ARRAY_SIZE(fwd); i++)
+            sigaction(fwd[i], &sa, NULL);
         /* Signals for the exec'd process reach it through the middle one. */
         int r = engine_wait_exit(gc, &e);
         _exit(r < 0 ? 127 : r);
