@@ -115,7 +115,8 @@ parse_duration(const char *s, double *out)
 /* ---- run / create ---- */
 
 struct run_opts {
-    bool detach, rm, tty, interactive, read_only, privileged;
+    bool detach, rm, tty, interactive, read_only, privileged, init;
+    const char *config_file;
     const char *name, *rootfs, *user, *workdir, *hostname, *restart, *network;
     const char *stop_signal;
     int stop_timeout;
@@ -777,6 +778,8 @@ cmd_run(bool start, int argc, char **argv)
         O_ULIMIT,
         O_NET,
         O_LABEL,
+        O_INIT,
+        O_CONFIG,
     };
     static const struct option opts[] = {
         {"detach", no_argument, NULL, 'd'},
@@ -816,6 +819,8 @@ cmd_run(bool start, int argc, char **argv)
         {"sysctl", required_argument, NULL, O_SYSCTL},
         {"ulimit", required_argument, NULL, O_ULIMIT},
         {"network", required_argument, NULL, O_NET},
+        {"init", no_argument, NULL, O_INIT},
+        {"config", required_argument, NULL, O_CONFIG},
         {"help", no_argument, NULL, 'H'},
         {0},
     };
@@ -953,6 +958,12 @@ cmd_run(bool start, int argc, char **argv)
         case O_NET:
             o.network = optarg;
             break;
+        case O_INIT:
+            o.init = true;
+            break;
+        case O_CONFIG:
+            o.config_file = optarg;
+            break;
         case 'H':
             printf("Usage:  berth %s [OPTIONS] --rootfs DIR COMMAND [ARG...]\n", cmd);
             run_opts_done(&o);
@@ -961,9 +972,9 @@ cmd_run(bool start, int argc, char **argv)
             rc = cli_usage_error(cmd, "unknown option");
         }
     }
-    if (rc == 0 && !o.rootfs)
+    if (rc == 0 && !o.rootfs && !o.config_file)
         rc = cli_usage_error(cmd, "--rootfs DIR is required (images are not used here)");
-    if (rc == 0 && optind >= argc)
+    if (rc == 0 && optind >= argc && !o.config_file)
         rc = cli_usage_error(cmd, "requires a command to run");
     if (rc) {
         run_opts_done(&o);
@@ -971,9 +982,14 @@ cmd_run(bool start, int argc, char **argv)
     }
     struct bt_err *err = NULL;
     _cleanup_free_ char *cwd = getcwd(NULL, 0);
-    _cleanup_free_ char *rootfs = bt_path_absolute(cwd ? cwd : "/", o.rootfs);
+    _cleanup_free_ char *rootfs = o.rootfs ? bt_path_absolute(cwd ? cwd : "/", o.rootfs) : NULL;
     o.rootfs = rootfs;
-    _cleanup_json_ json_t *cfg = build_config(&o, argv + optind, &err);
+    /* --config FILE: a whole container config as engine.h documents it */
+    _cleanup_json_ json_t *cfg = o.config_file ? bt_json_load_file(o.config_file, &err)
+                                               : build_config(&o, argv + optind, &err);
+    bool detach = o.detach, rm = o.rm;
+    if (cfg && o.init)
+        json_object_set_new(cfg, "init", json_true());
     run_opts_done(&o);
     if (!cfg)
         return cli_fail(&err, cmd);
@@ -993,7 +1009,7 @@ cmd_run(bool start, int argc, char **argv)
         cli_fail(&err, cmd);
         return code;
     }
-    if (o.detach) {
+    if (detach) {
         printf("%s\n", id);
         return CLI_EXIT_OK;
     }
@@ -1001,7 +1017,7 @@ cmd_run(bool start, int argc, char **argv)
     int code = engine_container_wait(id, &err);
     if (code < 0)
         return cli_fail(&err, cmd);
-    if (o.rm && engine_container_remove(id, true, &err) < 0)
+    if (rm && engine_container_remove(id, true, &err) < 0)
         cli_fail(&err, cmd);
     return code;
 }

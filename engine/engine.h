@@ -61,6 +61,8 @@ struct engine_init_opts {
     /* When set, overlayfs options ("lowerdir=..,upperdir=..,workdir=..")
      * mounted on root.path inside the container's mount namespace only. */
     const char *overlay;
+    /* A minimal init as PID 1 that forwards signals and reaps zombies. */
+    bool init;
 };
 
 struct engine_init {
@@ -159,6 +161,7 @@ int engine_memswap_resolve(int64_t memory, int64_t memswap, bool host_has_swap, 
  *                     "interval": 30, "timeout": 30, "retries": 3,
  *                     "start_period": 0, "start_interval": 5}   (seconds)
  *     "log": {"max_size": bytes, "max_file": n},
+ *     "init": false,               a minimal init as PID 1 (reaps, forwards)
  *     "auto_remove": false
  *   }
  * state.json follows Docker's State (Status, Running, Paused, Restarting,

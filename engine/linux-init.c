@@ -782,6 +782,45 @@ child_setup(struct child_args *a, struct bt_err **err)
     return 0;
 }
 
+/* init: true — PID 1 stays ours: it forwards signals to the process and
+ * reaps every zombie, exiting with the process's status. Returns in the
+ * child, which goes on to exec. */
+static void
+init_fork(int sync_fd)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t child = fork();
+    if (child < 0) {
+        struct bt_err *err = NULL;
+        bt_err_errno(&err, errno, "fork the process under init");
+        rt_sync_fail(sync_fd, err);
+    }
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return;
+    }
+    /* the child's execve closes the last copy: the runtime sees EOF */
+    close(sync_fd);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(child, sig);
+            continue;
+        }
+        int st;
+        pid_t p;
+        while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (p == child)
+                _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        }
+    }
+}
+
 static _Noreturn void
 child_main(struct child_args *a)
 {
@@ -803,6 +842,8 @@ child_main(struct child_args *a)
     _cleanup_strv_ char **env = add_home(merge_env(s->process.env, a->opts->extra_env), id.uid);
     if (become(&id, &s->process.caps, s->process.no_new_privs, s->seccomp, &err) < 0)
         rt_sync_fail(a->sync_fd, err);
+    if (a->opts->init)
+        init_fork(a->sync_fd);
     exec_in_path(s->process.args, env, &err);
     if (a->fifo_fd >= 0 && err) /* nobody listens on the sync socket after create */
         dprintf(STDERR_FILENO, "berth: %s\n", err->msg);

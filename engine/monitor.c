@@ -329,6 +329,7 @@ launch(struct monitor *m, struct bt_err **err)
         .state_dir = m->dir,
         .stdio = {m->null_fd, m->out_w, m->err_w},
         .overlay = m->overlay,
+        .init = json_is_true(json_object_get(m->config, "init")),
     };
     struct engine_init init;
     if (engine_init_create(m->spec, &io, &init, err) < 0)

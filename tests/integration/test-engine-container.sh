@@ -65,7 +65,9 @@ ms=$((($(date +%s%N) - start) / 1000000))
 b container rm bg >/dev/null
 
 echo "== stop of a container that handles SIGTERM is quick and clean"
-b container run -d --name trap --rootfs "$R" sh -c 'trap "exit 0" TERM; while true; do sleep 0.1; done' >/dev/null
+b container run -d --name trap --rootfs "$R" sh -c 'trap "exit 0" TERM; echo ready; while true; do sleep 0.1; done' >/dev/null
+# the trap must be in place before the signal comes
+wait_for 5 sh -c "\"$BERTH_BIN\" container logs trap | grep -q ready" || bt_fail "trap container not ready"
 start=$(date +%s%N)
 b container stop -t 10 trap >/dev/null
 ms=$((($(date +%s%N) - start) / 1000000))
@@ -157,6 +159,46 @@ cpid=$(state orphan '{{.State.Pid}}')
 b container stop -t 1 orphan >/dev/null || bt_fail "stop without a monitor"
 wait_for 5 sh -c "! kill -0 $cpid 2>/dev/null" || bt_fail "container survived the stop"
 b container rm orphan >/dev/null || bt_fail "rm without a monitor"
+
+echo "== init: true forwards the stop signal and reaps orphans"
+b container run -d --init --name ini --rootfs "$R" sh -c '(sleep 0.1 &); exec sleep 300' >/dev/null
+sleep 0.5
+z=$(b container exec ini sh -c 'grep -l "^State:.*Z" /proc/[0-9]*/status 2>/dev/null')
+[ -z "$z" ] || bt_fail "zombies under init: $z"
+start=$(date +%s%N)
+b container stop -t 10 ini >/dev/null
+ms=$((($(date +%s%N) - start) / 1000000))
+[ $ms -lt 3000 ] || bt_fail "stop under init took $ms ms: the signal was not forwarded"
+[ "$(state ini '{{.State.ExitCode}}')" = 143 ] || bt_fail "exit code under init: $(state ini '{{.State.ExitCode}}')"
+b container rm ini >/dev/null
+
+echo "== an overlay root: writes land in the upper dir, the mount stays inside"
+mkdir -p "$BERTH_TEST_TMP/upper" "$BERTH_TEST_TMP/work" "$BERTH_TEST_TMP/spec"
+b runtime spec --bundle "$BERTH_TEST_TMP/spec"
+python3 - "$BERTH_TEST_TMP" "$R" <<'PY' || bt_fail "writing the overlay config"
+import json, sys
+tmp, lower = sys.argv[1], sys.argv[2]
+spec = json.load(open(tmp + "/spec/config.json"))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["sh", "-c", "echo new > /newfile; cat /etc/hostname; grep -c overlay /proc/self/mounts"]
+json.dump({"name": "ovl", "spec": spec,
+           "rootfs": {"lower": [lower], "upper": tmp + "/upper", "work": tmp + "/work"}},
+          open(tmp + "/ovl.json", "w"))
+PY
+out=$(b container run --config "$BERTH_TEST_TMP/ovl.json") || bt_fail "overlay run: $out"
+bt_contains "$out" "berth-test"
+[ "$(cat "$BERTH_TEST_TMP/upper/newfile")" = new ] || bt_fail "the write did not land in upper"
+[ ! -e "$R/newfile" ] || bt_fail "the lower dir was written"
+grep -q " overlay " /proc/self/mountinfo && bt_fail "an overlay mount leaked to the host"
+b container rm ovl >/dev/null
+
+echo "== bad input is refused with a reason and leaves nothing"
+out=$(b container run --rootfs "$R" --restart sometimes true 2>&1) && bt_fail "bad restart policy accepted"
+bt_contains "$out" "invalid restart policy 'sometimes'"
+out=$(b container run --rootfs "$R" --sysctl vm.swappiness=1 true 2>&1) && bt_fail "host sysctl accepted"
+bt_contains "$out" "not namespaced"
+out=$(b container run --rootfs "$BERTH_TEST_TMP/nope" true 2>&1) && bt_fail "missing rootfs accepted"
+bt_contains "$out" "is not a directory"
 
 echo "== nothing left behind"
 [ -z "$(b container ls -a -q)" ] || bt_fail "containers left"

@@ -43,8 +43,10 @@ bt_sandbox_setup() {
     export BERTH_TEST_TMP=$BT_TMP
     mkdir -p "$BERTH_ROOT" "$BERTH_RUNROOT"
     echo '{}' >"$BERTH_CONFIG"
-    # Containers' cgroups go below a group of the test's own, named after it.
-    export BERTH_CGROUP_PARENT=berth-test-$$
+    # Containers' cgroups go below a group of the test's own, named after its
+    # temporary directory ($$ is 1 in the new pid namespace, so it would not
+    # tell two tests apart).
+    export BERTH_CGROUP_PARENT=berth-test-${BT_TMP##*.}
     ip link set lo up 2>/dev/null || true
     trap bt_sandbox_cleanup EXIT
 }
@@ -61,12 +63,13 @@ bt_sandbox_cleanup() {
     exit $rc
 }
 
-# Removes cgroups named berth-test-$$ in every hierarchy (deepest first).
+# Removes this test's cgroup parent in every hierarchy (deepest first).
 bt_cgroup_cleanup() {
     local d
-    for d in $(find /sys/fs/cgroup -depth -type d -name "berth-test-$$*" 2>/dev/null); do
-        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    for d in $(find /sys/fs/cgroup -depth -type d -name "$BERTH_CGROUP_PARENT" 2>/dev/null); do
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
+    return 0
 }
 
 bt_berth() {
