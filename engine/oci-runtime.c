@@ -619,7 +619,14 @@ engine_foreground_wait(pid_t pid, int pty_master, struct bt_err **err)
             ioctl(pty_master, TIOCSWINSZ, &ws);
     }
     int code = -1;
-    while (code < 0) {
+    for (;;) {
+        /* Checked before each wait: the process may have exited before
+         * SIGCHLD was blocked, and that signal is gone. */
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
         struct pollfd p[3] = {{sfd, POLLIN, 0},
                               {in_open ? STDIN_FILENO : -1, POLLIN, 0},
                               {out_open ? pty_master : -1, POLLIN, 0}};
@@ -643,10 +650,6 @@ engine_foreground_wait(pid_t pid, int pty_master, struct bt_err **err)
             }
             kill(pid, (int)si.ssi_signo);
         }
-        int status;
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     /* Drain what the container wrote before it exited. */
     if (out_open) {

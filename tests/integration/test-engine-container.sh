@@ -202,7 +202,7 @@ bt_contains "$out" "is not a directory"
 
 echo "== nothing left behind"
 [ -z "$(b container ls -a -q)" ] || bt_fail "containers left"
-left=$(find /sys/fs/cgroup -path "*berth-test-$$/*" -type d 2>/dev/null)
+left=$(find /sys/fs/cgroup -path "*/$BERTH_CGROUP_PARENT/*" -type d 2>/dev/null)
 [ -z "$left" ] || bt_fail "cgroups left: $left"
 pgrep -f "berth-monitor" >/dev/null && bt_fail "monitors left: $(pgrep -af berth-monitor)"
 echo ok

@@ -62,7 +62,7 @@ PROBE
 chmod 755 "$B/rootfs/probe.sh"
 
 # The probe's own cgroup: a child of ours in every v1 hierarchy.
-grp=berth-test-$$
+grp=$BERTH_CGROUP_PARENT
 inner=$BERTH_TEST_TMP/inner.sh
 cat >"$inner" <<INNER
 set -u

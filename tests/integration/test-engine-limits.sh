@@ -42,6 +42,6 @@ n=$(echo "$out" | tail -n 1)
 [ -n "$n" ] && [ "$n" -le 20 ] && [ "$n" -ge 10 ] || bt_fail "expected at most 20 processes, saw: $out"
 
 echo "== nothing left behind"
-left=$(find /sys/fs/cgroup -path "*berth-test-$$/*" -type d 2>/dev/null)
+left=$(find /sys/fs/cgroup -path "*/$BERTH_CGROUP_PARENT/*" -type d 2>/dev/null)
 [ -z "$left" ] || bt_fail "cgroups left: $left"
 echo ok

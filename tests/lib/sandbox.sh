@@ -66,7 +66,7 @@ bt_sandbox_cleanup() {
 # Removes this test's cgroup parent in every hierarchy (deepest first).
 bt_cgroup_cleanup() {
     local d
-    for d in $(find /sys/fs/cgroup -depth -type d -name "$BERTH_CGROUP_PARENT" 2>/dev/null); do
+    for d in $(find /sys/fs/cgroup -depth -type d -name "$BERTH_CGROUP_PARENT*" 2>/dev/null); do
         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
     return 0
