@@ -659,7 +659,7 @@ logs_print(const char *id, bool follow, long tail, bool timestamps, bool stop_wh
                 drain(&r);
             break;
         }
-        struct timespec ts = {0, 30 * 1000 * 1000};
+        struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (r.f)

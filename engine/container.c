@@ -523,7 +523,7 @@ engine_container_wait(const char *id, struct bt_err **err)
              (!strcmp(s, "created") && !monitor_alive(st))) &&
             !monitor_alive(st))
             return (int)json_integer_value(json_object_get(st, "ExitCode"));
-        struct timespec ts = {0, 20 * 1000 * 1000};
+        struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
 }
