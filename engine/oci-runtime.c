@@ -146,6 +146,16 @@ engine_spec_default(bool rootless)
             linux_, "gidMappings",
             json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", (int)getgid(), "size", 1));
         json_object_del(linux_, "resources");
+        /* gid 5 (tty) is not mapped in the user namespace */
+        json_t *pts = json_object_get(json_array_get(mounts, 2), "options");
+        size_t i;
+        json_t *o;
+        json_array_foreach (pts, i, o) {
+            if (strcmp(json_string_value(o), "gid=5") == 0) {
+                json_array_remove(pts, i);
+                break;
+            }
+        }
     }
     json_t *spec = json_pack("{s:s,s:o,s:{s:s,s:b},s:s,s:o,s:o}", "ociVersion", "1.0.2", "process",
                              process, "root", "path", "rootfs", "readonly", 0, "hostname", "berth",

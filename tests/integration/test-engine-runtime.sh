@@ -97,6 +97,37 @@ bt_contains "$out" "exec '/no/such/program': No such file or directory"
 cg=$(find /sys/fs/cgroup -name t6 2>/dev/null)
 [ -z "$cg" ] || bt_fail "cgroup left after a failed exec: $cg"
 
+echo "== a network namespace given by path is joined"
+unshare --net sleep 30 &
+holder=$!
+wait_ns() { [ "$(readlink /proc/$holder/ns/net)" != "$(readlink /proc/self/ns/net)" ]; }
+for _ in $(seq 1 100); do wait_ns && break; sleep 0.02; done
+want=$(readlink /proc/$holder/ns/net)
+bt_spec "$B" '
+c["process"]["args"] = ["readlink", "/proc/self/ns/net"]
+for ns in c["linux"]["namespaces"]:
+    if ns["type"] == "network":
+        ns["path"] = "/proc/'"$holder"'/ns/net"'
+out=$("$BERTH_BIN" runtime run tnet 2>&1) || bt_fail "run in a joined netns: $out"
+[ "$out" = "$want" ] || bt_fail "joined $out, wanted $want"
+kill $holder
+wait $holder 2>/dev/null
+rm "$B/config.json"
+"$BERTH_BIN" runtime spec --bundle "$B"
+
+echo "== a user namespace with id maps (spec --rootless)"
+mkdir -p "$BERTH_TEST_TMP/rl"
+cp -a "$B/rootfs" "$BERTH_TEST_TMP/rl/rootfs"
+"$BERTH_BIN" runtime spec --rootless --bundle "$BERTH_TEST_TMP/rl"
+bt_spec "$BERTH_TEST_TMP/rl" '
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sh", "-c", "cat /proc/self/uid_map; id -u; ls /dev/null; readlink /proc/self/ns/user"]'
+out=$("$BERTH_BIN" runtime run --bundle "$BERTH_TEST_TMP/rl" tuser 2>&1) || bt_fail "userns run: $out"
+bt_contains "$out" "/dev/null"
+[ "$(echo "$out" | awk 'NR == 1 {print $1, $2, $3}')" = "0 0 1" ] || bt_fail "uid map: $out"
+bt_not_contains "$out" "$(readlink /proc/self/ns/user)"
+bt_contains "$out" "user:["
+
 echo "== lifecycle: create, state, start, exec, kill, delete"
 bt_spec_args "$B" sleep 300
 "$BERTH_BIN" runtime create --bundle "$B" life || bt_fail "create"
