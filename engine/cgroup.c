@@ -526,8 +526,14 @@ v1_create(struct rt_cgroup *cg, const struct rt_resources *r, struct bt_err **er
             return bt_err_ret(err);
     }
     if (r->blkio_weight && (d = rt_cgroup_dir(cg, "blkio"))) {
-        const char *f = file_exists(d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight";
-        if (write_fmt(d, f, err, "%u", r->blkio_weight) < 0)
+        const char *f = file_exists(d, "blkio.weight")       ? "blkio.weight"
+                        : file_exists(d, "blkio.bfq.weight") ? "blkio.bfq.weight"
+                                                             : NULL;
+        /* Without CFQ or BFQ the kernel has no weights: Docker discards the
+         * value too. */
+        if (!f)
+            bt_debug("blkio weight %u discarded: no I/O scheduler with weights", r->blkio_weight);
+        else if (write_fmt(d, f, err, "%u", r->blkio_weight) < 0)
             return bt_err_ret(err);
     }
     if (r->n_device_rules && (d = rt_cgroup_dir(cg, "devices"))) {
@@ -741,9 +747,13 @@ v2_create(struct rt_cgroup *cg, const struct rt_resources *r, struct bt_err **er
         return bt_err_ret(err);
     if (r->blkio_weight) {
         uint64_t w = rt_cgroup_blkio_to_io_weight(r->blkio_weight);
-        int rc = file_exists(d, "io.bfq.weight")
-                     ? write_fmt(d, "io.bfq.weight", err, "%u", r->blkio_weight)
-                     : write_fmt(d, "io.weight", err, "default %llu", (unsigned long long)w);
+        int rc = 0;
+        if (file_exists(d, "io.bfq.weight"))
+            rc = write_fmt(d, "io.bfq.weight", err, "%u", r->blkio_weight);
+        else if (file_exists(d, "io.weight"))
+            rc = write_fmt(d, "io.weight", err, "default %llu", (unsigned long long)w);
+        else
+            bt_debug("io weight discarded: no I/O scheduler with weights");
         if (rc < 0)
             return rc;
     }

@@ -54,6 +54,8 @@ c["process"]["env"].append("GREETING=hi there")
 c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654},
                            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
 c["linux"]["sysctl"] = {"kernel.shmmax": "123456789"}
+c["process"]["oomScoreAdj"] = 500
+c["linux"]["resources"]["blockIO"] = {"weight": 300}
 c["root"]["readonly"] = True
 c["mounts"].append({"destination": "/data", "type": "bind", "source": "'"$BERTH_TEST_TMP"'/data", "options": ["rbind", "ro"]})
 c["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=1777"]})
@@ -61,6 +63,7 @@ c["linux"]["devices"] = [{"path": "/dev/mynull", "type": "c", "major": 1, "minor
 c["linux"]["resources"]["devices"].append({"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
 c["process"]["args"] = ["sh", "-c", """
 id; pwd; echo "g=$GREETING"; ulimit -n; ulimit -Hn; cat /proc/sys/kernel/shmmax
+echo "oom=$(cat /proc/self/oom_score_adj)"
 touch /rootfile 2>/dev/null && echo root-writable || echo root-readonly
 cat /data/file; touch /data/x 2>/dev/null && echo data-writable || echo data-readonly
 echo s > /scratch/s && cat /scratch/s
@@ -74,6 +77,7 @@ bt_contains "$out" "/home/app"
 bt_contains "$out" "g=hi there"
 bt_contains "$out" "$(printf '321\n654')"
 bt_contains "$out" "123456789"
+bt_contains "$out" "oom=500"
 bt_contains "$out" "root-readonly"
 bt_contains "$out" "hello-from-host"
 bt_contains "$out" "data-readonly"
