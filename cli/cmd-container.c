@@ -1353,6 +1353,46 @@ cmd_exec(int argc, char **argv)
     return r;
 }
 
+static bool
+print_event(json_t *ev, void *data)
+{
+    bool *as_json = data;
+    if (*as_json) {
+        _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+    } else {
+        _cleanup_free_ char *attrs = json_dumps(json_object_get(ev, "attributes"), JSON_COMPACT);
+        printf("%s container %s %s %s\n", bt_json_str(ev, "time"), bt_json_str(ev, "action"),
+               bt_json_str(ev, "id"), attrs ? attrs : "");
+    }
+    fflush(stdout);
+    return true;
+}
+
+static int
+cmd_events(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, {0}};
+    bool as_json = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == 'f' && strcmp(optarg, "json") == 0)
+            as_json = true;
+        else
+            return cli_usage_error("container events", "unknown option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("container events", "requires exactly one container");
+    _cleanup_free_ char *id = NULL;
+    if (resolve_or_fail("container events", argv[optind], &id))
+        return CLI_EXIT_FAILURE;
+    struct bt_err *err = NULL;
+    if (engine_monitor_events(id, print_event, &as_json, &err) < 0)
+        return cli_fail(&err, "container events");
+    return CLI_EXIT_OK;
+}
+
 static void
 container_usage(FILE *out)
 {
@@ -1371,7 +1411,8 @@ container_usage(FILE *out)
                  "  inspect  Show container details (-f '{{.State.Pid}}')\n"
                  "  logs     Show a container's output\n"
                  "  exec     Run a command in a running container\n"
-                 "  wait     Wait for containers to stop and print their exit codes\n");
+                 "  wait     Wait for containers to stop and print their exit codes\n"
+                 "  events   Stream a running container's events\n");
 }
 
 int
@@ -1396,6 +1437,8 @@ cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv)
         return cmd_logs(argc, argv);
     if (!strcmp(sub, "exec"))
         return cmd_exec(argc, argv);
+    if (!strcmp(sub, "events"))
+        return cmd_events(argc, argv);
     if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "kill") ||
         !strcmp(sub, "rm") || !strcmp(sub, "pause") || !strcmp(sub, "unpause") ||
         !strcmp(sub, "wait"))

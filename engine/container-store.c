@@ -81,40 +81,43 @@ write_all(int fd, const char *s, size_t n)
     return 0;
 }
 
-json_t *
-engine_monitor_request(const char *id, json_t *req, int timeout_ms, struct bt_err **err)
+static int
+monitor_connect(const char *id, json_t *req, struct bt_err **err)
 {
     _cleanup_free_ char *rundir = engine_container_rundir(id);
     /* Socket paths are limited to 108 bytes; the run directory may be
      * deeper than that, so go through a directory fd. */
     _cleanup_close_ int dfd = open(rundir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        bt_err_errno(err, errno, "connect to the monitor of %s", id);
-        return NULL;
+        return bt_err_errno(err, errno, "connect to the monitor of %s", id);
     }
     _cleanup_free_ char *path = xasprintf("/proc/self/fd/%d/monitor.sock", dfd);
     _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
-        bt_err_errno(err, errno, "socket");
-        return NULL;
+        return bt_err_errno(err, errno, "socket");
     }
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        bt_err_set(err, ENAMETOOLONG, "socket path '%s' is too long", path);
-        return NULL;
+        return bt_err_set(err, ENAMETOOLONG, "socket path '%s' is too long", path);
     }
     strcpy(sa.sun_path, path);
     if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        bt_err_errno(err, errno, "connect to the monitor of %s", id);
-        return NULL;
+        return bt_err_errno(err, errno, "connect to the monitor of %s", id);
     }
     _cleanup_free_ char *line = json_dumps(req, JSON_COMPACT);
     _cleanup_free_ char *msg = xasprintf("%s\n", line);
     int r = write_all(s, msg, strlen(msg));
-    if (r < 0) {
-        bt_err_errno(err, -r, "send to the monitor of %s", id);
+    if (r < 0)
+        return bt_err_errno(err, -r, "send to the monitor of %s", id);
+    return TAKE_FD(s);
+}
+
+json_t *
+engine_monitor_request(const char *id, json_t *req, int timeout_ms, struct bt_err **err)
+{
+    _cleanup_close_ int s = monitor_connect(id, req, err);
+    if (s < 0)
         return NULL;
-    }
     struct bt_buf b = {0};
     for (;;) {
         struct pollfd p = {s, POLLIN, 0};
@@ -249,4 +252,37 @@ engine_health_record(json_t *health, const char *start, const char *end, int exi
     json_object_set_new(health, "FailingStreak", json_integer(streak));
     if (streak >= retries)
         json_object_set_new(health, "Status", json_string("unhealthy"));
+}
+
+int
+engine_monitor_events(const char *id, bool (*cb)(json_t *event, void *data), void *data,
+                      struct bt_err **err)
+{
+    _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "events");
+    _cleanup_close_ int s = monitor_connect(id, req, err);
+    if (s < 0)
+        return s;
+    _cleanup_fclose_ FILE *f = fdopen(TAKE_FD(s), "r");
+    if (!f)
+        return bt_err_errno(err, errno, "fdopen");
+    _cleanup_free_ char *line = NULL;
+    size_t cap = 0;
+    bool first = true;
+    while (getline(&line, &cap, f) > 0) {
+        json_error_t je;
+        _cleanup_json_ json_t *j = json_loads(line, 0, &je);
+        if (!j)
+            return bt_err_set(err, EPROTO, "bad event from the monitor of %s", id);
+        if (first) {
+            first = false;
+            if (!json_is_true(json_object_get(j, "ok")))
+                return bt_err_set(err, EPROTO, "the monitor of %s refused events", id);
+            continue;
+        }
+        if (json_object_get(j, "ok"))
+            continue; /* an answer to someone else's request is not an event */
+        if (!cb(j, data))
+            break;
+    }
+    return 0;
 }

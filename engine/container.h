@@ -33,6 +33,11 @@ int engine_container_state_write(const char *id, json_t *state, struct bt_err **
  * milliseconds, -1 for none). -ECONNREFUSED/-ENOENT when no monitor listens. */
 json_t *engine_monitor_request(const char *id, json_t *req, int timeout_ms, struct bt_err **err);
 
+/* Streams the monitor's events (objects with time, type, action, id,
+ * attributes) to cb until the monitor exits or cb returns false. */
+int engine_monitor_events(const char *id, bool (*cb)(json_t *event, void *data), void *data,
+                          struct bt_err **err);
+
 /* Restart policy parsed from "no", "always", "unless-stopped",
  * "on-failure[:N]". */
 enum engine_restart {

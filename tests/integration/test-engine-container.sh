@@ -57,11 +57,21 @@ out=$(b container exec -t bg sh -c '[ -t 0 ] && [ -t 1 ] && tty')
 bt_contains "$out" "/dev/pts/"
 
 echo "== stop: PID 1 ignores SIGTERM, so the grace period passes, then SIGKILL"
+b container events --format json bg >"$BERTH_TEST_TMP/events" &
+evpid=$!
+sleep 0.2
 start=$(date +%s%N)
 b container stop -t 1 bg >/dev/null || bt_fail "stop"
 ms=$((($(date +%s%N) - start) / 1000000))
 [ $ms -ge 900 ] && [ $ms -lt 8000 ] || bt_fail "stop took $ms ms, expected about 1000"
 [ "$(state bg '{{.State.Status}} {{.State.ExitCode}}')" = "exited 137" ] || bt_fail "stopped state"
+# the event stream ends with the monitor
+wait_for 5 sh -c "! kill -0 $evpid 2>/dev/null" || bt_fail "the event stream did not end"
+ev=$(cat "$BERTH_TEST_TMP/events")
+bt_contains "$ev" '"action":"kill"'
+bt_contains "$ev" '"action":"die"'
+bt_contains "$ev" '"exitCode":137'
+
 b container rm bg >/dev/null
 
 echo "== stop of a container that handles SIGTERM is quick and clean"
