@@ -446,6 +446,17 @@ engine_container_remove(const char *id, bool force, struct bt_err **err)
         if (engine_container_stop(id, 0, err) < 0)
             return bt_err_ret(err);
     }
+    /* A monitor that died may have left the cgroup: it goes too. */
+    _cleanup_json_ json_t *last = engine_container_state(id, NULL);
+    json_t *cgj = last ? json_object_get(last, "Cgroup") : NULL;
+    if (cgj) {
+        _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = rt_cgroup_from_json(cgj, NULL);
+        struct bt_err *e = NULL;
+        if (cg && rt_cgroup_destroy(cg, &e) < 0) {
+            bt_err_move(err, &e);
+            return bt_err_ret(err);
+        }
+    }
     _cleanup_free_ char *dir = engine_container_dir(id);
     _cleanup_free_ char *rundir = engine_container_rundir(id);
     if (bt_rm_rf(rundir, err) < 0 || bt_rm_rf(dir, err) < 0)

@@ -482,6 +482,8 @@ container_exited(struct monitor *m, int code)
     set_status(m, "exited");
     save_state(m);
     bt_info("exited with %d", code);
+    if (m->user_stopped)
+        emit(m, "stop", NULL);
     reply_stopped(m);
     finish_for_good(m);
 }
