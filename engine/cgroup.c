@@ -156,6 +156,16 @@ rt_cgroup_resolve(const struct rt_cgroup_env *env, const char *path, const char 
         target = xstrdup(path);
     } else {
         const char *parent = getenv("BERTH_CGROUP_PARENT");
+        _cleanup_json_ json_t *conf = NULL;
+        if (!parent || !parent[0]) {
+            /* daemon.json's cgroup-parent, from berth's configuration file */
+            const char *cfile = getenv("BERTH_CONFIG");
+            if (!cfile || !cfile[0])
+                cfile = "/etc/berth/berth.json";
+            if (bt_path_exists(cfile))
+                conf = bt_json_load_file(cfile, NULL);
+            parent = conf ? bt_json_str(conf, "cgroup-parent") : NULL;
+        }
         if (!parent || !parent[0])
             parent = "berth";
         target = bt_path_join(parent, id);

@@ -414,11 +414,8 @@ get_u64(json_t *obj, const char *key, bool required, uint64_t *out, struct bt_er
         return 0;
     }
     if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        if (x < 0)
-            *out = (uint64_t)x; /* -1 is commonly written for "unlimited" */
-        else
-            *out = (uint64_t)x;
+        /* -1 is commonly written for "unlimited": it wraps to UINT64_MAX */
+        *out = (uint64_t)json_integer_value(v);
         return 0;
     }
     if (json_is_real(v) && json_real_value(v) >= 0 &&

@@ -169,7 +169,7 @@ struct rt_spec {
     unsigned long rootfs_propagation; /* MS_* for "/" in the new mount namespace */
     struct rt_resources resources;
     struct rt_seccomp *seccomp; /* NULL: unconfined */
-    json_t *annotations;        /* borrowed view kept alive by the spec (may be NULL) */
+    json_t *annotations;        /* a reference the spec holds (may be NULL) */
 };
 
 /* Parses a config.json document. bundle is the absolute bundle directory:

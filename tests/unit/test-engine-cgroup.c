@@ -101,9 +101,17 @@ test_v1_placement(void **state)
 
     /* the default parent is "berth" */
     unsetenv("BERTH_CGROUP_PARENT");
+    _cleanup_free_ char *conf = bt_path_join(f.dir, "berth.json");
+    setenv("BERTH_CONFIG", conf, 1);
     _cleanup_(rt_cgroup_freep) struct rt_cgroup *d = rt_cgroup_resolve(&env, NULL, "c2", &err);
     _cleanup_free_ char *dmem = xasprintf("%s/memory/job/7/berth/c2", f.dir);
     assert_string_equal(rt_cgroup_dir(d, "memory"), dmem);
+    /* the configuration's cgroup-parent, absolute here */
+    put(conf, "{\"cgroup-parent\": \"/ops\"}");
+    _cleanup_(rt_cgroup_freep) struct rt_cgroup *o = rt_cgroup_resolve(&env, NULL, "c4", &err);
+    _cleanup_free_ char *omem = xasprintf("%s/memory/ops/c4", f.dir);
+    assert_string_equal(rt_cgroup_dir(o, "memory"), omem);
+    unsetenv("BERTH_CONFIG");
 
     /* absolute cgroupsPath: from the hierarchy's root */
     _cleanup_(rt_cgroup_freep) struct rt_cgroup *a =
