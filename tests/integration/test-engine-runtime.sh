@@ -40,8 +40,7 @@ bt_contains "$out" "Operation not permitted"
 # the same without the filter works: it is the filter that blocks
 bt_spec "$B" 'del c["linux"]["seccomp"]'
 "$BERTH_BIN" runtime run t3b || bt_fail "unshare -U failed without seccomp"
-rm "$B/config.json"
-"$BERTH_BIN" runtime spec --bundle "$B"
+bt_respec "$B"
 
 echo "== identity, cwd, env, rlimits, sysctl, read-only root, mounts, devices"
 mkdir -p "$BERTH_TEST_TMP/data"
@@ -90,8 +89,7 @@ bt_spec "$B" 'c["linux"]["sysctl"] = {"vm.swappiness": "10"}'
 out=$("$BERTH_BIN" runtime run t5 2>&1) && bt_fail "a host sysctl was accepted"
 bt_contains "$out" "sysctl 'vm.swappiness' is not namespaced"
 [ ! -e "$BERTH_RUNROOT/runtime/t5" ] || bt_fail "state left after a refused spec"
-rm "$B/config.json"
-"$BERTH_BIN" runtime spec --bundle "$B"
+bt_respec "$B"
 
 echo "== a missing program: clear error, nothing left"
 bt_spec_args "$B" /no/such/program
@@ -100,6 +98,30 @@ bt_contains "$out" "exec '/no/such/program': No such file or directory"
 [ ! -e "$BERTH_RUNROOT/runtime/t6" ] || bt_fail "state left after a failed exec"
 cg=$(find /sys/fs/cgroup -name t6 2>/dev/null)
 [ -z "$cg" ] || bt_fail "cgroup left after a failed exec: $cg"
+
+echo "== mount destinations cannot leave the root through symlinks"
+mkdir -p "$BERTH_TEST_TMP/escape"
+ln -s "$BERTH_TEST_TMP/escape" "$B/rootfs/evil"
+ln -s ../../../../../../.. "$B/rootfs/up"
+bt_spec "$B" '
+c["mounts"].append({"destination": "/evil/inner", "type": "tmpfs", "source": "tmpfs"})
+c["mounts"].append({"destination": "/up/tmp/outside", "type": "tmpfs", "source": "tmpfs"})
+c["process"]["args"] = ["sh", "-c", "grep -c /inner /proc/self/mounts"]'
+"$BERTH_BIN" runtime run tesc >/dev/null 2>&1 || true
+[ -z "$(ls -A "$BERTH_TEST_TMP/escape")" ] || bt_fail "a mount target was created outside the root"
+[ ! -e /tmp/outside ] || bt_fail "a mount target escaped through ../"
+[ -d "$B/rootfs/$BERTH_TEST_TMP/escape/inner" ] || bt_fail "the symlinked target was not confined to the root"
+rm -f "$B/rootfs/evil" "$B/rootfs/up"
+bt_respec "$B"
+
+echo "== process.terminal: the process gets a pty of its own devpts, /dev/console too"
+bt_spec "$B" '
+c["process"]["terminal"] = True
+c["process"]["args"] = ["sh", "-c", "tty; [ -c /dev/console ] && echo console-ok; stty size"]'
+out=$("$BERTH_BIN" runtime run ttt </dev/null 2>&1) || bt_fail "terminal run: $out"
+bt_contains "$out" "/dev/pts/0"
+bt_contains "$out" "console-ok"
+bt_respec "$B"
 
 echo "== a network namespace given by path is joined"
 unshare --net sleep 30 &
@@ -116,8 +138,7 @@ out=$("$BERTH_BIN" runtime run tnet 2>&1) || bt_fail "run in a joined netns: $ou
 [ "$out" = "$want" ] || bt_fail "joined $out, wanted $want"
 kill $holder
 wait $holder 2>/dev/null
-rm "$B/config.json"
-"$BERTH_BIN" runtime spec --bundle "$B"
+bt_respec "$B"
 
 echo "== a user namespace with id maps (spec --rootless)"
 mkdir -p "$BERTH_TEST_TMP/rl"
