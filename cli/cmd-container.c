@@ -267,29 +267,32 @@ build_config(struct run_opts *o, char **cmd, struct bt_err **err)
         caps |= UINT64_C(1) << cap_index(json_string_value(v));
     if (o->privileged)
         caps = (UINT64_C(1) << 41) - 1;
-    bt_strv_foreach (c, o->cap_add) {
-        if (strcasecmp(c, "ALL") == 0) {
-            caps = (UINT64_C(1) << 41) - 1;
-            continue;
+    /* Docker's order: ALL first (add ALL, or drop ALL), then the named
+     * additions, then the named drops. */
+    uint64_t all = (UINT64_C(1) << 41) - 1;
+    bool add_all = false, drop_all = false;
+    bt_strv_foreach (c, o->cap_add)
+        add_all |= strcasecmp(c, "ALL") == 0;
+    bt_strv_foreach (c, o->cap_drop)
+        drop_all |= strcasecmp(c, "ALL") == 0;
+    if (add_all)
+        caps = all;
+    else if (drop_all)
+        caps = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        bt_strv_foreach (c, pass == 0 ? o->cap_add : o->cap_drop) {
+            if (strcasecmp(c, "ALL") == 0)
+                continue;
+            int k = cap_index(c);
+            if (k < 0) {
+                bt_err_set(err, EINVAL, "unknown capability '%s'", c);
+                return NULL;
+            }
+            if (pass == 0)
+                caps |= UINT64_C(1) << k;
+            else
+                caps &= ~(UINT64_C(1) << k);
         }
-        int k = cap_index(c);
-        if (k < 0) {
-            bt_err_set(err, EINVAL, "unknown capability '%s'", c);
-            return NULL;
-        }
-        caps |= UINT64_C(1) << k;
-    }
-    bt_strv_foreach (c, o->cap_drop) {
-        if (strcasecmp(c, "ALL") == 0) {
-            caps = 0;
-            continue;
-        }
-        int k = cap_index(c);
-        if (k < 0) {
-            bt_err_set(err, EINVAL, "unknown capability '%s'", c);
-            return NULL;
-        }
-        caps &= ~(UINT64_C(1) << k);
     }
     json_t *cset = caps_array(caps);
     json_object_set_new(

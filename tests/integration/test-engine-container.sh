@@ -31,6 +31,21 @@ bt_contains "$out" "${id:0:12}"
 [ "$(state one '{{.State.Status}} {{.State.ExitCode}}')" = "exited 3" ] || bt_fail "state after exit"
 b container rm one >/dev/null || bt_fail "rm"
 
+echo "== capabilities, seccomp, read-only root, volumes, ulimits from the command line"
+mkdir -p "$BERTH_TEST_TMP/vol"
+out=$(b container run --rm --rootfs "$R" --cap-drop ALL --cap-add NET_ADMIN \
+    --security-opt seccomp=unconfined --read-only -v "$BERTH_TEST_TMP/vol:/vol" \
+    --tmpfs /scratch --ulimit nofile=100:200 --pids-limit 40 -e FOO=bar -w /tmp \
+    sh -c 'grep -E "CapEff|Seccomp:" /proc/self/status; touch /x 2>/dev/null || echo ro-root;
+           echo hi >/vol/f; echo s >/scratch/s && echo tmpfs-ok; ulimit -n; echo $FOO; pwd;
+           cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max')
+bt_contains "$out" "CapEff:	0000000000001000"
+bt_contains "$out" "Seccomp:	0"
+bt_contains "$out" "ro-root"
+bt_contains "$out" "tmpfs-ok"
+bt_contains "$out" "$(printf '100\nbar\n/tmp\n40')"
+[ "$(cat "$BERTH_TEST_TMP/vol/f")" = hi ] || bt_fail "the volume write did not reach the host"
+
 echo "== a missing program: 127 and nothing left"
 b container run --rm --rootfs "$R" /no/such/thing 2>"$BERTH_TEST_TMP/err"
 [ $? = 127 ] || bt_fail "expected 127 for a missing program"
