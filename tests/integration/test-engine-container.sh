@@ -152,6 +152,18 @@ wait_for 5 sh -c "[ \"\$(\"$BERTH_BIN\" container inspect -f '{{.State.Health.St
 n=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$(state hc '{{json .State.Health.Log}}')")
 [ "$n" -le 5 ] || bt_fail "health log keeps $n entries"
 
+echo "== a probe that outlives its timeout counts as a failure and is killed"
+b container run -d --name slow --rootfs "$R" --health-cmd 'sleep 5' --health-interval 200ms \
+    --health-timeout 300ms --health-retries 1 sleep 300 >/dev/null
+wait_for 5 sh -c "[ \"\$(\"$BERTH_BIN\" container inspect -f '{{.State.Health.Status}}' slow)\" = unhealthy ]" ||
+    bt_fail "a timed-out probe did not make it unhealthy"
+log=$(state slow '{{json .State.Health.Log}}')
+bt_contains "$log" '"ExitCode":-1'
+bt_contains "$log" "Health check exceeded timeout"
+n=$(b container exec slow sh -c 'ps | grep -c "[s]leep 5"')
+[ "$n" -le 1 ] || bt_fail "timed-out probes keep running: $n"
+b container rm -f slow >/dev/null
+
 echo "== pause and unpause"
 b container pause hc >/dev/null || bt_fail "pause"
 [ "$(state hc '{{.State.Status}}')" = paused ] || bt_fail "not paused"
