@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -1132,6 +1133,10 @@ engine_process_exec(const struct engine_exec_opts *o, struct engine_exec *out, s
         _exit(r < 0 ? 127 : r);
     }
     close(TAKE_FD(child_fd));
+    /* Joining and exec'ing takes milliseconds; a process stuck on the way
+     * (a container frozen meanwhile) must not hold the caller for ever. */
+    struct timeval tv = {30, 0};
+    setsockopt(parent_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     struct rt_sync_msg m;
     int master = -1;
     for (;;) {
@@ -1142,6 +1147,13 @@ engine_process_exec(const struct engine_exec_opts *o, struct engine_exec *out, s
         if (r < 0) {
             if (master >= 0)
                 close(master);
+            if (r == -EAGAIN) {
+                /* it may be frozen and unable to die yet: not waited for
+                 * here, the caller's reaping collects it later */
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, WNOHANG);
+                return bt_err_set(err, ETIMEDOUT, "the process did not start within 30 s");
+            }
             reap_quietly(pid);
             return bt_err_errno(err, -r, "read the sync socket");
         }
