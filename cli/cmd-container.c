@@ -1396,6 +1396,46 @@ cmd_events(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+static int
+cmd_stats_top(bool top, int argc, char **argv)
+{
+    const char *cmd = top ? "container top" : "container stats";
+    if (argc != 2)
+        return cli_usage_error(cmd, "requires exactly one container");
+    _cleanup_free_ char *id = NULL;
+    if (resolve_or_fail(cmd, argv[1], &id))
+        return CLI_EXIT_FAILURE;
+    struct bt_err *err = NULL;
+    if (!top) {
+        struct engine_cgroup_stats st;
+        if (engine_container_stats(id, &st, &err) < 0)
+            return cli_fail(&err, cmd);
+        _cleanup_json_ json_t *j =
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "id", id, "memory_usage",
+                      (json_int_t)st.memory_usage, "memory_limit", (json_int_t)st.memory_limit,
+                      "cpu_usage_ns", (json_int_t)st.cpu_usage_ns, "pids",
+                      (json_int_t)st.pids_current, "oom_kills", (json_int_t)st.oom_kills);
+        _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        return CLI_EXIT_OK;
+    }
+    _cleanup_free_ pid_t *pids = engine_container_pids(id, &err);
+    if (!pids)
+        return cli_fail(&err, cmd);
+    printf("%-8s %s\n", "PID", "CMD");
+    for (size_t i = 0; pids[i]; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pids[i]);
+        size_t len = 0;
+        _cleanup_free_ char *c = bt_file_read_all(path, &len, NULL);
+        for (size_t k = 0; c && k + 1 < len; k++)
+            if (c[k] == '\0')
+                c[k] = ' ';
+        printf("%-8d %s\n", (int)pids[i], c ? c : "");
+    }
+    return CLI_EXIT_OK;
+}
+
 static void
 container_usage(FILE *out)
 {
@@ -1415,7 +1455,9 @@ container_usage(FILE *out)
                  "  logs     Show a container's output\n"
                  "  exec     Run a command in a running container\n"
                  "  wait     Wait for containers to stop and print their exit codes\n"
-                 "  events   Stream a running container's events\n");
+                 "  events   Stream a running container's events\n"
+                 "  stats    Show a running container's resource usage (JSON)\n"
+                 "  top      List a running container's processes\n");
 }
 
 int
@@ -1442,6 +1484,8 @@ cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv)
         return cmd_exec(argc, argv);
     if (!strcmp(sub, "events"))
         return cmd_events(argc, argv);
+    if (!strcmp(sub, "stats") || !strcmp(sub, "top"))
+        return cmd_stats_top(!strcmp(sub, "top"), argc, argv);
     if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "kill") ||
         !strcmp(sub, "rm") || !strcmp(sub, "pause") || !strcmp(sub, "unpause") ||
         !strcmp(sub, "wait"))

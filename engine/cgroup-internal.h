@@ -12,17 +12,10 @@
 #include <sys/types.h>
 
 #include "common/common.h"
+#include "engine/engine.h"
 
 struct rt_resources;
 struct rt_cgroup;
-
-struct engine_cgroup_stats {
-    uint64_t memory_usage; /* bytes */
-    int64_t memory_limit;  /* bytes, -1 unlimited */
-    uint64_t cpu_usage_ns;
-    uint64_t pids_current;
-    uint64_t oom_kills;
-};
 
 struct rt_cgroup_ops {
     const char *name;

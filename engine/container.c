@@ -590,3 +590,35 @@ engine_container_exec(const char *id, const struct engine_container_exec_opts *o
     }
     return engine_process_exec(&eo, out, err);
 }
+
+static struct rt_cgroup *
+running_cgroup(const char *id, struct bt_err **err)
+{
+    _cleanup_json_ json_t *st = engine_container_state(id, err);
+    if (!st)
+        return NULL;
+    if (!is_active(bt_json_str(st, "Status")) || !init_alive(st) ||
+        !json_object_get(st, "Cgroup")) {
+        bt_err_set(err, EINVAL, "container %s is not running", id);
+        return NULL;
+    }
+    return rt_cgroup_from_json(json_object_get(st, "Cgroup"), err);
+}
+
+int
+engine_container_stats(const char *id, struct engine_cgroup_stats *stats, struct bt_err **err)
+{
+    _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = running_cgroup(id, err);
+    if (!cg)
+        return bt_err_ret(err);
+    return rt_cgroup_stats(cg, stats, err);
+}
+
+pid_t *
+engine_container_pids(const char *id, struct bt_err **err)
+{
+    _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = running_cgroup(id, err);
+    if (!cg)
+        return NULL;
+    return rt_cgroup_pids(cg, err);
+}

@@ -94,6 +94,14 @@ int engine_cgroup_kill(struct rt_cgroup *cg, int sig, struct bt_err **err);
 /* OOM kills counted by the kernel for this cgroup so far. */
 uint64_t engine_cgroup_oom_kills(struct rt_cgroup *cg);
 
+struct engine_cgroup_stats {
+    uint64_t memory_usage; /* bytes */
+    int64_t memory_limit;  /* bytes, -1 unlimited */
+    uint64_t cpu_usage_ns;
+    uint64_t pids_current;
+    uint64_t oom_kills;
+};
+
 /* ---- exec: another process in a running container ---- */
 
 struct engine_exec_opts {
@@ -201,3 +209,9 @@ struct engine_container_exec_opts {
 };
 int engine_container_exec(const char *id, const struct engine_container_exec_opts *o,
                           struct engine_exec *out, struct bt_err **err);
+
+/* Resource usage of a running container, read from its cgroup. */
+int engine_container_stats(const char *id, struct engine_cgroup_stats *st, struct bt_err **err);
+/* The host pids of every process in a running container (caller owns,
+ * 0-terminated), for `top`. */
+pid_t *engine_container_pids(const char *id, struct bt_err **err);

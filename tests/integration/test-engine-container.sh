@@ -66,6 +66,11 @@ bt_contains "$out" "1000"
 bt_contains "$out" "X=1"
 bt_contains "$out" "/tmp"
 bt_contains "$out" "sleep 300"
+st=$(b container stats bg)
+bt_contains "$st" '"pids":1'
+top=$(b container top bg)
+bt_contains "$top" "$pid "
+bt_contains "$top" "sleep 300"
 b container exec bg sh -c 'exit 42'
 [ $? = 42 ] || bt_fail "exec exit code"
 out=$(b container exec -t bg sh -c '[ -t 0 ] && [ -t 1 ] && tty')
