@@ -56,3 +56,5 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv);

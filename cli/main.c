@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
     {"push", cli_cmd_push, "Upload an image to a registry"},
     {"login", cli_cmd_login, "Log in to a registry"},
     {"logout", cli_cmd_logout, "Log out from a registry"},
+    {"container", cli_cmd_container, "Manage single containers: run, ls, logs, exec, stop, rm"},
+    {"runtime", cli_cmd_runtime, "Run OCI bundles: create, start, state, kill, delete, run, exec"},
 };
 
 static void
