@@ -54,9 +54,19 @@ bt_sandbox_setup() {
 bt_sandbox_cleanup() {
     local rc=$?
     [ -n "${BT_CLEANUP_HOOK:-}" ] && $BT_CLEANUP_HOOK
-    # Everything in the pid namespace dies with its init (this shell's
-    # parent); cgroups made for the test are removed here.
-    bt_cgroup_cleanup
+    # This shell is the pid namespace's init: end whatever the test left
+    # running in it (kill -1 spares init), so that the cgroups it used are
+    # empty, then remove them. Tests assert "nothing left" themselves; this
+    # only keeps a failed test from leaving groups on the host.
+    if [ "$$" = 1 ]; then
+        kill -KILL -1 2>/dev/null
+    fi
+    local i
+    for i in $(seq 50); do
+        bt_cgroup_cleanup
+        [ -z "$(find /sys/fs/cgroup -type d -name "$BERTH_CGROUP_PARENT*" 2>/dev/null)" ] && break
+        sleep 0.1
+    done
     cd /
     umount -l "$BT_TMP" 2>/dev/null
     rmdir "$BT_TMP" 2>/dev/null
