@@ -59,7 +59,7 @@ bt_sandbox_cleanup() {
     # empty, then remove them. Tests assert "nothing left" themselves; this
     # only keeps a failed test from leaving groups on the host.
     if [ "$$" = 1 ]; then
-        kill -KILL -1 2>/dev/null
+        kill -KILL -1 2>/dev/null || true
     fi
     local i
     for i in $(seq 50); do
@@ -68,8 +68,8 @@ bt_sandbox_cleanup() {
         sleep 0.1
     done
     cd /
-    umount -l "$BT_TMP" 2>/dev/null
-    rmdir "$BT_TMP" 2>/dev/null
+    umount -l "$BT_TMP" 2>/dev/null || true
+    rmdir "$BT_TMP" 2>/dev/null || true
     exit $rc
 }
 
