@@ -204,18 +204,41 @@ compose_interpolate_string(const char *in, char *const *env, const char *where, 
     return 0;
 }
 
-static int
-walk(struct cnode *n, struct bt_buf *path, char *const *env, char ***unset, struct bt_err **err)
+/* One step of the key path from the root to the node being walked: a map
+ * key, or a sequence index when key is NULL. The path is only spelled out
+ * for the few scalars that hold a '$'. */
+struct step {
+    const struct step *up;
+    const char *key;
+    size_t index;
+};
+
+static void
+put_path(struct bt_buf *b, const struct step *s)
 {
-    size_t mark = path->len;
+    if (!s)
+        return;
+    put_path(b, s->up);
+    if (s->key)
+        bt_buf_printf(b, "%s%s", b->len ? "." : "", s->key);
+    else
+        bt_buf_printf(b, "[%zu]", s->index);
+}
+
+static int
+walk(struct cnode *n, const struct step *up, char *const *env, char ***unset, struct bt_err **err)
+{
     int r = 0;
     switch (n->kind) {
     case CNODE_SCALAR: {
         if (!strchr(n->value, '$'))
             return 0;
+        struct bt_buf path = {0};
+        bt_buf_puts(&path, "");
+        put_path(&path, up);
         _cleanup_free_ char *pos = cnode_pos(n);
-        _cleanup_free_ char *where =
-            path->len ? xasprintf("%s: %s", pos, path->data) : xstrdup(pos);
+        _cleanup_free_ char *where = path.len ? xasprintf("%s: %s", pos, path.data) : xstrdup(pos);
+        bt_buf_done(&path);
         char *v = NULL;
         r = compose_interpolate_string(n->value, env, where, &v, unset, err);
         if (r < 0)
@@ -229,18 +252,14 @@ walk(struct cnode *n, struct bt_buf *path, char *const *env, char ***unset, stru
     }
     case CNODE_MAP:
         for (size_t i = 0; i < n->n && r == 0; i++) {
-            bt_buf_printf(path, "%s%s", mark ? "." : "", n->keys[i]->value);
-            r = walk(n->items[i], path, env, unset, err);
-            path->len = mark;
-            path->data[mark] = '\0';
+            struct step s = {.up = up, .key = n->keys[i]->value};
+            r = walk(n->items[i], &s, env, unset, err);
         }
         return r;
     case CNODE_SEQ:
         for (size_t i = 0; i < n->n && r == 0; i++) {
-            bt_buf_printf(path, "[%zu]", i);
-            r = walk(n->items[i], path, env, unset, err);
-            path->len = mark;
-            path->data[mark] = '\0';
+            struct step s = {.up = up, .index = i};
+            r = walk(n->items[i], &s, env, unset, err);
         }
         return r;
     }
@@ -250,11 +269,8 @@ walk(struct cnode *n, struct bt_buf *path, char *const *env, char ***unset, stru
 int
 compose_interpolate_tree(struct cnode *root, char *const *env, struct bt_err **err)
 {
-    struct bt_buf path = {0};
-    bt_buf_puts(&path, "");
     _cleanup_strv_ char **unset = NULL;
-    int r = walk(root, &path, env, &unset, err);
-    bt_buf_done(&path);
+    int r = walk(root, NULL, env, &unset, err);
     if (r < 0)
         return r;
     bt_strv_foreach (name, unset)
