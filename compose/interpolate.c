@@ -243,11 +243,10 @@ walk(struct cnode *n, const struct step *up, char *const *env, char ***unset, st
         r = compose_interpolate_string(n->value, env, where, &v, unset, err);
         if (r < 0)
             return r;
-        free(n->value);
-        n->value = v;
         /* The result of a substitution is a string, as in Compose (where
          * values are typed from strings later, per key). */
         n->quoted = true;
+        cnode_set_value_take(n, v);
         return 0;
     }
     case CNODE_MAP:

@@ -219,8 +219,8 @@ parse_node(struct parser *p, yaml_event_t *ev, int depth, struct cnode **out)
     case YAML_SCALAR_EVENT: {
         struct cnode *n =
             cnode_new(CNODE_SCALAR, p->file, (int)mark.line + 1, (int)mark.column + 1);
-        free(n->value);
-        n->value = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+        cnode_set_value_take(n,
+                             xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length));
         if (strlen(n->value) != ev->data.scalar.length) {
             cnode_free(n);
             r = perr(p, &mark, "scalar contains a NUL character");
@@ -350,6 +350,7 @@ emit_node(yaml_emitter_t *em, const struct cnode *n)
         if (n->quoted) {
             struct cnode plain = *n;
             plain.quoted = false;
+            plain.typed = false;
             if (cnode_type(&plain) != CNODE_T_STRING)
                 style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             else if (strchr(n->value, '\n'))
