@@ -807,14 +807,30 @@ describe_types(unsigned t)
     return bt_buf_steal(&b);
 }
 
+/* A value of the wrong type. Most of these are oneOf/anyOf branches that
+ * did not apply, so the message is only written by verr_message, for the
+ * error that is reported. */
 static bool
 fail_type(struct vctx *v, struct verr *e, const struct cnode *n, unsigned want)
 {
-    _cleanup_free_ char *w = describe_types(want);
-    fail(v, e, n, 0, "must be %s, not %s", w, cnode_kind_name(n));
+    verr_done(e);
+    e->set = true;
+    e->at = n;
+    e->path = xstrdup(v->path.data ? v->path.data : "");
+    e->depth = v->depth;
     e->type_error = true;
     e->want = want;
     return false;
+}
+
+/* The message of a set error (owned). */
+static char *
+verr_message(const struct verr *e)
+{
+    if (e->msg)
+        return xstrdup(e->msg);
+    _cleanup_free_ char *w = describe_types(e->want);
+    return xasprintf("must be %s, not %s", w, cnode_kind_name(e->at));
 }
 
 /* Shortens a user's value for quoting in a message. */
@@ -1235,11 +1251,12 @@ compose_schema_validate(struct compose_schema *schema, const struct cnode *root,
     if (ok)
         return 0;
     _cleanup_free_ char *pos = cnode_pos(e.at);
+    _cleanup_free_ char *msg = verr_message(&e);
     int r;
     if (e.path && e.path[0])
-        r = bt_err_set(err, EINVAL, "%s: %s: %s", pos, e.path, e.msg);
+        r = bt_err_set(err, EINVAL, "%s: %s: %s", pos, e.path, msg);
     else
-        r = bt_err_set(err, EINVAL, "%s: %s", pos, e.msg);
+        r = bt_err_set(err, EINVAL, "%s: %s", pos, msg);
     verr_done(&e);
     return r;
 }
