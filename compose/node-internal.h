@@ -68,6 +68,8 @@ ssize_t cnode_map_index(const struct cnode *map, const char *key);
 /* Sets key to val (both owned), replacing an existing value in place. */
 void cnode_map_set_take(struct cnode *map, struct cnode *key, struct cnode *val);
 void cnode_map_set_str_take(struct cnode *map, const char *key, struct cnode *val);
+/* Appends key and val (both owned); the caller knows key is not in map. */
+void cnode_map_push_take(struct cnode *map, struct cnode *key, struct cnode *val);
 /* Removes and frees key; no-op when absent. */
 void cnode_map_del(struct cnode *map, const char *key);
 /* Sequences. */

@@ -1,4 +1,5 @@
 /* The compose node tree. */
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -364,6 +365,13 @@ cnode_map_set_take(struct cnode *map, struct cnode *key, struct cnode *val)
         cnode_free(key);
         return;
     }
+    cnode_map_push_take(map, key, val);
+}
+
+void
+cnode_map_push_take(struct cnode *map, struct cnode *key, struct cnode *val)
+{
+    assert(map->kind == CNODE_MAP);
     grow(map);
     map->keys[map->n] = key;
     map->items[map->n] = val;

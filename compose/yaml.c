@@ -113,7 +113,7 @@ apply_merge(struct parser *p, struct cnode *map, struct cnode *src, const yaml_m
     for (size_t i = 0; i < src->n; i++) {
         if (cnode_map_index(map, src->keys[i]->value) >= 0)
             continue;
-        cnode_map_set_take(map, cnode_copy(src->keys[i]), cnode_copy(src->items[i]));
+        cnode_map_push_take(map, cnode_copy(src->keys[i]), cnode_copy(src->items[i]));
     }
     return 0;
 }
@@ -123,7 +123,7 @@ parse_mapping(struct parser *p, yaml_event_t *start, int depth, struct cnode **o
 {
     _cleanup_cnode_ struct cnode *map = cnode_new(
         CNODE_MAP, p->file, (int)start->start_mark.line + 1, (int)start->start_mark.column + 1);
-    _cleanup_cnode_ struct cnode *merges = cnode_new(CNODE_SEQ, p->file, 0, 0);
+    _cleanup_cnode_ struct cnode *merges = NULL; /* made at the first '<<' */
     bool force_str = false;
     int r = tag_of(p, start->data.mapping_start.tag, &start->start_mark, &map->tag, &force_str);
     if (r < 0)
@@ -153,14 +153,16 @@ parse_mapping(struct parser *p, yaml_event_t *start, int depth, struct cnode **o
         if (r < 0)
             return r;
         if (!key->quoted && strcmp(key->value, "<<") == 0) {
+            if (!merges)
+                merges = cnode_new(CNODE_SEQ, p->file, 0, 0);
             cnode_seq_push_take(merges, TAKE_PTR(val));
             continue;
         }
         if (cnode_map_index(map, key->value) >= 0)
             return perr(p, &key_mark, "key '%s' is already defined in this mapping", key->value);
-        cnode_map_set_take(map, TAKE_PTR(key), TAKE_PTR(val));
+        cnode_map_push_take(map, TAKE_PTR(key), TAKE_PTR(val));
     }
-    for (size_t i = 0; i < merges->n; i++) {
+    for (size_t i = 0; merges && i < merges->n; i++) {
         yaml_mark_t m = {.line = (size_t)merges->items[i]->line - 1,
                          .column = (size_t)merges->items[i]->col - 1};
         r = apply_merge(p, map, merges->items[i], &m);
