@@ -751,7 +751,16 @@ static size_t
 path_push_index(struct vctx *v, size_t i)
 {
     size_t old = v->path.len;
-    bt_buf_printf(&v->path, "[%zu]", i);
+    /* Written by hand: this runs for every sequence item validated. */
+    char digits[24];
+    size_t n = sizeof(digits);
+    do {
+        digits[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    bt_buf_putc(&v->path, '[');
+    bt_buf_append(&v->path, digits + n, sizeof(digits) - n);
+    bt_buf_putc(&v->path, ']');
     v->depth++;
     return old;
 }
