@@ -780,23 +780,34 @@ static void put_seq(struct bt_buf *b, json_t *a, int indent, bool inline_first);
 
 /* A mapping's entries with keys at column indent; the first one follows
  * what is already on the line ("- ") when inline_first. */
+struct entry {
+    const char *key;
+    json_t *value;
+};
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
 static void
 put_map(struct bt_buf *b, json_t *o, int indent, bool inline_first, bool sort)
 {
     size_t n = json_object_size(o), i = 0;
-    _cleanup_free_ const char **keys = xcalloc(n ? n : 1, sizeof(char *));
+    _cleanup_free_ struct entry *e = xcalloc(n ? n : 1, sizeof(*e));
     const char *k;
     json_t *v;
     json_object_foreach (o, k, v)
-        keys[i++] = k;
+        e[i++] = (struct entry){k, v};
     if (sort)
-        qsort(keys, n, sizeof(*keys), cmp_str_p);
+        qsort(e, n, sizeof(*e), cmp_entry);
     for (i = 0; i < n; i++) {
         if (i > 0 || !inline_first)
             pad(b, indent);
-        put_string(b, keys[i]);
+        put_string(b, e[i].key);
         bt_buf_putc(b, ':');
-        v = json_object_get(o, keys[i]);
+        v = e[i].value;
         size_t mark = b->len;
         bt_buf_putc(b, ' ');
         if (put_scalar(b, v)) {
