@@ -36,6 +36,11 @@ struct mpath {
 static bool
 path_is(const struct mpath *p, const char *pattern)
 {
+    /* Most paths differ from a pattern in their last key: look there first. */
+    const char *last = strrchr(pattern, '.');
+    last = last ? last + 1 : pattern;
+    if (p->n && strcmp(last, "*") != 0 && strcmp(last, p->seg[p->n - 1]) != 0)
+        return false;
     const char *s = pattern;
     for (int i = 0; i < p->n; i++) {
         if (!*s)
