@@ -94,7 +94,7 @@ cnode_intern(const char *s)
      * exit by design. */
     static char **interned;
     for (size_t i = 0; interned && interned[i]; i++)
-        if (strcmp(interned[i], s) == 0)
+        if (interned[i] == s || strcmp(interned[i], s) == 0)
             return interned[i];
     interned = bt_strv_push(interned, s);
     return interned[bt_strv_length(interned) - 1];

@@ -219,15 +219,19 @@ parse_node(struct parser *p, yaml_event_t *ev, int depth, struct cnode **out)
     }
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
-        struct cnode *n =
-            cnode_new(CNODE_SCALAR, p->file, (int)mark.line + 1, (int)mark.column + 1);
-        cnode_set_value_take(n,
-                             xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length));
-        if (strlen(n->value) != ev->data.scalar.length) {
-            cnode_free(n);
+        if (strnlen((const char *)ev->data.scalar.value, ev->data.scalar.length) !=
+            ev->data.scalar.length) {
             r = perr(p, &mark, "scalar contains a NUL character");
             break;
         }
+        /* Built here rather than by cnode_new, which would give it an
+         * empty value first: this runs for every scalar of the file. */
+        struct cnode *n = xcalloc(1, sizeof(*n));
+        n->kind = CNODE_SCALAR;
+        n->value = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+        n->file = p->file;
+        n->line = (int)mark.line + 1;
+        n->col = (int)mark.column + 1;
         n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
                     ev->data.scalar.style != YAML_ANY_SCALAR_STYLE;
         bool force_str = false;
