@@ -677,12 +677,8 @@ plain_ok(const char *s)
         if (*p == ' ' && p[1] == '#')
             return false;
     }
-    /* Only these can start a null, boolean or number. */
-    if (strchr("~nNtTfF0123456789+-.", s[0])) {
-        struct cnode plain = {.kind = CNODE_SCALAR, .value = (char *)s};
-        if (cnode_type(&plain) != CNODE_T_STRING)
-            return false;
-    }
+    if (cnode_plain_type(s) != CNODE_T_STRING)
+        return false;
     return !yaml11_bool(s);
 }
 

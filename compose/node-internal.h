@@ -57,6 +57,8 @@ struct cnode *cnode_copy(const struct cnode *n);
 void cnode_set_value_take(struct cnode *n, char *value);
 
 enum cnode_type cnode_type(const struct cnode *n);
+/* The type of s written as a plain (unquoted) scalar. */
+enum cnode_type cnode_plain_type(const char *s);
 bool cnode_is_null(const struct cnode *n);
 /* Scalar accessors; false when the node is not of that type. */
 bool cnode_get_bool(const struct cnode *n, bool *out);

@@ -232,24 +232,24 @@ is_float(const char *s)
     return *p == '\0';
 }
 
-static enum cnode_type
-classify(const struct cnode *n)
+enum cnode_type
+cnode_plain_type(const char *s)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
-    if (n->quoted)
-        return CNODE_T_STRING;
     /* Most plain scalars are words: only these first characters can start
      * a null, a boolean or a number. */
-    if (n->value[0] && !strchr("~nNtTfF0123456789+-.", n->value[0]))
+    if (s[0] && !strchr("~nNtTfF0123456789+-.", s[0]))
         return CNODE_T_STRING;
-    if (match_any(n->value, nulls))
-        return CNODE_T_NULL;
-    if (match_any(n->value, bools))
-        return CNODE_T_BOOL;
-    if (is_int(n->value))
+    if (!s[0] || strchr("~nNtTfF", s[0])) {
+        if (match_any(s, nulls))
+            return CNODE_T_NULL;
+        if (match_any(s, bools))
+            return CNODE_T_BOOL;
+    }
+    if (is_int(s))
         return CNODE_T_INT;
-    if (is_float(n->value))
+    if (is_float(s))
         return CNODE_T_FLOAT;
     return CNODE_T_STRING;
 }
@@ -263,7 +263,7 @@ cnode_type(const struct cnode *n)
         /* A cache in a node the caller sees as const: the node itself is
          * never const, and the answer only depends on value and quoted. */
         struct cnode *m = (struct cnode *)n;
-        m->type = classify(n);
+        m->type = n->quoted ? CNODE_T_STRING : cnode_plain_type(n->value);
         m->typed = true;
     }
     return n->type;

@@ -354,10 +354,7 @@ emit_node(yaml_emitter_t *em, const struct cnode *n)
         /* Keep the type: a string that would read back as a number, bool or
          * null is quoted; multi-line strings use the literal style. */
         if (n->quoted) {
-            struct cnode plain = *n;
-            plain.quoted = false;
-            plain.typed = false;
-            if (cnode_type(&plain) != CNODE_T_STRING)
+            if (cnode_plain_type(n->value) != CNODE_T_STRING)
                 style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             else if (strchr(n->value, '\n'))
                 style = YAML_LITERAL_SCALAR_STYLE;
