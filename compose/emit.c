@@ -650,10 +650,10 @@ compose_project_to_json(const struct compose_project *p)
  * generic emitter spent most of `config`'s time analysing each scalar. */
 
 static bool
-yaml11_bool(const char *s)
+yaml11_bool(const char *s, size_t len)
 {
     static const char *const words[] = {"y", "n", "yes", "no", "on", "off"};
-    if (strlen(s) > 3)
+    if (len > 3)
         return false;
     for (size_t i = 0; i < BT_ARRAY_SIZE(words); i++)
         if (strcasecmp(s, words[i]) == 0)
@@ -662,9 +662,8 @@ yaml11_bool(const char *s)
 }
 
 static bool
-plain_ok(const char *s)
+plain_ok(const char *s, size_t len)
 {
-    size_t len = strlen(s);
     if (!len || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
         return false;
     if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) && !(s[0] == '-' && len > 1 && s[1] != ' '))
@@ -679,14 +678,15 @@ plain_ok(const char *s)
     }
     if (cnode_plain_type(s) != CNODE_T_STRING)
         return false;
-    return !yaml11_bool(s);
+    return !yaml11_bool(s, len);
 }
 
 static void
 put_string(struct bt_buf *b, const char *s)
 {
-    if (plain_ok(s)) {
-        bt_buf_puts(b, s);
+    size_t len = strlen(s);
+    if (plain_ok(s, len)) {
+        bt_buf_append(b, s, len);
         return;
     }
     bt_buf_putc(b, '"');
