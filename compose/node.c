@@ -205,7 +205,8 @@ is_float(const char *s)
     static const char *const special[] = {".inf",  "-.inf", "+.inf", ".Inf",  "-.Inf",
                                           "+.Inf", ".INF",  "-.INF", "+.INF", ".nan",
                                           ".NaN",  ".NAN",  NULL};
-    if (match_any(s, special))
+    /* The special values are all four or five characters long. */
+    if (strlen(s) <= 5 && match_any(s, special))
         return true;
     const char *p = s;
     if (*p == '-' || *p == '+')
@@ -241,7 +242,8 @@ cnode_plain_type(const char *s)
      * a null, a boolean or a number. */
     if (s[0] && !strchr("~nNtTfF0123456789+-.", s[0]))
         return CNODE_T_STRING;
-    if (!s[0] || strchr("~nNtTfF", s[0])) {
+    /* Null and boolean words are at most five characters long. */
+    if ((!s[0] || strchr("~nNtTfF", s[0])) && strlen(s) <= 5) {
         if (match_any(s, nulls))
             return CNODE_T_NULL;
         if (match_any(s, bools))
