@@ -629,6 +629,30 @@ node_equals_json(const struct cnode *n, json_t *j)
 
 /* A canonical text for a value, equal for values JSON Schema calls equal
  * (map key order ignored, 1 == 1.0), for uniqueItems. */
+/* Appends v in decimal; written by hand because validation does it for
+ * every sequence item and every text it compares. */
+static void
+put_size(struct bt_buf *b, size_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    bt_buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+/* "<length>:<text>", so that no text can run into the next. */
+static void
+put_counted(struct bt_buf *b, const char *s)
+{
+    size_t len = strlen(s);
+    put_size(b, len);
+    bt_buf_putc(b, ':');
+    bt_buf_append(b, s, len);
+}
+
 static void
 canonical(struct bt_buf *b, const struct cnode *n)
 {
@@ -647,7 +671,8 @@ canonical(struct bt_buf *b, const struct cnode *n)
         char **entries = NULL;
         for (size_t i = 0; i < n->n; i++) {
             struct bt_buf e = {0};
-            bt_buf_printf(&e, "%zu:%s=", strlen(n->keys[i]->value), n->keys[i]->value);
+            put_counted(&e, n->keys[i]->value);
+            bt_buf_putc(&e, '=');
             canonical(&e, n->items[i]);
             entries = bt_strv_push_take(entries, bt_buf_steal(&e));
         }
@@ -682,7 +707,8 @@ canonical(struct bt_buf *b, const struct cnode *n)
     } else if (t == T_NULL) {
         bt_buf_putc(b, '~');
     } else {
-        bt_buf_printf(b, "s%zu:%s", strlen(n->value), n->value);
+        bt_buf_putc(b, 's');
+        put_counted(b, n->value);
     }
 }
 
@@ -751,15 +777,8 @@ static size_t
 path_push_index(struct vctx *v, size_t i)
 {
     size_t old = v->path.len;
-    /* Written by hand: this runs for every sequence item validated. */
-    char digits[24];
-    size_t n = sizeof(digits);
-    do {
-        digits[--n] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i);
     bt_buf_putc(&v->path, '[');
-    bt_buf_append(&v->path, digits + n, sizeof(digits) - n);
+    put_size(&v->path, i);
     bt_buf_putc(&v->path, ']');
     v->depth++;
     return old;
