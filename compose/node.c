@@ -242,12 +242,14 @@ cnode_plain_type(const char *s)
      * a null, a boolean or a number. */
     if (s[0] && !strchr("~nNtTfF0123456789+-.", s[0]))
         return CNODE_T_STRING;
-    /* Null and boolean words are at most five characters long. */
-    if ((!s[0] || strchr("~nNtTfF", s[0])) && strlen(s) <= 5) {
-        if (match_any(s, nulls))
+    /* The rest are numbers or text starting like one. Null and boolean
+     * words are at most five characters long. */
+    if (!s[0] || strchr("~nNtTfF", s[0])) {
+        if (strlen(s) <= 5 && match_any(s, nulls))
             return CNODE_T_NULL;
-        if (match_any(s, bools))
+        if (strlen(s) <= 5 && match_any(s, bools))
             return CNODE_T_BOOL;
+        return CNODE_T_STRING;
     }
     if (is_int(s))
         return CNODE_T_INT;
