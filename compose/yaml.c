@@ -96,7 +96,8 @@ tag_of(struct parser *p, const yaml_char_t *tag, const yaml_mark_t *m, enum cnod
 static int parse_node(struct parser *p, yaml_event_t *ev, int depth, struct cnode **out);
 
 /* Applies `<<: *base` / `<<: [*a, *b]`: keys not set explicitly come from the
- * merged mappings, earlier ones first. */
+ * merged mappings, earlier ones first. The keys and values taken are moved
+ * out of src, which is the parser's own copy. */
 static int
 apply_merge(struct parser *p, struct cnode *map, struct cnode *src, const yaml_mark_t *m)
 {
@@ -113,7 +114,7 @@ apply_merge(struct parser *p, struct cnode *map, struct cnode *src, const yaml_m
     for (size_t i = 0; i < src->n; i++) {
         if (cnode_map_index(map, src->keys[i]->value) >= 0)
             continue;
-        cnode_map_push_take(map, cnode_copy(src->keys[i]), cnode_copy(src->items[i]));
+        cnode_map_push_take(map, TAKE_PTR(src->keys[i]), TAKE_PTR(src->items[i]));
     }
     return 0;
 }
