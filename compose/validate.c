@@ -23,6 +23,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,10 @@ struct skey {
     const char *prefix; /* pattern "^literal": matched without the regex */
     regex_t re;
     bool has_re;
+    /* "^[set]+$" or "^.+$", the patterns the schema gives names: the bytes
+     * allowed, one bit each, matched without the regex. */
+    bool has_charset;
+    uint8_t charset[32];
     struct schema *s;
     const struct schema *owner; /* the schema whose properties these are */
     char *where;                /* schema path, for coverage */
@@ -191,6 +196,61 @@ regex_matches(const regex_t *re, const char *prefix, const char *s)
     return regexec(re, s, 0, NULL, 0) == 0;
 }
 
+/* Fills set from a pattern of one bracket expression (plain characters and
+ * ranges) or '.', repeated: "^[a-zA-Z0-9._-]+$", "^.+$". berth keeps the C
+ * locale, where such a regex matches byte by byte as this does. */
+static bool
+charset_parse(const char *pattern, uint8_t set[32])
+{
+    memset(set, 0, 32);
+    if (strcmp(pattern, "^.+$") == 0) {
+        memset(set, 0xff, 32);
+        set[0] &= (uint8_t)~1u; /* never NUL */
+        return true;
+    }
+    size_t len = strlen(pattern);
+    if (len < 6 || strncmp(pattern, "^[", 2) != 0 || strcmp(pattern + len - 3, "]+$") != 0)
+        return false;
+    const char *p = pattern + 2, *end = pattern + len - 3;
+    if (*p == '^' || *p == ']')
+        return false;
+    while (p < end) {
+        unsigned char lo = (unsigned char)*p, hi = lo;
+        if (lo == '[' || lo == '\\' || lo == ']')
+            return false;
+        if (p + 2 < end && p[1] == '-') {
+            hi = (unsigned char)p[2];
+            p += 3;
+        } else {
+            p++;
+        }
+        if (hi < lo || hi == '[' || hi == '\\')
+            return false;
+        for (unsigned c = lo; c <= hi; c++)
+            set[c / 8] |= (uint8_t)(1u << (c % 8));
+    }
+    return true;
+}
+
+static bool
+charset_matches(const uint8_t set[32], const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!(set[*p / 8] & (1u << (*p % 8))))
+            return false;
+    return true;
+}
+
+static bool
+skey_matches(const struct skey *k, const char *s)
+{
+    if (k->has_charset)
+        return charset_matches(k->charset, s);
+    return regex_matches(&k->re, k->prefix, s);
+}
+
 static int
 skey_cmp(const void *a, const void *b)
 {
@@ -221,6 +281,8 @@ compile_keys(struct compose_schema *c, json_t *obj, bool patterns, const char *w
         if (patterns) {
             k->prefix = literal_prefix(name);
             if (!k->prefix)
+                k->has_charset = charset_parse(name, k->charset);
+            if (!k->prefix && !k->has_charset)
                 k->has_re = compile_regex(c, &k->re, name, k->where);
         }
         k->s = compile(c, sub, k->where);
@@ -980,7 +1042,7 @@ check_object(struct vctx *v, const struct schema *s, const struct cnode *n, stru
         }
         for (size_t j = 0; j < s->n_patterns; j++) {
             struct skey *pp = &s->patterns[j];
-            if (!regex_matches(&pp->re, pp->prefix, key))
+            if (!skey_matches(pp, key))
                 continue;
             matched = true;
             trace_push(v, pp);
