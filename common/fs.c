@@ -160,31 +160,52 @@ bt_path_join(const char *a, const char *b)
 char *
 bt_path_clean(const char *path)
 {
+    /* One pass over the segments into a buffer no longer than the input
+     * (plus "." for an empty result). */
     bool abs = path[0] == '/';
-    _cleanup_strv_ char **parts = bt_strv_split(path, "/");
-    char **out = xcalloc(bt_strv_length(parts) + 1, sizeof(char *));
-    size_t n = 0;
-    int ups = 0; /* leading '..' kept for relative paths */
-    for (char **p = parts; *p; p++) {
-        if (!**p || strcmp(*p, ".") == 0)
-            continue;
-        if (strcmp(*p, "..") == 0) {
-            if ((size_t)ups < n) {
-                free(out[--n]);
-                out[n] = NULL;
-            } else if (!abs) {
-                out[n++] = xstrdup("..");
-                ups++;
-            }
+    char *out = xmalloc(strlen(path) + 2);
+    size_t start = abs ? 1 : 0; /* where the segments begin, after any root '/' */
+    size_t fixed = start;       /* end of the leading '..' segments of a relative path */
+    size_t n = start;
+    if (abs)
+        out[0] = '/';
+    for (const char *p = path; *p;) {
+        if (*p == '/') {
+            p++;
             continue;
         }
-        out[n++] = xstrdup(*p);
+        size_t len = strcspn(p, "/");
+        const char *seg = p;
+        p += len;
+        if (len == 1 && seg[0] == '.')
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            if (n > fixed) {
+                /* Drop the last segment and the '/' before it. */
+                while (n > fixed && out[n - 1] != '/')
+                    n--;
+                if (n > fixed)
+                    n--;
+                continue;
+            }
+            if (abs)
+                continue;
+            if (n > start)
+                out[n++] = '/';
+            out[n++] = '.';
+            out[n++] = '.';
+            fixed = n;
+            continue;
+        }
+        if (n > start)
+            out[n++] = '/';
+        memcpy(out + n, seg, len);
+        n += len;
     }
-    _cleanup_free_ char *joined = bt_strv_join(out, "/");
-    bt_strv_free(out);
-    if (abs)
-        return xasprintf("/%s", joined);
-    return *joined ? TAKE_PTR(joined) : xstrdup(".");
+    if (n == 0)
+        out[n++] = '.';
+    out[n] = '\0';
+    return out;
 }
 
 char *

@@ -650,10 +650,10 @@ compose_project_to_json(const struct compose_project *p)
  * generic emitter spent most of `config`'s time analysing each scalar. */
 
 static bool
-yaml11_bool(const char *s)
+yaml11_bool(const char *s, size_t len)
 {
     static const char *const words[] = {"y", "n", "yes", "no", "on", "off"};
-    if (strlen(s) > 3)
+    if (len > 3)
         return false;
     for (size_t i = 0; i < BT_ARRAY_SIZE(words); i++)
         if (strcasecmp(s, words[i]) == 0)
@@ -662,9 +662,8 @@ yaml11_bool(const char *s)
 }
 
 static bool
-plain_ok(const char *s)
+plain_ok(const char *s, size_t len)
 {
-    size_t len = strlen(s);
     if (!len || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
         return false;
     if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) && !(s[0] == '-' && len > 1 && s[1] != ' '))
@@ -677,20 +676,17 @@ plain_ok(const char *s)
         if (*p == ' ' && p[1] == '#')
             return false;
     }
-    /* Only these can start a null, boolean or number. */
-    if (strchr("~nNtTfF0123456789+-.", s[0])) {
-        struct cnode plain = {.kind = CNODE_SCALAR, .value = (char *)s};
-        if (cnode_type(&plain) != CNODE_T_STRING)
-            return false;
-    }
-    return !yaml11_bool(s);
+    if (cnode_plain_type(s) != CNODE_T_STRING)
+        return false;
+    return !yaml11_bool(s, len);
 }
 
 static void
 put_string(struct bt_buf *b, const char *s)
 {
-    if (plain_ok(s)) {
-        bt_buf_puts(b, s);
+    size_t len = strlen(s);
+    if (plain_ok(s, len)) {
+        bt_buf_append(b, s, len);
         return;
     }
     bt_buf_putc(b, '"');
@@ -780,23 +776,34 @@ static void put_seq(struct bt_buf *b, json_t *a, int indent, bool inline_first);
 
 /* A mapping's entries with keys at column indent; the first one follows
  * what is already on the line ("- ") when inline_first. */
+struct entry {
+    const char *key;
+    json_t *value;
+};
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
 static void
 put_map(struct bt_buf *b, json_t *o, int indent, bool inline_first, bool sort)
 {
     size_t n = json_object_size(o), i = 0;
-    _cleanup_free_ const char **keys = xcalloc(n ? n : 1, sizeof(char *));
+    _cleanup_free_ struct entry *e = xcalloc(n ? n : 1, sizeof(*e));
     const char *k;
     json_t *v;
     json_object_foreach (o, k, v)
-        keys[i++] = k;
+        e[i++] = (struct entry){k, v};
     if (sort)
-        qsort(keys, n, sizeof(*keys), cmp_str_p);
+        qsort(e, n, sizeof(*e), cmp_entry);
     for (i = 0; i < n; i++) {
         if (i > 0 || !inline_first)
             pad(b, indent);
-        put_string(b, keys[i]);
+        put_string(b, e[i].key);
         bt_buf_putc(b, ':');
-        v = json_object_get(o, keys[i]);
+        v = e[i].value;
         size_t mark = b->len;
         bt_buf_putc(b, ' ');
         if (put_scalar(b, v)) {

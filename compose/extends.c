@@ -19,8 +19,7 @@ rebase_scalar(struct cnode *n, const char *dir)
     if (!n || n->kind != CNODE_SCALAR || cnode_is_null(n) || !is_relative_path(n->value))
         return;
     char *abs = bt_path_absolute(dir, n->value);
-    free(n->value);
-    n->value = abs;
+    cnode_set_value_take(n, abs);
 }
 
 /* A build context may be a URL (git repository, https tarball). */
@@ -69,8 +68,7 @@ rebase_volume(struct cnode *v, const char *dir)
     _cleanup_free_ char *src = xstrndup(v->value, n);
     _cleanup_free_ char *abs = bt_path_absolute(dir, src);
     char *nv = xasprintf("%s%s", abs, v->value + n);
-    free(v->value);
-    v->value = nv;
+    cnode_set_value_take(v, nv);
 }
 
 void

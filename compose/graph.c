@@ -62,6 +62,13 @@ optional_dependency(const struct compose_service *s, const char *dep)
     return false;
 }
 
+static int
+cmp_index(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 struct graph {
     size_t n;
     size_t **deps; /* deps[i]: indices i depends on */
@@ -153,36 +160,51 @@ compose_graph_build(struct compose_project *p, struct bt_err **err)
     }
     size_t n = p->n_services;
     _cleanup_free_ bool *placed = xcalloc(n ? n : 1, sizeof(bool));
-    _cleanup_free_ size_t *layer_of = xcalloc(n ? n : 1, sizeof(size_t));
     _cleanup_free_ size_t *order = xcalloc(n ? n : 1, sizeof(size_t));
     _cleanup_free_ size_t *layer_start = xcalloc(n + 1, sizeof(size_t));
-    size_t done = 0, layers = 0;
+    /* Reverse edges, so each placed service releases its dependents
+     * instead of every layer scanning every service. */
+    _cleanup_free_ size_t *waiting = xcalloc(n ? n : 1, sizeof(size_t));
+    _cleanup_free_ size_t *n_dependents = xcalloc(n ? n : 1, sizeof(size_t));
+    _cleanup_free_ size_t *first_dependent = xcalloc(n + 1, sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        waiting[i] = g.n_deps[i];
+        for (size_t j = 0; j < g.n_deps[i]; j++)
+            n_dependents[g.deps[i][j]]++;
+    }
+    for (size_t i = 0; i < n; i++)
+        first_dependent[i + 1] = first_dependent[i] + n_dependents[i];
+    _cleanup_free_ size_t *dependents = xcalloc(first_dependent[n] + 1, sizeof(size_t));
+    _cleanup_free_ size_t *fill = xcalloc(n ? n : 1, sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < g.n_deps[i]; j++) {
+            size_t d = g.deps[i][j];
+            dependents[first_dependent[d] + fill[d]++] = i;
+        }
     /* Kahn's algorithm by layers: a layer is every service whose
      * dependencies all sit in earlier layers, in name order. */
-    while (done < n) {
-        size_t before = done;
-        layer_start[layers] = done;
-        for (size_t i = 0; i < n; i++) {
-            if (placed[i])
-                continue;
-            bool ready = true;
-            for (size_t j = 0; j < g.n_deps[i] && ready; j++) {
-                size_t d = g.deps[i][j];
-                ready = placed[d] && layer_of[d] < layers;
-            }
-            if (ready)
-                order[done++] = i;
-        }
-        for (size_t k = before; k < done; k++) {
+    size_t done = 0, layers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!waiting[i])
+            order[done++] = i;
+    while (done > layer_start[layers]) {
+        size_t begin = layer_start[layers], end = done;
+        for (size_t k = begin; k < end; k++)
             placed[order[k]] = true;
-            layer_of[order[k]] = layers;
+        for (size_t k = begin; k < end; k++) {
+            size_t s = order[k];
+            for (size_t j = first_dependent[s]; j < first_dependent[s + 1]; j++)
+                if (--waiting[dependents[j]] == 0)
+                    order[done++] = dependents[j];
         }
-        if (done == before) {
-            r = cycle_error(p, &g, placed, err);
-            graph_done(&g);
-            return r;
-        }
+        qsort(order + end, done - end, sizeof(*order), cmp_index);
         layers++;
+        layer_start[layers] = end;
+    }
+    if (done < n) {
+        r = cycle_error(p, &g, placed, err);
+        graph_done(&g);
+        return r;
     }
     layer_start[layers] = n;
     graph_done(&g);

@@ -103,8 +103,7 @@ rebase_top_level(struct cnode *m, const char *dir)
             struct cnode *f = cnode_map_get(res->items[i], "file");
             if (f && f->kind == CNODE_SCALAR && f->value[0] && f->value[0] != '/') {
                 char *abs = bt_path_absolute(dir, f->value);
-                free(f->value);
-                f->value = abs;
+                cnode_set_value_take(f, abs);
             }
         }
     }

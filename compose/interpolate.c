@@ -10,9 +10,33 @@
 
 #include "compose/load-internal.h"
 
+/* One step of the key path from the root to the node being walked: a map
+ * key, or a sequence index when key is NULL. The path is only spelled out
+ * when an error names it. */
+struct step {
+    const struct step *up;
+    const char *key;
+    size_t index;
+};
+
+static void
+put_path(struct bt_buf *b, const struct step *s)
+{
+    if (!s)
+        return;
+    put_path(b, s->up);
+    if (s->key)
+        bt_buf_printf(b, "%s%s", b->len ? "." : "", s->key);
+    else
+        bt_buf_printf(b, "[%zu]", s->index);
+}
+
 struct interp {
     char *const *env;
-    const char *where;
+    const char *where; /* NULL until where_of spells it out from node and path */
+    char *where_owned;
+    const struct cnode *node;
+    const struct step *path;
     const char *tmpl; /* the whole input, for messages */
     char ***unset;
     struct bt_err **err;
@@ -30,13 +54,28 @@ name_char(char c)
     return name_start(c) || (c >= '0' && c <= '9');
 }
 
+/* "file:line:col: key.path" of the value, for messages. */
+static const char *
+where_of(struct interp *ip)
+{
+    if (!ip->where) {
+        struct bt_buf path = {0};
+        bt_buf_puts(&path, "");
+        put_path(&path, ip->path);
+        _cleanup_free_ char *pos = cnode_pos(ip->node);
+        ip->where = ip->where_owned = path.len ? xasprintf("%s: %s", pos, path.data) : xstrdup(pos);
+        bt_buf_done(&path);
+    }
+    return ip->where;
+}
+
 static int
 invalid(struct interp *ip, const char *why)
 {
     return bt_err_set(ip->err, EINVAL,
                       "%s: invalid interpolation format \"%s\": %s (you may need to escape any $ "
                       "with another $)",
-                      ip->where, ip->tmpl, why);
+                      where_of(ip), ip->tmpl, why);
 }
 
 static const char *
@@ -144,7 +183,7 @@ braced(struct interp *ip, const char *s, size_t len, struct bt_buf *out, size_t 
         }
         _cleanup_free_ char *m = bt_buf_steal(&msg);
         return bt_err_set(ip->err, EINVAL, "%s: required variable %s is missing a value%s%s",
-                          ip->where, name, m[0] ? ": " : "", m);
+                          where_of(ip), name, m[0] ? ": " : "", m);
     }
     }
 }
@@ -187,15 +226,12 @@ subst(struct interp *ip, const char *s, size_t len, struct bt_buf *out)
     return 0;
 }
 
-int
-compose_interpolate_string(const char *in, char *const *env, const char *where, char **out,
-                           char ***unset, struct bt_err **err)
+static int
+interpolate(struct interp *ip, char **out)
 {
-    struct interp ip = {
-        .env = env, .where = where ? where : "<input>", .tmpl = in, .unset = unset, .err = err};
     struct bt_buf b = {0};
     bt_buf_puts(&b, "");
-    int r = subst(&ip, in, strlen(in), &b);
+    int r = subst(ip, ip->tmpl, strlen(ip->tmpl), &b);
     if (r < 0) {
         bt_buf_done(&b);
         return r;
@@ -204,43 +240,46 @@ compose_interpolate_string(const char *in, char *const *env, const char *where, 
     return 0;
 }
 
-static int
-walk(struct cnode *n, struct bt_buf *path, char *const *env, char ***unset, struct bt_err **err)
+int
+compose_interpolate_string(const char *in, char *const *env, const char *where, char **out,
+                           char ***unset, struct bt_err **err)
 {
-    size_t mark = path->len;
+    struct interp ip = {
+        .env = env, .where = where ? where : "<input>", .tmpl = in, .unset = unset, .err = err};
+    return interpolate(&ip, out);
+}
+
+static int
+walk(struct cnode *n, const struct step *up, char *const *env, char ***unset, struct bt_err **err)
+{
     int r = 0;
     switch (n->kind) {
     case CNODE_SCALAR: {
         if (!strchr(n->value, '$'))
             return 0;
-        _cleanup_free_ char *pos = cnode_pos(n);
-        _cleanup_free_ char *where =
-            path->len ? xasprintf("%s: %s", pos, path->data) : xstrdup(pos);
+        struct interp ip = {
+            .env = env, .node = n, .path = up, .tmpl = n->value, .unset = unset, .err = err};
         char *v = NULL;
-        r = compose_interpolate_string(n->value, env, where, &v, unset, err);
+        r = interpolate(&ip, &v);
+        free(ip.where_owned);
         if (r < 0)
             return r;
-        free(n->value);
-        n->value = v;
         /* The result of a substitution is a string, as in Compose (where
          * values are typed from strings later, per key). */
         n->quoted = true;
+        cnode_set_value_take(n, v);
         return 0;
     }
     case CNODE_MAP:
         for (size_t i = 0; i < n->n && r == 0; i++) {
-            bt_buf_printf(path, "%s%s", mark ? "." : "", n->keys[i]->value);
-            r = walk(n->items[i], path, env, unset, err);
-            path->len = mark;
-            path->data[mark] = '\0';
+            struct step s = {.up = up, .key = n->keys[i]->value};
+            r = walk(n->items[i], &s, env, unset, err);
         }
         return r;
     case CNODE_SEQ:
         for (size_t i = 0; i < n->n && r == 0; i++) {
-            bt_buf_printf(path, "[%zu]", i);
-            r = walk(n->items[i], path, env, unset, err);
-            path->len = mark;
-            path->data[mark] = '\0';
+            struct step s = {.up = up, .index = i};
+            r = walk(n->items[i], &s, env, unset, err);
         }
         return r;
     }
@@ -250,11 +289,8 @@ walk(struct cnode *n, struct bt_buf *path, char *const *env, char ***unset, stru
 int
 compose_interpolate_tree(struct cnode *root, char *const *env, struct bt_err **err)
 {
-    struct bt_buf path = {0};
-    bt_buf_puts(&path, "");
     _cleanup_strv_ char **unset = NULL;
-    int r = walk(root, &path, env, &unset, err);
-    bt_buf_done(&path);
+    int r = walk(root, NULL, env, &unset, err);
     if (r < 0)
         return r;
     bt_strv_foreach (name, unset)

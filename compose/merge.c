@@ -36,21 +36,31 @@ struct mpath {
 static bool
 path_is(const struct mpath *p, const char *pattern)
 {
-    int i = 0;
+    /* Most paths differ from a pattern in their last key: look there first. */
+    const char *last = strrchr(pattern, '.');
+    last = last ? last + 1 : pattern;
+    if (p->n && strcmp(last, "*") != 0 && strcmp(last, p->seg[p->n - 1]) != 0)
+        return false;
     const char *s = pattern;
-    while (*s) {
-        size_t len = strcspn(s, ".");
-        if (i >= p->n)
+    for (int i = 0; i < p->n; i++) {
+        if (!*s)
             return false;
-        if (!(len == 1 && s[0] == '*') &&
-            (strlen(p->seg[i]) != len || strncmp(p->seg[i], s, len) != 0))
-            return false;
-        i++;
-        s += len;
+        if (s[0] == '*' && (s[1] == '.' || s[1] == '\0')) {
+            s++;
+        } else {
+            /* The segment must equal the pattern's up to its next '.'. */
+            const char *g = p->seg[i];
+            while (*g && *s && *s != '.' && *g == *s) {
+                g++;
+                s++;
+            }
+            if (*g || (*s && *s != '.'))
+                return false;
+        }
         if (*s == '.')
             s++;
     }
-    return i == p->n;
+    return *s == '\0';
 }
 
 static bool

@@ -1,7 +1,91 @@
 /* The compose node tree. */
+#include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "compose/node-internal.h"
+
+/* Maps with at least this many keys get a hash index; smaller ones are
+ * scanned, which is as quick for the few keys most mappings hold. The
+ * services of a large project are what needs it. */
+#define INDEX_MIN 16
+
+/* Open addressing over the positions of map->keys[0..n). */
+struct cnode_index {
+    size_t n;                  /* keys indexed */
+    struct cnode *const *keys; /* the array they were indexed in */
+    size_t mask;               /* slots - 1, slots a power of two */
+    size_t *slot;              /* position + 1, 0 when free */
+};
+
+static struct cnode_index *
+index_free(struct cnode_index *ix)
+{
+    if (ix) {
+        free(ix->slot);
+        free(ix);
+    }
+    return NULL;
+}
+
+static size_t
+hash_str(const char *s)
+{
+    /* FNV-1a */
+    uint64_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)h;
+}
+
+static void
+index_put(struct cnode_index *ix, size_t pos)
+{
+    size_t h = hash_str(ix->keys[pos]->value) & ix->mask;
+    while (ix->slot[h])
+        h = (h + 1) & ix->mask;
+    ix->slot[h] = pos + 1;
+}
+
+/* Indexes map->keys[0..n), with room for the map to double. */
+static struct cnode_index *
+index_build(const struct cnode *map)
+{
+    struct cnode_index *ix = xcalloc(1, sizeof(*ix));
+    size_t slots = 64;
+    while (slots < 4 * map->n)
+        slots *= 2;
+    ix->mask = slots - 1;
+    ix->slot = xcalloc(slots, sizeof(*ix->slot));
+    ix->keys = map->keys;
+    ix->n = map->n;
+    for (size_t i = 0; i < map->n; i++)
+        index_put(ix, i);
+    return ix;
+}
+
+static bool
+index_current(const struct cnode *map)
+{
+    return map->index && map->index->n == map->n && map->index->keys == map->keys;
+}
+
+/* After map->keys[map->n - 1] was appended: keeps a current index current
+ * while it has room, and drops it otherwise (the next lookup rebuilds it). */
+static void
+index_note_append(struct cnode *map)
+{
+    struct cnode_index *ix = map->index;
+    if (!ix)
+        return;
+    if (ix->n + 1 != map->n || 2 * map->n > ix->mask + 1) {
+        map->index = index_free(ix);
+        return;
+    }
+    ix->keys = map->keys;
+    ix->n = map->n;
+    index_put(ix, map->n - 1);
+}
 
 const char *
 cnode_intern(const char *s)
@@ -10,7 +94,7 @@ cnode_intern(const char *s)
      * exit by design. */
     static char **interned;
     for (size_t i = 0; interned && interned[i]; i++)
-        if (strcmp(interned[i], s) == 0)
+        if (interned[i] == s || strcmp(interned[i], s) == 0)
             return interned[i];
     interned = bt_strv_push(interned, s);
     return interned[bt_strv_length(interned) - 1];
@@ -55,6 +139,7 @@ cnode_free(struct cnode *n)
     free(n->keys);
     free(n->items);
     free(n->value);
+    index_free(n->index);
     free(n);
     return NULL;
 }
@@ -69,6 +154,7 @@ cnode_copy(const struct cnode *n)
     c->value = xstrdup(n->value);
     c->keys = NULL;
     c->items = NULL;
+    c->index = NULL;
     c->cap = n->n;
     if (n->n) {
         c->items = xcalloc(n->n, sizeof(*c->items));
@@ -81,6 +167,14 @@ cnode_copy(const struct cnode *n)
         }
     }
     return c;
+}
+
+void
+cnode_set_value_take(struct cnode *n, char *value)
+{
+    free(n->value);
+    n->value = value;
+    n->typed = false;
 }
 
 static bool
@@ -111,7 +205,8 @@ is_float(const char *s)
     static const char *const special[] = {".inf",  "-.inf", "+.inf", ".Inf",  "-.Inf",
                                           "+.Inf", ".INF",  "-.INF", "+.INF", ".nan",
                                           ".NaN",  ".NAN",  NULL};
-    if (match_any(s, special))
+    /* The special values are all four or five characters long. */
+    if (strlen(s) <= 5 && match_any(s, special))
         return true;
     const char *p = s;
     if (*p == '-' || *p == '+')
@@ -139,27 +234,43 @@ is_float(const char *s)
 }
 
 enum cnode_type
-cnode_type(const struct cnode *n)
+cnode_plain_type(const char *s)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
-    if (!n || n->kind != CNODE_SCALAR)
-        return CNODE_T_STRING;
-    if (n->quoted)
-        return CNODE_T_STRING;
     /* Most plain scalars are words: only these first characters can start
      * a null, a boolean or a number. */
-    if (n->value[0] && !strchr("~nNtTfF0123456789+-.", n->value[0]))
+    if (s[0] && !strchr("~nNtTfF0123456789+-.", s[0]))
         return CNODE_T_STRING;
-    if (match_any(n->value, nulls))
-        return CNODE_T_NULL;
-    if (match_any(n->value, bools))
-        return CNODE_T_BOOL;
-    if (is_int(n->value))
+    /* The rest are numbers or text starting like one. Null and boolean
+     * words are at most five characters long. */
+    if (!s[0] || strchr("~nNtTfF", s[0])) {
+        if (strlen(s) <= 5 && match_any(s, nulls))
+            return CNODE_T_NULL;
+        if (strlen(s) <= 5 && match_any(s, bools))
+            return CNODE_T_BOOL;
+        return CNODE_T_STRING;
+    }
+    if (is_int(s))
         return CNODE_T_INT;
-    if (is_float(n->value))
+    if (is_float(s))
         return CNODE_T_FLOAT;
     return CNODE_T_STRING;
+}
+
+enum cnode_type
+cnode_type(const struct cnode *n)
+{
+    if (!n || n->kind != CNODE_SCALAR)
+        return CNODE_T_STRING;
+    if (!n->typed) {
+        /* A cache in a node the caller sees as const: the node itself is
+         * never const, and the answer only depends on value and quoted. */
+        struct cnode *m = (struct cnode *)n;
+        m->type = n->quoted ? CNODE_T_STRING : cnode_plain_type(n->value);
+        m->typed = true;
+    }
+    return n->type;
 }
 
 bool
@@ -208,9 +319,25 @@ cnode_map_index(const struct cnode *map, const char *key)
 {
     if (!map || map->kind != CNODE_MAP)
         return -1;
-    for (size_t i = 0; i < map->n; i++)
+    if (map->n < INDEX_MIN) {
+        for (size_t i = 0; i < map->n; i++)
+            if (strcmp(map->keys[i]->value, key) == 0)
+                return (ssize_t)i;
+        return -1;
+    }
+    if (!index_current(map)) {
+        /* Built on demand in a map the caller sees as const, as cnode_type
+         * caches its answer. */
+        struct cnode *m = (struct cnode *)map;
+        index_free(m->index);
+        m->index = index_build(map);
+    }
+    const struct cnode_index *ix = map->index;
+    for (size_t h = hash_str(key) & ix->mask; ix->slot[h]; h = (h + 1) & ix->mask) {
+        size_t i = ix->slot[h] - 1;
         if (strcmp(map->keys[i]->value, key) == 0)
             return (ssize_t)i;
+    }
     return -1;
 }
 
@@ -242,10 +369,18 @@ cnode_map_set_take(struct cnode *map, struct cnode *key, struct cnode *val)
         cnode_free(key);
         return;
     }
+    cnode_map_push_take(map, key, val);
+}
+
+void
+cnode_map_push_take(struct cnode *map, struct cnode *key, struct cnode *val)
+{
+    assert(map->kind == CNODE_MAP);
     grow(map);
     map->keys[map->n] = key;
     map->items[map->n] = val;
     map->n++;
+    index_note_append(map);
 }
 
 void
@@ -265,6 +400,7 @@ cnode_map_del(struct cnode *map, const char *key)
     memmove(&map->keys[i], &map->keys[i + 1], (map->n - (size_t)i - 1) * sizeof(*map->keys));
     memmove(&map->items[i], &map->items[i + 1], (map->n - (size_t)i - 1) * sizeof(*map->items));
     map->n--;
+    map->index = index_free(map->index);
 }
 
 void

@@ -33,7 +33,7 @@ nwrap(struct bt_err **err, const struct cnode *n, const char *path, int r)
     return r;
 }
 
-/* Key paths are built for every key while normalising, so plainly. */
+/* Key paths are built for every key and item while normalising, so plainly. */
 static char *
 sub(const char *path, const char *key)
 {
@@ -48,7 +48,20 @@ sub(const char *path, const char *key)
 static char *
 idx(const char *path, size_t i)
 {
-    return xasprintf("%s[%zu]", path, i);
+    char digits[24];
+    size_t d = sizeof(digits);
+    do {
+        digits[--d] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    size_t a = strlen(path), b = sizeof(digits) - d;
+    char *s = xmalloc(a + b + 3);
+    memcpy(s, path, a);
+    s[a] = '[';
+    memcpy(s + a + 1, digits + d, b);
+    s[a + 1 + b] = ']';
+    s[a + 2 + b] = '\0';
+    return s;
 }
 
 /* ---- scalars ---- */

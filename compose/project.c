@@ -32,9 +32,10 @@ profiles_collect(const struct cnode *services)
 static char **
 service_names(const struct cnode *services)
 {
-    char **out = xcalloc(1, sizeof(char *));
-    for (size_t i = 0; services && services->kind == CNODE_MAP && i < services->n; i++)
-        out = bt_strv_push(out, services->keys[i]->value);
+    size_t n = services && services->kind == CNODE_MAP ? services->n : 0;
+    char **out = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(services->keys[i]->value);
     return out;
 }
 

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,10 @@ struct skey {
     const char *prefix; /* pattern "^literal": matched without the regex */
     regex_t re;
     bool has_re;
+    /* "^[set]+$" or "^.+$", the patterns the schema gives names: the bytes
+     * allowed, one bit each, matched without the regex. */
+    bool has_charset;
+    uint8_t charset[32];
     struct schema *s;
     const struct schema *owner; /* the schema whose properties these are */
     char *where;                /* schema path, for coverage */
@@ -191,6 +196,61 @@ regex_matches(const regex_t *re, const char *prefix, const char *s)
     return regexec(re, s, 0, NULL, 0) == 0;
 }
 
+/* Fills set from a pattern of one bracket expression (plain characters and
+ * ranges) or '.', repeated: "^[a-zA-Z0-9._-]+$", "^.+$". berth keeps the C
+ * locale, where such a regex matches byte by byte as this does. */
+static bool
+charset_parse(const char *pattern, uint8_t set[32])
+{
+    memset(set, 0, 32);
+    if (strcmp(pattern, "^.+$") == 0) {
+        memset(set, 0xff, 32);
+        set[0] &= (uint8_t)~1u; /* never NUL */
+        return true;
+    }
+    size_t len = strlen(pattern);
+    if (len < 6 || strncmp(pattern, "^[", 2) != 0 || strcmp(pattern + len - 3, "]+$") != 0)
+        return false;
+    const char *p = pattern + 2, *end = pattern + len - 3;
+    if (*p == '^' || *p == ']')
+        return false;
+    while (p < end) {
+        unsigned char lo = (unsigned char)*p, hi = lo;
+        if (lo == '[' || lo == '\\' || lo == ']')
+            return false;
+        if (p + 2 < end && p[1] == '-') {
+            hi = (unsigned char)p[2];
+            p += 3;
+        } else {
+            p++;
+        }
+        if (hi < lo || hi == '[' || hi == '\\')
+            return false;
+        for (unsigned c = lo; c <= hi; c++)
+            set[c / 8] |= (uint8_t)(1u << (c % 8));
+    }
+    return true;
+}
+
+static bool
+charset_matches(const uint8_t set[32], const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (!(set[*p / 8] & (1u << (*p % 8))))
+            return false;
+    return true;
+}
+
+static bool
+skey_matches(const struct skey *k, const char *s)
+{
+    if (k->has_charset)
+        return charset_matches(k->charset, s);
+    return regex_matches(&k->re, k->prefix, s);
+}
+
 static int
 skey_cmp(const void *a, const void *b)
 {
@@ -221,6 +281,8 @@ compile_keys(struct compose_schema *c, json_t *obj, bool patterns, const char *w
         if (patterns) {
             k->prefix = literal_prefix(name);
             if (!k->prefix)
+                k->has_charset = charset_parse(name, k->charset);
+            if (!k->prefix && !k->has_charset)
                 k->has_re = compile_regex(c, &k->re, name, k->where);
         }
         k->s = compile(c, sub, k->where);
@@ -629,6 +691,30 @@ node_equals_json(const struct cnode *n, json_t *j)
 
 /* A canonical text for a value, equal for values JSON Schema calls equal
  * (map key order ignored, 1 == 1.0), for uniqueItems. */
+/* Appends v in decimal; written by hand because validation does it for
+ * every sequence item and every text it compares. */
+static void
+put_size(struct bt_buf *b, size_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    bt_buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+/* "<length>:<text>", so that no text can run into the next. */
+static void
+put_counted(struct bt_buf *b, const char *s)
+{
+    size_t len = strlen(s);
+    put_size(b, len);
+    bt_buf_putc(b, ':');
+    bt_buf_append(b, s, len);
+}
+
 static void
 canonical(struct bt_buf *b, const struct cnode *n)
 {
@@ -647,7 +733,8 @@ canonical(struct bt_buf *b, const struct cnode *n)
         char **entries = NULL;
         for (size_t i = 0; i < n->n; i++) {
             struct bt_buf e = {0};
-            bt_buf_printf(&e, "%zu:%s=", strlen(n->keys[i]->value), n->keys[i]->value);
+            put_counted(&e, n->keys[i]->value);
+            bt_buf_putc(&e, '=');
             canonical(&e, n->items[i]);
             entries = bt_strv_push_take(entries, bt_buf_steal(&e));
         }
@@ -682,7 +769,8 @@ canonical(struct bt_buf *b, const struct cnode *n)
     } else if (t == T_NULL) {
         bt_buf_putc(b, '~');
     } else {
-        bt_buf_printf(b, "s%zu:%s", strlen(n->value), n->value);
+        bt_buf_putc(b, 's');
+        put_counted(b, n->value);
     }
 }
 
@@ -751,7 +839,9 @@ static size_t
 path_push_index(struct vctx *v, size_t i)
 {
     size_t old = v->path.len;
-    bt_buf_printf(&v->path, "[%zu]", i);
+    bt_buf_putc(&v->path, '[');
+    put_size(&v->path, i);
+    bt_buf_putc(&v->path, ']');
     v->depth++;
     return old;
 }
@@ -807,14 +897,30 @@ describe_types(unsigned t)
     return bt_buf_steal(&b);
 }
 
+/* A value of the wrong type. Most of these are oneOf/anyOf branches that
+ * did not apply, so the message is only written by verr_message, for the
+ * error that is reported. */
 static bool
 fail_type(struct vctx *v, struct verr *e, const struct cnode *n, unsigned want)
 {
-    _cleanup_free_ char *w = describe_types(want);
-    fail(v, e, n, 0, "must be %s, not %s", w, cnode_kind_name(n));
+    verr_done(e);
+    e->set = true;
+    e->at = n;
+    e->path = xstrdup(v->path.data ? v->path.data : "");
+    e->depth = v->depth;
     e->type_error = true;
     e->want = want;
     return false;
+}
+
+/* The message of a set error (owned). */
+static char *
+verr_message(const struct verr *e)
+{
+    if (e->msg)
+        return xstrdup(e->msg);
+    _cleanup_free_ char *w = describe_types(e->want);
+    return xasprintf("must be %s, not %s", w, cnode_kind_name(e->at));
 }
 
 /* Shortens a user's value for quoting in a message. */
@@ -936,7 +1042,7 @@ check_object(struct vctx *v, const struct schema *s, const struct cnode *n, stru
         }
         for (size_t j = 0; j < s->n_patterns; j++) {
             struct skey *pp = &s->patterns[j];
-            if (!regex_matches(&pp->re, pp->prefix, key))
+            if (!skey_matches(pp, key))
                 continue;
             matched = true;
             trace_push(v, pp);
@@ -1235,11 +1341,12 @@ compose_schema_validate(struct compose_schema *schema, const struct cnode *root,
     if (ok)
         return 0;
     _cleanup_free_ char *pos = cnode_pos(e.at);
+    _cleanup_free_ char *msg = verr_message(&e);
     int r;
     if (e.path && e.path[0])
-        r = bt_err_set(err, EINVAL, "%s: %s: %s", pos, e.path, e.msg);
+        r = bt_err_set(err, EINVAL, "%s: %s: %s", pos, e.path, msg);
     else
-        r = bt_err_set(err, EINVAL, "%s: %s", pos, e.msg);
+        r = bt_err_set(err, EINVAL, "%s: %s", pos, msg);
     verr_done(&e);
     return r;
 }

@@ -96,7 +96,8 @@ tag_of(struct parser *p, const yaml_char_t *tag, const yaml_mark_t *m, enum cnod
 static int parse_node(struct parser *p, yaml_event_t *ev, int depth, struct cnode **out);
 
 /* Applies `<<: *base` / `<<: [*a, *b]`: keys not set explicitly come from the
- * merged mappings, earlier ones first. */
+ * merged mappings, earlier ones first. The keys and values taken are moved
+ * out of src, which is the parser's own copy. */
 static int
 apply_merge(struct parser *p, struct cnode *map, struct cnode *src, const yaml_mark_t *m)
 {
@@ -113,7 +114,7 @@ apply_merge(struct parser *p, struct cnode *map, struct cnode *src, const yaml_m
     for (size_t i = 0; i < src->n; i++) {
         if (cnode_map_index(map, src->keys[i]->value) >= 0)
             continue;
-        cnode_map_set_take(map, cnode_copy(src->keys[i]), cnode_copy(src->items[i]));
+        cnode_map_push_take(map, TAKE_PTR(src->keys[i]), TAKE_PTR(src->items[i]));
     }
     return 0;
 }
@@ -123,7 +124,7 @@ parse_mapping(struct parser *p, yaml_event_t *start, int depth, struct cnode **o
 {
     _cleanup_cnode_ struct cnode *map = cnode_new(
         CNODE_MAP, p->file, (int)start->start_mark.line + 1, (int)start->start_mark.column + 1);
-    _cleanup_cnode_ struct cnode *merges = cnode_new(CNODE_SEQ, p->file, 0, 0);
+    _cleanup_cnode_ struct cnode *merges = NULL; /* made at the first '<<' */
     bool force_str = false;
     int r = tag_of(p, start->data.mapping_start.tag, &start->start_mark, &map->tag, &force_str);
     if (r < 0)
@@ -153,14 +154,16 @@ parse_mapping(struct parser *p, yaml_event_t *start, int depth, struct cnode **o
         if (r < 0)
             return r;
         if (!key->quoted && strcmp(key->value, "<<") == 0) {
+            if (!merges)
+                merges = cnode_new(CNODE_SEQ, p->file, 0, 0);
             cnode_seq_push_take(merges, TAKE_PTR(val));
             continue;
         }
         if (cnode_map_index(map, key->value) >= 0)
             return perr(p, &key_mark, "key '%s' is already defined in this mapping", key->value);
-        cnode_map_set_take(map, TAKE_PTR(key), TAKE_PTR(val));
+        cnode_map_push_take(map, TAKE_PTR(key), TAKE_PTR(val));
     }
-    for (size_t i = 0; i < merges->n; i++) {
+    for (size_t i = 0; merges && i < merges->n; i++) {
         yaml_mark_t m = {.line = (size_t)merges->items[i]->line - 1,
                          .column = (size_t)merges->items[i]->col - 1};
         r = apply_merge(p, map, merges->items[i], &m);
@@ -217,15 +220,19 @@ parse_node(struct parser *p, yaml_event_t *ev, int depth, struct cnode **out)
     }
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
-        struct cnode *n =
-            cnode_new(CNODE_SCALAR, p->file, (int)mark.line + 1, (int)mark.column + 1);
-        free(n->value);
-        n->value = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
-        if (strlen(n->value) != ev->data.scalar.length) {
-            cnode_free(n);
+        if (strnlen((const char *)ev->data.scalar.value, ev->data.scalar.length) !=
+            ev->data.scalar.length) {
             r = perr(p, &mark, "scalar contains a NUL character");
             break;
         }
+        /* Built here rather than by cnode_new, which would give it an
+         * empty value first: this runs for every scalar of the file. */
+        struct cnode *n = xcalloc(1, sizeof(*n));
+        n->kind = CNODE_SCALAR;
+        n->value = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+        n->file = p->file;
+        n->line = (int)mark.line + 1;
+        n->col = (int)mark.column + 1;
         n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
                     ev->data.scalar.style != YAML_ANY_SCALAR_STYLE;
         bool force_str = false;
@@ -348,9 +355,7 @@ emit_node(yaml_emitter_t *em, const struct cnode *n)
         /* Keep the type: a string that would read back as a number, bool or
          * null is quoted; multi-line strings use the literal style. */
         if (n->quoted) {
-            struct cnode plain = *n;
-            plain.quoted = false;
-            if (cnode_type(&plain) != CNODE_T_STRING)
+            if (cnode_plain_type(n->value) != CNODE_T_STRING)
                 style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             else if (strchr(n->value, '\n'))
                 style = YAML_LITERAL_SCALAR_STYLE;
