@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 
 static const struct cli_command commands[] = {
+    {"config", cli_cmd_config, "Parse, resolve and render the compose file in canonical format"},
     {"version", cli_cmd_version, "Show the berth version information"},
     {"volume", cli_cmd_volume, "Manage volumes"},
 };
