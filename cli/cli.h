@@ -40,3 +40,5 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) BT_PRINTF(2, 3);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv);
