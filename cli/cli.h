@@ -42,3 +42,4 @@ int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);

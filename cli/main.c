@@ -12,6 +12,7 @@ static const struct cli_command commands[] = {
     {"volume", cli_cmd_volume, "Manage volumes"},
     {"container", cli_cmd_container, "Manage single containers: run, ls, logs, exec, stop, rm"},
     {"runtime", cli_cmd_runtime, "Run OCI bundles: create, start, state, kill, delete, run, exec"},
+    {"network", cli_cmd_network, "Manage networks"},
 };
 
 static void

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Networking benchmark, in a throwaway sandbox (own netns, mount ns, state):
+#   - wall time to attach a container: netns + veth + address + routes +
+#     hosts/resolv.conf + one published port, measured around the whole
+#     `berth network setup` command (process start included, so an upper
+#     bound of the library's cost);
+#   - nftables rule count and connection set-up time through a published
+#     port as the number of published ports grows to 1,000.
+# Published ports stay below the kernel's ephemeral range, which the
+# connection timing uses.
+# Usage: bench/net-attach.sh [path/to/berth]   (as root)
+# The CNI bridge and portmap plugins (what podman uses on hosts without
+# netavark) are measured side by side when installed; nothing is pulled.
+set -eu
+BERTH_BIN=${1:-${BERTH_BIN:-build/cli/berth}}
+BERTH_BIN=$(realpath "$BERTH_BIN")
+export BERTH_BIN
+. "$(dirname "$0")/../tests/lib/sandbox.sh"
+bt_sandbox_enter "$0" "$@"
+# These tests make no cgroups. Inside a pid namespace $$ is 1 for every
+# test, so the sandbox's cgroup sweep would reach other tests' groups.
+bt_cgroup_cleanup() { :; }
+
+NS=$BERTH_RUNROOT/netns
+ms() { echo "scale=3; ($2 - $1) / 1000000" | bc; }
+now() { date +%s%N; }
+
+N=${BENCH_CONTAINERS:-50}
+bt_berth network create bench >/dev/null
+bt_berth network setup --network bench warm >/dev/null
+t0=$(now)
+for i in $(seq "$N"); do
+    bt_berth network setup --network bench -p "$((40000 + i)):80" "c$i" >/dev/null
+done
+t1=$(now)
+echo "attach (berth network setup, process included): $(echo "scale=3; $(ms "$t0" "$t1") / $N" | bc) ms per container over $N"
+t0=$(now)
+for i in $(seq "$N"); do bt_berth network teardown "c$i"; done
+t1=$(now)
+echo "teardown: $(echo "scale=3; $(ms "$t0" "$t1") / $N" | bc) ms per container"
+
+rules() {
+    nft -j list ruleset | /usr/bin/python3 -c '
+import json, sys
+print(sum(1 for o in json.load(sys.stdin)["nftables"] if "rule" in o))'
+}
+connect_ms() { # average over 100 connections to 127.0.0.1:$1
+    /usr/bin/python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+t = time.perf_counter()
+for _ in range(100):
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s.recv(16)
+    s.close()
+print("%.3f" % ((time.perf_counter() - t) * 1000 / 100))
+PY
+}
+bt_berth network setup --network bench -p 45000:80 srv >/dev/null
+nsenter --net="$NS/srv" busybox nc -ll -p 80 -e echo x &
+srv=$!
+BT_CLEANUP_HOOK="kill $srv"
+sleep 0.3
+published=1
+for target in 10 100 1000; do
+    while [ $published -lt $target ]; do
+        step=$((target - published))
+        [ $step -gt 100 ] && step=100
+        bt_berth network setup --network bench \
+            -p "$((21000 + published))-$((21000 + published + step - 1)):1-$step" "p$published" >/dev/null
+        published=$((published + step))
+    done
+    echo "published ports: $target  nft rules: $(rules)  connect via published port: $(connect_ms 45000) ms"
+done
+kill $srv 2>/dev/null || true
+wait $srv 2>/dev/null || true
+BT_CLEANUP_HOOK=
+
+# ---- side by side: the CNI bridge + portmap plugins ----
+CNI=/usr/lib/cni
+if [ -x $CNI/bridge ] && [ -x $CNI/portmap ] && [ -x $CNI/host-local ] && command -v iptables >/dev/null; then
+    mkdir -p "$BT_TMP/cni/netns" "$BT_TMP/cni/ipam"
+    cni() { # COMMAND ID PLUGIN-CONFIG
+        CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS="$BT_TMP/cni/netns/$2" CNI_IFNAME=eth0 \
+            CNI_PATH=$CNI "$CNI/$(echo "$3" | sed 's/.*"type":"\([a-z-]*\)".*/\1/')" <<<"$3"
+    }
+    bridge_conf='{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"cni-bench0",
+"isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/16"}]],
+"dataDir":"'"$BT_TMP/cni/ipam"'"}}'
+    bridge_conf=$(echo "$bridge_conf" | tr -d '\n')
+    t0=$(now)
+    for i in $(seq "$N"); do
+        touch "$BT_TMP/cni/netns/k$i"
+        unshare --net="$BT_TMP/cni/netns/k$i" true
+        res=$(cni ADD "k$i" "$bridge_conf")
+        pm='{"cniVersion":"1.0.0","name":"bench","type":"portmap","snat":true,"capabilities":{"portMappings":true},"runtimeConfig":{"portMappings":[{"hostPort":'$((41000 + i))',"containerPort":80,"protocol":"tcp"}]},"prevResult":'"$res"'}'
+        cni ADD "k$i" "$(echo "$pm" | tr -d '\n')" >/dev/null
+    done
+    t1=$(now)
+    echo "CNI bridge+portmap (netns + veth + address + port, processes included): $(echo "scale=3; $(ms "$t0" "$t1") / $N" | bc) ms per container over $N"
+    echo "iptables rules after $N CNI port mappings: $(iptables-save 2>/dev/null | grep -c '^-A')"
+    for i in $(seq "$N"); do
+        res=$(cni DEL "k$i" "$bridge_conf" 2>/dev/null) || true
+        umount "$BT_TMP/cni/netns/k$i" 2>/dev/null || true
+    done
+else
+    echo "CNI plugins (bridge, portmap, host-local) or iptables missing: no side-by-side numbers"
+fi
+

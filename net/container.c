@@ -1,0 +1,113 @@
+/* A container's whole networking in one call, all or nothing: netns,
+ * resolution files, endpoints, published ports. */
+#include <string.h>
+
+#include "net/net-internal.h"
+
+struct net_container_net *
+net_container_net_free(struct net_container_net *cn)
+{
+    if (!cn)
+        return NULL;
+    free(cn->netns);
+    free(cn->hosts_path);
+    free(cn->resolv_path);
+    free(cn->hostname_path);
+    for (size_t i = 0; i < cn->nendpoints; i++)
+        net_endpoint_done(&cn->endpoints[i]);
+    free(cn->endpoints);
+    net_port_set_free(cn->ports);
+    free(cn);
+    return NULL;
+}
+DEFINE_CLEANUP(struct net_container_net *, net_container_net_free)
+
+int
+net_container_teardown(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    int r = net_container_release(ctx, container_id, err);
+    if (r == 0)
+        r = net_netns_remove(ctx, container_id, err);
+    return r;
+}
+
+static const char *
+publish_network(struct net_ctx *ctx, const struct net_container_spec *spec, struct bt_err **err)
+{
+    for (size_t i = 0; i < spec->nnetworks; i++) {
+        struct net_network *nw = net_network_get(ctx, spec->networks[i].network, err);
+        if (!nw)
+            return NULL;
+        bool internal = nw->internal;
+        net_network_free(nw);
+        if (!internal)
+            return spec->networks[i].network;
+    }
+    if (spec->nnetworks > 0)
+        bt_err_set(err, EPERM, "network %s is internal: ports cannot be published",
+                   spec->networks[0].network);
+    else
+        bt_err_set(err, EINVAL, "ports cannot be published without a network");
+    return NULL;
+}
+
+static int
+setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_container_net *cn,
+      struct bt_err **err)
+{
+    const char *id = spec->container_id;
+    int r = net_resolv_setup(ctx, id, &spec->dns, err);
+    if (r < 0)
+        return r;
+    cn->hosts_path = net_resolv_hosts_path(ctx, id);
+    cn->resolv_path = net_resolv_conf_path(ctx, id);
+    cn->hostname_path = xasprintf("%s/net/containers/%s/hostname", ctx->runroot, id);
+    cn->endpoints = xcalloc(spec->nnetworks + 1, sizeof(*cn->endpoints));
+    for (size_t i = 0; i < spec->nnetworks; i++) {
+        const struct net_attach_spec *a = &spec->networks[i];
+        struct net_endpoint_opts eo = {.network = a->network,
+                                       .container_id = id,
+                                       .container_name = spec->container_name,
+                                       .service = spec->service,
+                                       .netns = cn->netns,
+                                       .ipv4_address = a->ipv4_address,
+                                       .aliases = a->aliases,
+                                       .hostname = spec->dns.hostname};
+        r = net_endpoint_attach(ctx, &eo, &cn->endpoints[i], err);
+        if (r < 0)
+            return r;
+        cn->nendpoints++;
+    }
+    if (spec->nports == 0)
+        return 0;
+    const char *pubnet = publish_network(ctx, spec, err);
+    if (!pubnet)
+        return bt_err_ret(err);
+    return net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports, spec->nports,
+                             &cn->ports, err);
+}
+
+int
+net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
+                    struct net_container_net **out, struct bt_err **err)
+{
+    *out = NULL;
+    /* A taken port fails before anything is made. */
+    int r = net_ports_check(ctx, spec->container_id, spec->container_name, spec->ports,
+                            spec->nports, err);
+    if (r < 0)
+        return r;
+    _cleanup_(net_container_net_freep) struct net_container_net *cn = xcalloc(1, sizeof(*cn));
+    cn->netns = net_netns_create(ctx, spec->container_id, err);
+    if (!cn->netns)
+        return bt_err_ret(err);
+    r = setup(ctx, spec, cn, err);
+    if (r < 0) {
+        struct bt_err *ignored = NULL;
+        net_container_teardown(ctx, spec->container_id, &ignored);
+        ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
+        return r;
+    }
+    *out = TAKE_PTR(cn);
+    return 0;
+}

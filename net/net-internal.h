@@ -1,0 +1,137 @@
+/* net: private interfaces between the files of the module. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/common.h"
+#include "net/net.h"
+
+struct nl_sock;
+struct nft_ctx;
+
+struct net_ctx {
+    char *root;          /* BERTH_ROOT */
+    char *runroot;       /* BERTH_RUNROOT */
+    char *config;        /* berth.json path, may be NULL */
+    int lock_fd;         /* >= 0 while the state lock is held */
+    struct nft_ctx *nft; /* libnftables context, made on first use */
+    int lock_depth;
+};
+
+/* Container and netns ids name files: [A-Za-z0-9_.-], not starting with
+ * '.', at most 128 characters (netns.c). */
+bool net_id_valid(const char *id);
+
+/* ---- netlink (nl.c) ---- */
+/* Maps a libnl NLE_* code to an errno and sets *err with nl_geterror()'s
+ * text after the formatted context. Returns -errno. */
+int net_nl_err(struct bt_err **err, int nle, const char *fmt, ...) BT_PRINTF(3, 4);
+/* A NETLINK_ROUTE socket in the current netns (netns == NULL) or in the
+ * netns at that path. */
+struct nl_sock *net_nl_open(const char *netns, struct bt_err **err);
+void net_nl_close(struct nl_sock *sk);
+DEFINE_CLEANUP(struct nl_sock *, net_nl_close)
+#define _cleanup_nl_ _cleanup_(net_nl_closep)
+
+/* Creates the bridge (or adopts an existing one of that name), sets MTU,
+ * adds gw/len when not present, brings it up. */
+int net_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, uint32_t gw, uint8_t len,
+                      struct bt_err **err);
+/* Deletes a link by name; a missing link is success. */
+int net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err);
+bool net_link_exists(struct nl_sock *sk, const char *name);
+/* Creates a veth pair: host_name on the host, enslaved to bridge and up;
+ * its peer created directly inside the netns at netns_path as ifname. */
+int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
+                    const char *netns_path, const char *ifname, unsigned mtu, struct bt_err **err);
+/* Inside a netns (socket from net_nl_open(netns)): */
+int net_link_set_up(struct nl_sock *sk, const char *name, struct bt_err **err);
+int net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+                 struct bt_err **err);
+/* Removes an address; one already gone is success. */
+int net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+                 struct bt_err **err);
+int net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err);
+/* MAC address of a link as "aa:bb:…" (owned), NULL when missing. */
+char *net_link_mac(struct nl_sock *sk, const char *name);
+/* Lists the prefixes of the main routing table that are not default
+ * routes. *out is owned. */
+int net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct bt_err **err);
+
+/* ---- IPAM, pure (ipam.c) ---- */
+struct net_pool {
+    struct net_prefix base;
+    uint8_t size;
+};
+bool net_prefix_overlaps(const struct net_prefix *a, const struct net_prefix *b);
+bool net_prefix_contains(const struct net_prefix *p, uint32_t addr);
+uint32_t net_prefix_mask(uint8_t len);
+/* First subnet of the pools, in order, overlapping none of `used`. ENOSPC
+ * when the pools are exhausted. */
+int net_ipam_pick_subnet(const struct net_pool *pools, size_t npools, const struct net_prefix *used,
+                         size_t nused, struct net_prefix *out);
+/* Lowest address of range (inside subnet) that is not the network or
+ * broadcast address, the gateway or one of `used`. ENOSPC when full. */
+int net_ipam_pick_addr(const struct net_prefix *subnet, const struct net_prefix *range,
+                       uint32_t gateway, const uint32_t *used, size_t nused, uint32_t *out);
+/* Docker's defaults: 172.17-31.0.0/16 then 192.168.0.0/16 in /20s. */
+size_t net_ipam_default_pools(struct net_pool *out, size_t max);
+/* Reads default-address-pools and bip from berth.json. *pools owned. */
+int net_config_load(const char *path, struct net_pool **pools, size_t *npools,
+                    struct net_prefix *bip, bool *has_bip, unsigned *mtu, char ***dns,
+                    struct bt_err **err);
+
+/* ---- endpoints, pure (network.c) ---- */
+struct net_endpoint_plan {
+    char ifname[16];    /* first ethN the namespace lacks */
+    uint32_t ipv4;      /* static address after checks, or the lowest free one */
+    bool default_route; /* first non-internal network of the namespace */
+};
+/* Plans attaching o->container_id (netns o->netns whose nsfs inode is
+ * ns_ino) to nw, given every network (endpoints of other namespaces and of
+ * vanished ones are ignored). Without a static address, `prefer` (the
+ * container's address before its namespace vanished, or 0) is taken when
+ * it is still free. */
+int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_network *nw,
+                      const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
+                      struct net_endpoint_plan *out, struct bt_err **err);
+
+/* Detaches cid from nw (veth, lease, state); the containers whose hosts
+ * files change (cid and the network's other endpoints) are added to
+ * `touched`. Not attached is success. Call under the lock. */
+int net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const char *cid,
+                                json_t *touched, struct bt_err **err);
+
+/* ---- state and lock (store.c) ---- */
+int net_lock(struct net_ctx *ctx, struct bt_err **err);
+void net_unlock(struct net_ctx *ctx);
+int net_network_save(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
+struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
+char *net_random_hex(size_t nbytes);
+
+/* ---- nftables (nft.c) ---- */
+void net_nft_ctx_free(struct net_ctx *ctx);
+/* Creates the berth table with its maps and fixed rules if missing. */
+int net_nft_ensure(struct net_ctx *ctx, struct bt_err **err);
+/* Deletes the berth table if present. */
+int net_nft_remove_table(struct net_ctx *ctx, struct bt_err **err);
+int net_nft_network_add(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
+int net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
+/* Adds (with their targets) or deletes the map elements of these bindings
+ * in one transaction; deleting tolerates elements already gone. */
+int net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
+                        struct bt_err **err);
+
+/* ---- resolution (resolv.c) ---- */
+/* Rewrites the hosts files of the containers that are keys of `only` (an
+ * object), or of every container when only is NULL. */
+int net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err);
+/* Pure renderers, unit-tested. */
+/* resolv.conf from the host's: loopback nameservers dropped; dns, search
+ * and opts replace the host's when given; fallback_dns (berth.json dns),
+ * then 8.8.8.8/8.8.4.4, when no nameserver is left. */
+char *net_resolv_conf_render(const char *host_resolv, char *const *dns, char *const *search,
+                             char *const *opts, char *const *fallback_dns);
+/* hosts for container cid from its dns.json (conf) and every network. */
+char *net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, size_t n);

@@ -1,0 +1,512 @@
+/* Published ports: parsing of the -p short syntax, reservation of host
+ * ports with bound sockets, the registry in RUNROOT/net/ports.json and the
+ * nftables map elements (nft.c). */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "net/net-internal.h"
+
+static bool
+parse_port(const char *s, size_t n, uint16_t *out)
+{
+    char buf[8];
+    uint64_t v;
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (!bt_parse_uint64(buf, &v) || v > 65535)
+        return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+/* "80" or "80-81" (start <= end). */
+static bool
+parse_range(const char *s, size_t n, uint16_t *start, uint16_t *end)
+{
+    const char *dash = memchr(s, '-', n);
+    if (!dash) {
+        if (!parse_port(s, n, start))
+            return false;
+        *end = *start;
+        return true;
+    }
+    return parse_port(s, (size_t)(dash - s), start) &&
+           parse_port(dash + 1, n - (size_t)(dash - s) - 1, end) && *start <= *end;
+}
+
+int
+net_port_spec_parse(const char *s, struct net_port_spec *out, struct bt_err **err)
+{
+    memset(out, 0, sizeof(*out));
+    out->proto = NET_PROTO_TCP;
+    _cleanup_free_ char *spec = xstrdup(s);
+    char *slash = strrchr(spec, '/');
+    if (slash) {
+        *slash = '\0';
+        if (strcmp(slash + 1, "udp") == 0)
+            out->proto = NET_PROTO_UDP;
+        else if (strcmp(slash + 1, "tcp") != 0)
+            return bt_err_set(err, EINVAL, "invalid port '%s': protocol must be tcp or udp", s);
+    }
+    char *rest = spec;
+    if (rest[0] == '[')
+        return bt_err_set(err, EAFNOSUPPORT, "invalid port '%s': IPv6 is not enabled", s);
+    char *c1 = strrchr(rest, ':');
+    const char *cport = c1 ? c1 + 1 : rest;
+    if (!parse_range(cport, strlen(cport), &out->container_port, &out->container_port_end) ||
+        out->container_port == 0)
+        return bt_err_set(err, EINVAL, "invalid port '%s': bad container port", s);
+    if (!c1)
+        return 0;
+    *c1 = '\0';
+    char *c2 = strrchr(rest, ':');
+    const char *hport = c2 ? c2 + 1 : rest;
+    if (c2) {
+        *c2 = '\0';
+        uint32_t a;
+        if (strchr(rest, ':'))
+            return bt_err_set(err, EAFNOSUPPORT,
+                              "invalid port '%s': IPv6 addresses go in brackets, and IPv6 is not "
+                              "enabled",
+                              s);
+        if (*rest && !net_addr_parse(rest, &a))
+            return bt_err_set(err, EINVAL, "invalid port '%s': bad host address '%s'", s, rest);
+        if (*rest && a != 0)
+            net_addr_fmt(a, out->host_ip);
+    }
+    if (*hport) {
+        if (!parse_range(hport, strlen(hport), &out->host_port, &out->host_port_end))
+            return bt_err_set(err, EINVAL, "invalid port '%s': bad host port", s);
+        unsigned hn = out->host_port_end - out->host_port;
+        unsigned cn = out->container_port_end - out->container_port;
+        if (cn != 0 && hn != cn)
+            return bt_err_set(
+                err, EINVAL, "invalid port '%s': host and container port ranges differ in size", s);
+    } else if (!c2) {
+        return bt_err_set(err, EINVAL, "invalid port '%s': empty host port", s);
+    }
+    return 0;
+}
+
+/* ---- registry ---- */
+
+static char *
+registry_path(struct net_ctx *ctx)
+{
+    return xasprintf("%s/net/ports.json", ctx->runroot);
+}
+
+static json_t *
+registry_load(struct net_ctx *ctx, struct bt_err **err)
+{
+    _cleanup_free_ char *path = registry_path(ctx);
+    if (!bt_path_exists(path))
+        return json_array();
+    json_t *j = bt_json_load_file(path, err);
+    if (j && !json_is_array(j)) {
+        json_decref(j);
+        bt_err_set(err, EINVAL, "%s: not a list", path);
+        return NULL;
+    }
+    return j;
+}
+
+static int
+registry_save(struct net_ctx *ctx, json_t *reg, struct bt_err **err)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/net", ctx->runroot);
+    int r = bt_mkdir_p(dir, 0755, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *path = registry_path(ctx);
+    return bt_json_write_atomic(path, reg, err);
+}
+
+static const char *
+proto_name(enum net_proto p)
+{
+    return p == NET_PROTO_UDP ? "udp" : "tcp";
+}
+
+static bool
+binding_from_json(json_t *e, struct net_port_binding *b)
+{
+    memset(b, 0, sizeof(*b));
+    const char *ip = bt_json_str(e, "host_ip"), *cip = bt_json_str(e, "container_ip");
+    const char *proto = bt_json_str(e, "proto");
+    json_int_t hp = json_integer_value(json_object_get(e, "host_port"));
+    json_int_t cp = json_integer_value(json_object_get(e, "container_port"));
+    if (!ip || strlen(ip) >= sizeof(b->host_ip) || !cip || !proto || hp <= 0 || hp > 65535 ||
+        cp <= 0 || cp > 65535 || !net_addr_parse(cip, &b->container_ip))
+        return false;
+    strcpy(b->host_ip, ip);
+    b->host_port = (uint16_t)hp;
+    b->container_port = (uint16_t)cp;
+    b->proto = strcmp(proto, "udp") == 0 ? NET_PROTO_UDP : NET_PROTO_TCP;
+    return true;
+}
+
+static json_t *
+binding_to_json(const struct net_port_binding *b, const char *cid, const char *cname)
+{
+    char cip[20];
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "container_id", cid, "container_name",
+                     cname ? cname : "", "host_ip", b->host_ip, "host_port",
+                     (json_int_t)b->host_port, "container_port", (json_int_t)b->container_port,
+                     "proto", proto_name(b->proto), "container_ip",
+                     net_addr_fmt(b->container_ip, cip));
+}
+
+static bool
+same_socket(const char *ip_a, const char *ip_b)
+{
+    return !ip_a[0] || !ip_b[0] || strcmp(ip_a, ip_b) == 0;
+}
+
+/* ---- sets ---- */
+
+struct net_port_set *
+net_port_set_free(struct net_port_set *set)
+{
+    if (!set)
+        return NULL;
+    for (size_t i = 0; set->fds && i < set->n; i++) {
+        if (set->fds[i] >= 0)
+            close(set->fds[i]);
+    }
+    free(set->fds);
+    free(set->bindings);
+    free(set);
+    return NULL;
+}
+DEFINE_CLEANUP(struct net_port_set *, net_port_set_free)
+#define _cleanup_port_set_ _cleanup_(net_port_set_freep)
+
+const int *
+net_port_set_fds(const struct net_port_set *set, size_t *n)
+{
+    *n = set ? set->n : 0;
+    return set ? set->fds : NULL;
+}
+
+static void
+set_push(struct net_port_set *set, const struct net_port_binding *b, int fd)
+{
+    set->bindings = xreallocarray(set->bindings, set->n + 1, sizeof(*set->bindings));
+    set->fds = xreallocarray(set->fds, set->n + 1, sizeof(*set->fds));
+    set->bindings[set->n] = *b;
+    set->fds[set->n] = fd;
+    set->n++;
+}
+
+/* Binds host_ip:port (port 0 = the kernel picks). No SO_REUSEADDR: with it
+ * a second non-listening socket could share the port. Returns the fd and
+ * the port bound, or -errno. */
+static int
+bind_port(const char *host_ip, uint16_t port, enum net_proto proto, uint16_t *bound)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (host_ip[0] && inet_pton(AF_INET, host_ip, &sa.sin_addr) != 1)
+        return -EINVAL;
+    int fd = socket(AF_INET, (proto == NET_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    socklen_t len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *bound = ntohs(sa.sin_port);
+    return fd;
+}
+
+static const char *
+registry_holder(json_t *reg, const char *host_ip, uint16_t port, enum net_proto proto)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach (reg, i, e) {
+        struct net_port_binding b;
+        if (binding_from_json(e, &b) && b.host_port == port && b.proto == proto &&
+            same_socket(b.host_ip, host_ip)) {
+            const char *name = bt_json_str(e, "container_name");
+            return name && *name ? name : bt_json_str(e, "container_id");
+        }
+    }
+    return NULL;
+}
+
+static int
+reserve_ephemeral(json_t *reg, struct net_port_binding *b, int *fd_out, struct bt_err **err)
+{
+    /* The kernel may hand out a port berth recorded for a container whose
+     * sockets nobody holds at the moment; keep such sockets open until a
+     * free one comes, so the kernel does not offer them again. */
+    int stale[64];
+    size_t nstale = 0;
+    int r = -EADDRINUSE;
+    while (nstale < BT_ARRAY_SIZE(stale)) {
+        uint16_t bound;
+        r = bind_port(b->host_ip, 0, b->proto, &bound);
+        if (r < 0)
+            break;
+        if (!registry_holder(reg, b->host_ip, bound, b->proto)) {
+            b->host_port = bound;
+            *fd_out = r;
+            r = 0;
+            break;
+        }
+        stale[nstale++] = r;
+        r = -EADDRINUSE;
+    }
+    for (size_t i = 0; i < nstale; i++)
+        close(stale[i]);
+    if (r < 0)
+        return bt_err_errno(err, -r, "Bind for %s:0/%s failed",
+                            b->host_ip[0] ? b->host_ip : "0.0.0.0", proto_name(b->proto));
+    return 0;
+}
+
+/* Reserves one host port for binding b (b->host_port set on success),
+ * trying first..last (0 = ephemeral). */
+static int
+reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, int *fd_out,
+        struct bt_err **err)
+{
+    if (first == 0)
+        return reserve_ephemeral(reg, b, fd_out, err);
+    const char *shown_ip = b->host_ip[0] ? b->host_ip : "0.0.0.0";
+    const char *proto = proto_name(b->proto);
+    const char *holder = NULL;
+    int r = -EADDRINUSE;
+    for (uint32_t p = first; p <= last; p++) {
+        const char *h = registry_holder(reg, b->host_ip, (uint16_t)p, b->proto);
+        if (h) {
+            holder = h;
+            r = -EADDRINUSE;
+            continue;
+        }
+        uint16_t bound;
+        r = bind_port(b->host_ip, (uint16_t)p, b->proto, &bound);
+        if (r >= 0) {
+            b->host_port = bound;
+            *fd_out = r;
+            return 0;
+        }
+        if (r != -EADDRINUSE)
+            return bt_err_errno(err, -r, "Bind for %s:%u/%s failed", shown_ip, p, proto);
+    }
+    if (first == last && holder)
+        return bt_err_set(err, EADDRINUSE,
+                          "Bind for %s:%u/%s failed: port is already allocated by container %s",
+                          shown_ip, first, proto, holder);
+    if (first == last)
+        return bt_err_set(err, EADDRINUSE,
+                          "Bind for %s:%u/%s failed: port is already in use by another process",
+                          shown_ip, first, proto);
+    return bt_err_set(err, EADDRINUSE, "Bind for %s:%u-%u/%s failed: every port is taken", shown_ip,
+                      first, last, proto);
+}
+
+/* Reserves every host port of specs into set, recording each in reg so that
+ * later specs see the earlier ones. */
+static int
+reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_ip,
+            const struct net_port_spec *specs, size_t nspecs, struct net_port_set *set,
+            struct bt_err **err)
+{
+    for (size_t i = 0; i < nspecs; i++) {
+        const struct net_port_spec *s = &specs[i];
+        unsigned ccount = (unsigned)(s->container_port_end - s->container_port) + 1;
+        unsigned hcount = s->host_port ? (unsigned)(s->host_port_end - s->host_port) + 1 : 0;
+        if (s->container_port == 0 || s->container_port_end < s->container_port ||
+            (s->host_port && s->host_port_end < s->host_port) ||
+            (hcount && ccount > 1 && hcount != ccount))
+            return bt_err_set(err, EINVAL, "port mapping %zu: invalid range", i + 1);
+        for (unsigned k = 0; k < ccount; k++) {
+            struct net_port_binding b = {.container_port = (uint16_t)(s->container_port + k),
+                                         .proto = s->proto,
+                                         .container_ip = container_ip};
+            snprintf(b.host_ip, sizeof(b.host_ip), "%s", s->host_ip);
+            uint16_t first = 0, last = 0;
+            if (hcount && ccount > 1)
+                first = last = (uint16_t)(s->host_port + k);
+            else if (hcount) {
+                first = s->host_port;
+                last = s->host_port_end;
+            }
+            int fd = -1;
+            int r = reserve(reg, &b, first, last, &fd, err);
+            if (r < 0)
+                return r;
+            set_push(set, &b, fd);
+            json_array_append_new(reg, binding_to_json(&b, cid, cname));
+        }
+    }
+    return 0;
+}
+
+static void
+registry_drop(json_t *reg, const char *cid)
+{
+    for (size_t i = 0; i < json_array_size(reg);) {
+        if (bt_streq_null(bt_json_str(json_array_get(reg, i), "container_id"), cid))
+            json_array_remove(reg, i);
+        else
+            i++;
+    }
+}
+
+int
+net_ports_check(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                const struct net_port_spec *specs, size_t nspecs, struct bt_err **err)
+{
+    if (nspecs == 0)
+        return 0;
+    int r = net_lock(ctx, err);
+    if (r < 0)
+        return r;
+    json_t *reg = registry_load(ctx, err);
+    if (!reg) {
+        net_unlock(ctx);
+        return bt_err_ret(err);
+    }
+    /* The container's own earlier ports would be replaced, not kept. */
+    registry_drop(reg, container_id);
+    struct net_port_set *set = xcalloc(1, sizeof(*set));
+    r = reserve_all(reg, container_id, container_name, 0, specs, nspecs, set, err);
+    net_port_set_free(set); /* closes the sockets: this was only a check */
+    json_decref(reg);
+    net_unlock(ctx);
+    return r;
+}
+
+static int
+publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const char *network,
+               const struct net_port_spec *specs, size_t nspecs, struct net_port_set **out,
+               struct bt_err **err)
+{
+    struct net_network *nw = net_network_get(ctx, network, err);
+    if (!nw)
+        return err && *err ? bt_err_ret(err)
+                           : bt_err_set(err, ENOENT, "network %s not found", network);
+    bool internal = nw->internal;
+    json_t *ep = json_object_get(nw->endpoints, cid);
+    struct net_prefix cip = {0};
+    bool have_ip = ep && net_prefix_parse(bt_json_str(ep, "ipv4"), false, &cip);
+    _cleanup_free_ char *nwname = xstrdup(nw->name);
+    net_network_free(nw);
+    if (internal && nspecs > 0)
+        return bt_err_set(err, EPERM, "network %s is internal: ports cannot be published", nwname);
+    if (!have_ip)
+        return bt_err_set(err, ENOENT, "container %s is not attached to network %s",
+                          cname ? cname : cid, nwname);
+    /* Publishing again replaces what the container published before. */
+    int r = net_ports_unpublish(ctx, cid, err);
+    if (r < 0)
+        return r;
+    _cleanup_json_ json_t *reg = registry_load(ctx, err);
+    if (!reg)
+        return bt_err_ret(err);
+    _cleanup_port_set_ struct net_port_set *set = xcalloc(1, sizeof(*set));
+    r = reserve_all(reg, cid, cname, cip.addr, specs, nspecs, set, err);
+    if (r < 0)
+        return r;
+    r = net_nft_ports_apply(ctx, set->bindings, set->n, true, err);
+    if (r == 0) {
+        r = registry_save(ctx, reg, err);
+        if (r < 0) {
+            struct bt_err *ignored = NULL;
+            net_nft_ports_apply(ctx, set->bindings, set->n, false, &ignored);
+            ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
+        }
+    }
+    if (r < 0)
+        return r;
+    *out = TAKE_PTR(set);
+    return 0;
+}
+
+int
+net_ports_publish(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                  const char *network, const struct net_port_spec *specs, size_t nspecs,
+                  struct net_port_set **out, struct bt_err **err)
+{
+    *out = NULL;
+    int r = net_lock(ctx, err);
+    if (r < 0)
+        return r;
+    r = publish_locked(ctx, container_id, container_name, network, specs, nspecs, out, err);
+    net_unlock(ctx);
+    if (r < 0)
+        bt_err_prefix(err, "publish ports of %s", container_name ? container_name : container_id);
+    return r;
+}
+
+static struct net_port_set *
+collect(json_t *reg, const char *cid, bool remove)
+{
+    struct net_port_set *set = xcalloc(1, sizeof(*set));
+    for (size_t i = 0; i < json_array_size(reg);) {
+        json_t *e = json_array_get(reg, i);
+        struct net_port_binding b;
+        if (bt_streq_null(bt_json_str(e, "container_id"), cid) && binding_from_json(e, &b)) {
+            set_push(set, &b, -1);
+            if (remove) {
+                json_array_remove(reg, i);
+                continue;
+            }
+        }
+        i++;
+    }
+    return set;
+}
+
+int
+net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    int r = net_lock(ctx, err);
+    if (r < 0)
+        return r;
+    _cleanup_json_ json_t *reg = registry_load(ctx, err);
+    if (!reg) {
+        net_unlock(ctx);
+        return bt_err_ret(err);
+    }
+    _cleanup_port_set_ struct net_port_set *set = collect(reg, container_id, true);
+    if (set->n > 0) {
+        r = net_nft_ports_apply(ctx, set->bindings, set->n, false, err);
+        if (r == 0)
+            r = registry_save(ctx, reg, err);
+    }
+    net_unlock(ctx);
+    return r;
+}
+
+struct net_port_set *
+net_ports_list(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    _cleanup_json_ json_t *reg = registry_load(ctx, err);
+    if (!reg)
+        return NULL;
+    return collect(reg, container_id, false);
+}
+
+const char *
+net_port_binding_fmt(const struct net_port_binding *b, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%u->%u/%s", b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port,
+             b->container_port, proto_name(b->proto));
+    return buf;
+}
