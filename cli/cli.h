@@ -43,3 +43,18 @@ int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-image.c */
+int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tag(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-registry.c */
+int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv);

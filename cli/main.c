@@ -13,6 +13,17 @@ static const struct cli_command commands[] = {
     {"container", cli_cmd_container, "Manage single containers: run, ls, logs, exec, stop, rm"},
     {"runtime", cli_cmd_runtime, "Run OCI bundles: create, start, state, kill, delete, run, exec"},
     {"network", cli_cmd_network, "Manage networks"},
+    {"images", cli_cmd_images, "List images"},
+    {"image", cli_cmd_image, "Manage images"},
+    {"rmi", cli_cmd_rmi, "Remove one or more images"},
+    {"tag", cli_cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"load", cli_cmd_load, "Load images from a tar archive or STDIN"},
+    {"save", cli_cmd_save, "Save images to a tar archive"},
+    {"import", cli_cmd_import, "Make an image from a root filesystem tarball"},
+    {"pull", cli_cmd_pull, "Download an image from a registry"},
+    {"push", cli_cmd_push, "Upload an image to a registry"},
+    {"login", cli_cmd_login, "Log in to a registry"},
+    {"logout", cli_cmd_logout, "Log out from a registry"},
 };
 
 static void
