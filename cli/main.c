@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
     {"push", cli_cmd_push, "Upload an image to a registry"},
     {"login", cli_cmd_login, "Log in to a registry"},
     {"logout", cli_cmd_logout, "Log out from a registry"},
+    {"logs", cli_cmd_compose_logs, "View output from containers"},
 };
 
 static void
