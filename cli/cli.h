@@ -59,32 +59,17 @@ int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv);
 
-/* cmd-compose-misc.c: a project's containers, found by their compose labels. */
+/* cmd-compose-misc.c, shared by the compose commands of cmd-compose-*.c */
 struct compose_project;
-struct cli_svc_container {
-    char *id;
-    char *name; /* demo-web-1 */
-    char *service;
-    int number; /* com.docker.compose.container-number; 0 when missing */
-    bool oneoff;
-    json_t *info; /* engine_container_inspect object, owned */
-};
-struct cli_svc_containers {
-    struct cli_svc_container *v; /* by service, then number */
-    size_t n;
-};
+struct compose_container;
 /* Loads the project from the global options and checks that the named
  * services exist; *project (optional, caller owns) is NULL when only `-p`
  * was given and no compose file exists. *name gets the project name. */
 int cli_compose_open(struct cli_ctx *ctx, char *const *services, struct compose_project **project,
                      char **name, struct bt_err **err);
-/* The project's containers of the named services (all when NULL or empty);
- * oneoff: 0 service containers only, 1 one-off only, -1 both. */
-int cli_svc_containers_find(const char *project, char *const *services, int oneoff,
-                            struct cli_svc_containers *out, struct bt_err **err);
-void cli_svc_containers_done(struct cli_svc_containers *cs);
-/* State.Status of the container when it was listed. */
-const char *cli_svc_container_status(const struct cli_svc_container *c);
+/* Whether c is one of services (all when NULL or empty) and has number
+ * index (any when index <= 0). */
+bool cli_container_selected(const struct compose_container *c, char *const *services, int index);
 
 /* cmd-compose-logs.c, cmd-compose-exec.c, cmd-compose-misc.c */
 int cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv);

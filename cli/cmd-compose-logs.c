@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "compose/compose.h"
+#include "compose/orchestrate.h"
 #include "engine/container.h"
 #include "engine/engine.h"
 
@@ -324,17 +325,16 @@ src_read_all(struct logs *L, size_t src, bool follow, struct log_entry **v, size
 }
 
 static void
-src_add(struct logs *L, const struct cli_svc_container *c, bool label_is_name)
+src_add(struct logs *L, const struct compose_container *c)
 {
     L->srcs = xreallocarray(L->srcs, L->n_srcs + 1, sizeof(*L->srcs));
     struct log_src *s = &L->srcs[L->n_srcs];
     *s = (struct log_src){
         .id = xstrdup(c->id),
-        .label = label_is_name || c->oneoff ? xstrdup(c->name)
-                                            : xasprintf("%s-%d", c->service, c->number),
+        .label = c->oneoff ? xstrdup(c->name) : xasprintf("%s-%d", c->service, c->number),
         .color = colors[L->n_srcs % BT_ARRAY_SIZE(colors)],
         .path = engine_container_log_path(c->id),
-        .active = status_active(cli_svc_container_status(c)),
+        .active = status_active(c->state),
     };
     if (strlen(s->label) > L->width)
         L->width = strlen(s->label);
@@ -392,19 +392,20 @@ on_tick(uv_timer_t *t)
     /* Containers of the project that appeared since (a scale-up, an `up`
      * running next to us) are followed from their first line. */
     if (L->ticks % 5 == 0) {
-        struct cli_svc_containers cs;
+        struct compose_actual a;
         struct bt_err *err = NULL;
-        if (cli_svc_containers_find(L->project, L->services, 0, &cs, &err) == 0) {
-            for (size_t i = 0; i < cs.n; i++) {
-                if (L->index > 0 && cs.v[i].number != L->index)
+        if (compose_actual_load(L->project, false, &a, &err) == 0) {
+            for (size_t i = 0; i < a.n_containers; i++) {
+                const struct compose_container *c = &a.containers[i];
+                if (!cli_container_selected(c, L->services, L->index))
                     continue;
                 bool known = false;
                 for (size_t k = 0; k < L->n_srcs && !known; k++)
-                    known = !strcmp(L->srcs[k].id, cs.v[i].id);
-                if (!known && status_active(cli_svc_container_status(&cs.v[i])))
-                    src_add(L, &cs.v[i], false);
+                    known = !strcmp(L->srcs[k].id, c->id);
+                if (!known && status_active(c->state))
+                    src_add(L, c);
             }
-            cli_svc_containers_done(&cs);
+            compose_actual_done(&a);
         } else {
             bt_err_free(err); /* listing again at the next tick is all we can do */
         }
@@ -514,16 +515,16 @@ cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv)
     struct bt_err *err = NULL;
     if (cli_compose_open(ctx, services, NULL, &L.project, &err) < 0)
         return cli_fail(&err, "logs");
-    struct cli_svc_containers cs;
-    if (cli_svc_containers_find(L.project, services, 0, &cs, &err) < 0) {
+    struct compose_actual a;
+    if (compose_actual_load(L.project, false, &a, &err) < 0) {
         free(L.project);
         return cli_fail(&err, "logs");
     }
     L.services = bt_strv_copy(services);
-    for (size_t i = 0; i < cs.n; i++)
-        if (L.index == 0 || cs.v[i].number == L.index)
-            src_add(&L, &cs.v[i], false);
-    cli_svc_containers_done(&cs);
+    for (size_t i = 0; i < a.n_containers; i++)
+        if (cli_container_selected(&a.containers[i], services, L.index))
+            src_add(&L, &a.containers[i]);
+    compose_actual_done(&a);
     if (L.index > 0 && L.n_srcs == 0) {
         fprintf(stderr, "berth: logs: no container with index %d\n", L.index);
         logs_done(&L);
