@@ -76,3 +76,91 @@ char **compose_actual_projects(struct bt_err **err);
  * in a NULL-terminated array the caller frees (not the elements). */
 struct compose_container **compose_actual_service(const struct compose_actual *a,
                                                   const char *service);
+
+/* ---- a service's container config (container-config.c) ---- */
+
+struct image_config;
+
+/* Everything a container of a service is made of besides the service. */
+struct compose_container_input {
+    const struct compose_project *project;
+    const struct compose_service *service;
+    const struct image_config *image; /* the image's config and lowerdirs */
+    const char *id;                   /* 64 hex digits, chosen by the caller */
+    const char *name;                 /* demo-web-1 */
+    int number;                       /* container-number */
+    bool oneoff;
+    const char *netns;         /* network namespace to join; NULL: the host's */
+    const char *hosts_path;    /* bind-mounted on /etc/hosts; may be NULL */
+    const char *resolv_path;   /* on /etc/resolv.conf; may be NULL */
+    const char *hostname_path; /* on /etc/hostname; may be NULL */
+    json_t *mounts;            /* OCI mount objects of volumes and binds; borrowed */
+    const char *upper, *work;  /* the writable overlay layer */
+    char *const *extra_env;    /* KEY=VALUE added last (run -e); may be NULL */
+};
+
+/* The engine's container config (engine.h) for one container of a service:
+ * the OCI spec (process from entrypoint/command or the image's, env from
+ * the image then the service, user, working_dir, hostname, capabilities
+ * with cap_add/cap_drop, seccomp, rlimits, resources, tmpfs, read_only,
+ * sysctls, devices, privileged, shm_size), restart policy, stop signal and
+ * grace period, healthcheck (the service's over the image's), logging and
+ * labels, com.docker.compose.* included. Caller owns. */
+json_t *compose_container_config(const struct compose_container_input *in, struct bt_err **err);
+
+/* The com.docker.compose.depends_on label value: "db:service_healthy:false,..." */
+char *compose_depends_on_label(const struct compose_service *s);
+
+/* ---- the plan: desired vs actual (plan.c, pure) ---- */
+
+enum compose_action_kind {
+    COMPOSE_ACTION_CREATE,   /* a new container (and start it) */
+    COMPOSE_ACTION_START,    /* an existing, stopped container */
+    COMPOSE_ACTION_RECREATE, /* remove the container and create it anew */
+    COMPOSE_ACTION_RESTART,  /* a dependency with restart: true was recreated */
+    COMPOSE_ACTION_KEEP,     /* running and up to date */
+    COMPOSE_ACTION_REMOVE,   /* scaled down (highest numbers first) or an orphan */
+};
+const char *compose_action_kind_name(enum compose_action_kind k);
+
+struct compose_action {
+    enum compose_action_kind kind;
+    char *service;
+    int number;
+    char *name;   /* the container's name (existing, or the one to create) */
+    char *id;     /* the existing container; NULL for CREATE */
+    char *reason; /* why: "configuration changed", "image changed", "scale 3 -> 1" */
+};
+
+struct compose_plan {
+    struct compose_action *actions; /* services in start order, then by number;
+                                       removals before creations of a service */
+    size_t n_actions;
+    char **orphans; /* names of containers of services not in the project;
+                       never NULL; removal actions too with remove_orphans */
+};
+void compose_plan_done(struct compose_plan *plan);
+
+struct compose_plan_opts {
+    char *const *services; /* the services to converge; NULL: every service */
+    bool force_recreate, no_recreate, remove_orphans;
+    /* service -> replicas ("3") from --scale; may be NULL */
+    const struct compose_kvs *scale;
+    /* service -> the id of the image its containers should run; a container
+     * whose com.docker.compose.image label differs is recreated. NULL or a
+     * missing entry: not compared. */
+    const struct compose_kvs *image_ids;
+};
+
+/* How many containers a service should have: --scale, then scale, then
+ * deploy.replicas, then 1. */
+int compose_service_replicas(const struct compose_service *s, const struct compose_kvs *scale);
+/* The name of container number n of s: container_name, or PROJECT-SERVICE-N.
+ * Caller owns. */
+char *compose_container_name(const struct compose_project *p, const struct compose_service *s,
+                             int n);
+
+/* Decides, as Compose does, what to do to every container. Pure. */
+int compose_plan_make(const struct compose_project *p, const struct compose_actual *actual,
+                      const struct compose_plan_opts *opts, struct compose_plan *out,
+                      struct bt_err **err);
