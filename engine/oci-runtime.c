@@ -619,6 +619,12 @@ engine_foreground_wait(pid_t pid, int pty_master, struct bt_err **err)
             ioctl(pty_master, TIOCSWINSZ, &ws);
     }
     int code = -1;
+    /* A process that exited before SIGCHLD was blocked above sent its
+     * signal to nobody: look once, after blocking, so the loop below cannot
+     * wait for it forever. */
+    int st0;
+    if (waitpid(pid, &st0, WNOHANG) == pid)
+        code = WIFEXITED(st0) ? WEXITSTATUS(st0) : 128 + WTERMSIG(st0);
     while (code < 0) {
         struct pollfd p[3] = {{sfd, POLLIN, 0},
                               {in_open ? STDIN_FILENO : -1, POLLIN, 0},
