@@ -25,6 +25,7 @@ static const struct cli_command commands[] = {
     {"login", cli_cmd_login, "Log in to a registry"},
     {"logout", cli_cmd_logout, "Log out from a registry"},
     {"logs", cli_cmd_compose_logs, "View output from containers"},
+    {"exec", cli_cmd_compose_exec, "Execute a command in a running container of a service"},
 };
 
 static void
