@@ -74,3 +74,5 @@ bool cli_container_selected(const struct compose_container *c, char *const *serv
 /* cmd-compose-logs.c, cmd-compose-exec.c, cmd-compose-misc.c */
 int cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_exec(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_top(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
