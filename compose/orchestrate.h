@@ -164,3 +164,92 @@ char *compose_container_name(const struct compose_project *p, const struct compo
 int compose_plan_make(const struct compose_project *p, const struct compose_actual *actual,
                       const struct compose_plan_opts *opts, struct compose_plan *out,
                       struct bt_err **err);
+
+/* ---- the executor (orchestrate.c) ----
+ *
+ * Each command runs on one libuv loop: services are nodes of the dependency
+ * graph, a node's work (blocking engine, network and volume calls) runs in
+ * libuv's thread pool as soon as its dependencies allow, so independent
+ * services proceed in parallel. */
+
+enum compose_event_status {
+    COMPOSE_EVENT_WORKING,
+    COMPOSE_EVENT_DONE,
+    COMPOSE_EVENT_WARNING,
+    COMPOSE_EVENT_ERROR,
+};
+/* Progress of one object ("Container", "demo-web-1", DONE, "Started").
+ * Called from worker threads: it must be thread-safe. */
+typedef void (*compose_event_fn)(void *data, const char *kind, const char *name,
+                                 enum compose_event_status status, const char *text);
+
+struct compose_up_opts {
+    char *const *services; /* NULL: every service; with their dependencies
+                              unless no_deps */
+    bool no_deps, force_recreate, no_recreate, remove_orphans;
+    bool no_start;           /* create only */
+    bool renew_anon_volumes; /* -V */
+    bool quiet_pull;
+    const char *pull;                /* always|missing|never; NULL: pull_policy */
+    const struct compose_kvs *scale; /* --scale */
+    int timeout;                     /* -t for stopping replaced containers; -1: theirs */
+    bool wait;                       /* --wait: running and healthy, or exited 0 */
+    int64_t wait_timeout_ms;         /* 0: none */
+    compose_event_fn event;
+    void *event_data;
+};
+
+/* Converges the project: images, networks, volumes, then the services'
+ * containers in dependency order. On failure what was made stays labelled
+ * with the project, so `down` removes it. */
+int compose_project_up(const struct compose_project *p, const struct compose_up_opts *o,
+                       struct bt_err **err);
+
+struct compose_down_opts {
+    bool volumes;        /* -v: named volumes of the project and anonymous ones */
+    bool remove_orphans; /* containers of services the project no longer has */
+    const char *rmi;     /* NULL, "local" or "all" */
+    int timeout;         /* -1: each container's grace period */
+    compose_event_fn event;
+    void *event_data;
+};
+
+/* Stops and removes the project's containers in reverse dependency order,
+ * then its networks (and volumes, images as asked). p may be NULL: then
+ * everything labelled with project goes. */
+int compose_project_down(const char *project, const struct compose_project *p,
+                         const struct compose_down_opts *o, struct bt_err **err);
+
+enum compose_op {
+    COMPOSE_OP_START,
+    COMPOSE_OP_STOP,
+    COMPOSE_OP_RESTART,
+    COMPOSE_OP_KILL,
+    COMPOSE_OP_PAUSE,
+    COMPOSE_OP_UNPAUSE,
+    COMPOSE_OP_REMOVE,
+};
+
+struct compose_op_opts {
+    char *const *services; /* NULL: all */
+    int timeout;           /* stop, restart; -1: the container's */
+    const char *signal;    /* kill; NULL: SIGKILL */
+    bool force;            /* remove: running ones too (stopped first) */
+    bool volumes;          /* remove: their anonymous volumes */
+    bool stopped_only;     /* remove: only stopped containers (default of rm) */
+    compose_event_fn event;
+    void *event_data;
+};
+
+/* start (dependency order), stop and remove (reverse order), restart, kill,
+ * pause, unpause on the project's existing containers. */
+int compose_project_op(const char *project, enum compose_op op, const struct compose_op_opts *o,
+                       struct bt_err **err);
+
+/* Removes one container of a project with everything it holds: its network
+ * namespace, addresses and ports, its use of volumes and of its image, and
+ * with anon_volumes its anonymous volumes. */
+int compose_container_remove(const char *id, bool anon_volumes, struct bt_err **err);
+
+/* berth-monitor next to the running executable (BERTH_MONITOR overrides). */
+char *compose_monitor_path(void);
