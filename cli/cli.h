@@ -76,3 +76,6 @@ int cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_top(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_pull(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv);

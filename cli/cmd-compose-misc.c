@@ -5,12 +5,14 @@
  * com.docker.compose.project label carries its name. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,8 @@
 #include "compose/compose.h"
 #include "compose/orchestrate.h"
 #include "engine/engine.h"
+#include "image/image.h"
+#include "cli/progress.h"
 
 int
 cli_compose_open(struct cli_ctx *ctx, char *const *services, struct compose_project **project,
@@ -319,4 +323,413 @@ cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv)
     }
     compose_actual_done(&a);
     return rc;
+}
+
+/* ---- images ---- */
+
+static void
+human_size(int64_t n, char *buf, size_t len)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1000 && u + 1 < BT_ARRAY_SIZE(units)) {
+        v /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%lldB", (long long)n);
+    else
+        snprintf(buf, len, "%.3g%s", v, units[u]);
+}
+
+/* Is a project found here? With neither a compose file nor -p, `images`,
+ * `pull` and `push` are the single-image commands of the image store. */
+static bool
+no_project_here(struct cli_ctx *ctx)
+{
+    if (ctx->files || ctx->project_name)
+        return false;
+    struct bt_err *err = NULL;
+    _cleanup_free_ char *name = NULL;
+    struct compose_project *p = NULL;
+    int r = cli_compose_open(ctx, NULL, &p, &name, &err);
+    compose_project_free(p);
+    bool none = r < 0 && err->code == ENOENT && strstr(err->msg, "no configuration file");
+    bt_err_free(err);
+    return none;
+}
+
+int
+cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv)
+{
+    if (no_project_here(ctx))
+        return cli_cmd_images(ctx, argc, argv);
+    enum { O_FORMAT = 256 };
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    bool quiet = false, json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = true;
+            break;
+        case O_FORMAT:
+            if (strcmp(optarg, "json") && strcmp(optarg, "table"))
+                return cli_usage_error("images", "--format takes table or json");
+            json = !strcmp(optarg, "json");
+            break;
+        case 'h':
+            printf("Usage:  berth images [OPTIONS] [SERVICE...]\n\n"
+                   "List the images used by the project's containers (outside a project:\n"
+                   "every image, as `berth image ls`).\n\n"
+                   "Options:\n"
+                   "      --format FORMAT   table (default) or json\n"
+                   "  -q, --quiet           Only display image ids\n");
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("images", "unknown option");
+        }
+    }
+    char **services = argv + optind;
+    struct bt_err *err = NULL;
+    _cleanup_free_ char *project = NULL;
+    if (cli_compose_open(ctx, services, NULL, &project, &err) < 0)
+        return cli_fail(&err, "images");
+    _cleanup_(image_store_freep) struct image_store *store = image_store_open(NULL, &err);
+    if (!store)
+        return cli_fail(&err, "images");
+    struct compose_actual a;
+    if (compose_actual_load(project, true, &a, &err) < 0)
+        return cli_fail(&err, "images");
+    _cleanup_json_ json_t *rows = json_array();
+    _cleanup_strv_ char **seen = NULL;
+    for (size_t i = 0; i < a.n_containers; i++) {
+        const struct compose_container *ct = &a.containers[i];
+        if (!cli_container_selected(ct, services, 0) || !ct->image[0])
+            continue;
+        struct bt_err *e = NULL; /* an image removed since is shown without id */
+        _cleanup_free_ char *id = image_store_resolve(store, ct->image, &e);
+        bt_err_free(e);
+        struct image_info info = {0};
+        if (id && image_store_info(store, id, &info, &e) < 0)
+            e = bt_err_free(e);
+        struct image_ref ref = {0};
+        _cleanup_free_ char *repo = NULL;
+        if (image_ref_parse(ct->image, &ref, &e) == 0) {
+            free(ref.tag);
+            ref.tag = NULL;
+            free(ref.digest);
+            ref.digest = NULL;
+            repo = image_ref_familiar(&ref);
+        } else {
+            e = bt_err_free(e);
+        }
+        const char *tag = "";
+        struct image_ref full = {0};
+        if (image_ref_parse(ct->image, &full, &e) == 0)
+            tag = full.tag ? full.tag : "";
+        else
+            e = bt_err_free(e);
+        json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:I}", "ContainerName", ct->name,
+                                              "Repository", repo ? repo : ct->image, "Tag", tag,
+                                              "ID", id ? id : "", "Size", (json_int_t)info.size));
+        if (quiet && id && !bt_strv_contains(seen, id))
+            seen = bt_strv_push(seen, id);
+        image_ref_done(&ref);
+        image_ref_done(&full);
+        image_info_done(&info);
+    }
+    compose_actual_done(&a);
+    if (quiet) {
+        bt_strv_foreach (id, seen)
+            printf("%s\n", bt_str_startswith(id, "sha256:") ? id + 7 : id);
+        return CLI_EXIT_OK;
+    }
+    if (json) {
+        _cleanup_free_ char *s = json_dumps(rows, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        return CLI_EXIT_OK;
+    }
+    size_t w[4] = {strlen("CONTAINER"), strlen("REPOSITORY"), strlen("TAG"), strlen("IMAGE ID")};
+    size_t i;
+    json_t *r;
+    json_array_foreach (rows, i, r) {
+        const char *cols[] = {bt_json_str(r, "ContainerName"), bt_json_str(r, "Repository"),
+                              bt_json_str(r, "Tag")};
+        for (int k = 0; k < 3; k++)
+            if (strlen(cols[k]) > w[k])
+                w[k] = strlen(cols[k]);
+    }
+    w[3] = 12 > w[3] ? 12 : w[3];
+    printf("%-*s   %-*s   %-*s   %-*s   %s\n", (int)w[0], "CONTAINER", (int)w[1], "REPOSITORY",
+           (int)w[2], "TAG", (int)w[3], "IMAGE ID", "SIZE");
+    json_array_foreach (rows, i, r) {
+        const char *id = bt_json_str(r, "ID");
+        if (bt_str_startswith(id, "sha256:"))
+            id += 7;
+        char size[32];
+        human_size(json_integer_value(json_object_get(r, "Size")), size, sizeof(size));
+        printf("%-*s   %-*s   %-*s   %-*.12s   %s\n", (int)w[0], bt_json_str(r, "ContainerName"),
+               (int)w[1], bt_json_str(r, "Repository"), (int)w[2], bt_json_str(r, "Tag"), (int)w[3],
+               id, size);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ---- pull and push of the services' images ---- */
+
+struct transfer {
+    char *image;    /* the reference as the service names it */
+    char *services; /* "web, worker" */
+    bool buildable; /* a failure is a warning: the image can be built */
+    pid_t pid;
+    int err_fd;
+};
+
+/* Transfers run in parallel, one child process each (the registry client
+ * blocks); a child reports its error text on a pipe and its result as the
+ * exit status. */
+static pid_t
+transfer_spawn(bool push, struct transfer *t, struct bt_err **err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return bt_err_errno(err, errno, "pipe");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return bt_err_errno(err, e, "fork");
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        struct bt_err *e = NULL;
+        struct image_pull_opts po = {.quiet = true};
+        struct image_store *s = image_store_open(NULL, &e);
+        int r = !s     ? -1
+                : push ? image_push(s, t->image, &po, &e)
+                       : image_pull(s, t->image, &po, NULL, &e);
+        if (r < 0 && e) {
+            ssize_t w = write(fds[1], e->msg, strlen(e->msg));
+            (void)w; /* the parent reports a failure without text */
+        }
+        _exit(r < 0 ? 1 : 0);
+    }
+    close(fds[1]);
+    t->pid = pid;
+    t->err_fd = fds[0];
+    return pid;
+}
+
+static int
+transfer_usage(bool push, FILE *out)
+{
+    if (push)
+        fprintf(out, "Usage:  berth push [OPTIONS] [SERVICE...]\n\n"
+                     "Push the images of services that have a build section (outside a\n"
+                     "project: one image, as `berth image push REF`).\n\n"
+                     "Options:\n"
+                     "      --ignore-push-failures   Push what can be pushed, ignore failures\n"
+                     "      --include-deps           Also push the services' dependencies\n"
+                     "  -q, --quiet                  Push without printing progress\n");
+    else
+        fprintf(out, "Usage:  berth pull [OPTIONS] [SERVICE...]\n\n"
+                     "Pull the services' images, in parallel (outside a project: one image,\n"
+                     "as `berth image pull REF`).\n\n"
+                     "Options:\n"
+                     "      --ignore-buildable       Skip services that have a build section\n"
+                     "      --ignore-pull-failures   Pull what can be pulled, ignore failures\n"
+                     "      --include-deps           Also pull the services' dependencies\n"
+                     "      --policy POLICY          missing (only absent images) or always\n"
+                     "  -q, --quiet                  Pull without printing progress\n");
+    return out == stdout ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+static int
+compose_transfer(bool push, struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *cmd = push ? "push" : "pull";
+    if (no_project_here(ctx))
+        return push ? cli_cmd_push(ctx, argc, argv) : cli_cmd_pull(ctx, argc, argv);
+    enum { O_IGNORE_FAIL = 256, O_DEPS, O_POLICY, O_IGNORE_BUILD };
+    static const struct option opts[] = {
+        {"quiet", no_argument, NULL, 'q'},
+        {"ignore-pull-failures", no_argument, NULL, O_IGNORE_FAIL},
+        {"ignore-push-failures", no_argument, NULL, O_IGNORE_FAIL},
+        {"include-deps", no_argument, NULL, O_DEPS},
+        {"policy", required_argument, NULL, O_POLICY},
+        {"ignore-buildable", no_argument, NULL, O_IGNORE_BUILD},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    bool quiet = false, ignore_fail = false, deps = false, missing_only = false;
+    bool ignore_build = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'q':
+            quiet = true;
+            break;
+        case O_IGNORE_FAIL:
+            ignore_fail = true;
+            break;
+        case O_DEPS:
+            deps = true;
+            break;
+        case O_POLICY:
+            if (push || (strcmp(optarg, "missing") && strcmp(optarg, "always")))
+                return cli_usage_error(cmd, "--policy takes missing or always");
+            missing_only = !strcmp(optarg, "missing");
+            break;
+        case O_IGNORE_BUILD:
+            if (push)
+                return cli_usage_error(cmd, "unknown option --ignore-buildable");
+            ignore_build = true;
+            break;
+        case 'h':
+            return transfer_usage(push, stdout);
+        default:
+            return transfer_usage(push, stderr);
+        }
+    }
+    char **named = argv + optind;
+    struct bt_err *err = NULL;
+    _cleanup_free_ char *project = NULL;
+    _cleanup_project_ struct compose_project *p = NULL;
+    if (cli_compose_open(ctx, named, &p, &project, &err) < 0)
+        return cli_fail(&err, cmd);
+    if (!p) {
+        fprintf(stderr, "berth: %s: needs a compose file to know the services' images\n", cmd);
+        return CLI_EXIT_FAILURE;
+    }
+    /* the selection: named services, with their dependencies when asked */
+    _cleanup_strv_ char **sel = NULL;
+    for (size_t i = 0; i < p->n_services; i++)
+        if (!named[0] || bt_strv_contains(named, p->services[i].name))
+            sel = bt_strv_push(sel, p->services[i].name);
+    for (size_t k = 0; deps && sel && sel[k]; k++) {
+        _cleanup_strv_ char **d = compose_service_dependencies(compose_project_service(p, sel[k]));
+        bt_strv_foreach (x, d)
+            if (!bt_strv_contains(sel, x))
+                sel = bt_strv_push(sel, x);
+    }
+    _cleanup_(image_store_freep) struct image_store *store = image_store_open(NULL, &err);
+    if (!store)
+        return cli_fail(&err, cmd);
+    _cleanup_progress_ struct cli_progress *prog =
+        quiet ? NULL : cli_progress_new_default(ctx->ansi);
+    struct transfer *ts = NULL;
+    size_t n = 0;
+    bt_strv_foreach (name, sel) {
+        const struct compose_service *s = compose_project_service(p, name);
+        if (!s->image) {
+            continue;
+        }
+        const char *policy = s->pull_policy ? s->pull_policy : "";
+        bool skip = false;
+        if (push) {
+            skip = !s->build;
+        } else {
+            skip =
+                !strcmp(policy, "never") || !strcmp(policy, "build") || (ignore_build && s->build);
+            if (!skip &&
+                (missing_only || !strcmp(policy, "missing") || !strcmp(policy, "if_not_present"))) {
+                struct bt_err *e = NULL;
+                _cleanup_free_ char *id = image_store_resolve(store, s->image, &e);
+                bt_err_free(e);
+                skip = id != NULL;
+            }
+        }
+        if (skip) {
+            cli_progress_event(prog, "Service", s->name, CLI_PROGRESS_DONE, "Skipped");
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < n && strcmp(ts[k].image, s->image); k++)
+            ;
+        if (k < n) {
+            char *more = xasprintf("%s, %s", ts[k].services, s->name);
+            free(ts[k].services);
+            ts[k].services = more;
+            ts[k].buildable &= s->build != NULL;
+            continue;
+        }
+        ts = xreallocarray(ts, n + 1, sizeof(*ts));
+        ts[n++] = (struct transfer){.image = xstrdup(s->image),
+                                    .services = xstrdup(s->name),
+                                    .buildable = s->build != NULL,
+                                    .pid = -1,
+                                    .err_fd = -1};
+    }
+    int rc = CLI_EXIT_OK;
+    size_t running = 0;
+    for (size_t k = 0; k < n; k++) {
+        cli_progress_event(prog, "Image", ts[k].image, CLI_PROGRESS_WORKING,
+                           push ? "Pushing" : "Pulling");
+        if (transfer_spawn(push, &ts[k], &err) < 0) {
+            cli_fail(&err, cmd);
+            rc = CLI_EXIT_FAILURE;
+            break;
+        }
+        running++;
+    }
+    while (running > 0) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (ts[k].pid != pid)
+                continue;
+            running--;
+            char msg[4096];
+            ssize_t len = read(ts[k].err_fd, msg, sizeof(msg) - 1);
+            msg[len > 0 ? len : 0] = '\0';
+            close(ts[k].err_fd);
+            ts[k].pid = -1;
+            bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            if (ok) {
+                cli_progress_event(prog, "Image", ts[k].image, CLI_PROGRESS_DONE,
+                                   push ? "Pushed" : "Pulled");
+            } else if (ignore_fail || (!push && ts[k].buildable)) {
+                cli_progress_eventf(prog, "Image", ts[k].image, CLI_PROGRESS_WARNING, "Warning: %s",
+                                    msg[0] ? msg : "failed");
+            } else {
+                cli_progress_eventf(prog, "Image", ts[k].image, CLI_PROGRESS_ERROR, "Error");
+                cli_progress_flush(prog);
+                fprintf(stderr, "berth: %s: %s (service %s): %s\n", cmd, ts[k].image,
+                        ts[k].services, msg[0] ? msg : "failed");
+                rc = CLI_EXIT_FAILURE;
+            }
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        free(ts[k].image);
+        free(ts[k].services);
+    }
+    free(ts);
+    return rc;
+}
+
+int
+cli_cmd_compose_pull(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return compose_transfer(false, ctx, argc, argv);
+}
+
+int
+cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return compose_transfer(true, ctx, argc, argv);
 }
