@@ -144,6 +144,8 @@ struct up_ctx {
     char *monitor;
     pthread_mutex_t lock; /* guards the ids below */
     json_t *service_ids;  /* service -> [container ids] made or kept by this run */
+    bool oneoff;          /* a `run` container */
+    char *const *extra_env;
 };
 
 static void
@@ -454,6 +456,8 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
             .mounts = mounts,
             .upper = upper,
             .work = work,
+            .oneoff = u->oneoff,
+            .extra_env = u->extra_env,
         };
         cfg = compose_container_config(&in, err);
         if (!cfg)
@@ -1620,5 +1624,48 @@ compose_project_down(const char *project, const struct compose_project *p,
         image_store_free(is);
     }
     compose_actual_done(&a);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- a one-off container (berth run) ---- */
+
+int
+compose_service_run_create(const struct compose_project *p, const struct compose_service *s,
+                           const char *name, char *const *extra_env, const char *pull,
+                           char **id_out, struct bt_err **err)
+{
+    struct compose_up_opts o = {.pull = pull, .timeout = -1};
+    struct up_ctx u = {.p = p,
+                       .o = &o,
+                       .monitor = compose_monitor_path(),
+                       .service_ids = json_object(),
+                       .oneoff = true,
+                       .extra_env = extra_env};
+    pthread_mutex_init(&u.lock, NULL);
+    char *services[] = {(char *)s->name, NULL};
+    /* network_mode service:x and volumes_from find x's running container */
+    struct compose_actual actual = {0};
+    int rc = compose_actual_load(p->name, false, &actual, err);
+    for (size_t i = 0; rc >= 0 && i < actual.n_containers; i++)
+        if (strcmp(actual.containers[i].state, "running") == 0)
+            record_id(&u, actual.containers[i].service, actual.containers[i].id);
+    if (rc >= 0)
+        rc = up_images(&u, services, err);
+    if (rc >= 0)
+        rc = up_networks_volumes(&u, services, err);
+    if (rc >= 0)
+        rc = container_create(&u, s, 1, name, err);
+    if (rc >= 0) {
+        /* the last id recorded for the service is the new container */
+        pthread_mutex_lock(&u.lock);
+        json_t *a = json_object_get(u.service_ids, s->name);
+        *id_out = xstrdup(json_string_value(json_array_get(a, json_array_size(a) - 1)));
+        pthread_mutex_unlock(&u.lock);
+    }
+    compose_actual_done(&actual);
+    compose_kvs_done(&u.image_ids);
+    json_decref(u.service_ids);
+    free(u.monitor);
+    pthread_mutex_destroy(&u.lock);
     return rc < 0 ? rc : 0;
 }

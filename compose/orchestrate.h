@@ -251,5 +251,15 @@ int compose_project_op(const char *project, enum compose_op op, const struct com
  * with anon_volumes its anonymous volumes. */
 int compose_container_remove(const char *id, bool anon_volumes, struct bt_err **err);
 
+/* One `run` container of s, made as up makes the service's containers
+ * (image pulled per pull or pull_policy, networks and volumes ensured, ports
+ * and mounts as s has them) but labelled oneoff=True, without restart
+ * policy, named name, with extra_env (KEY=VALUE) added last; not started.
+ * s may be a copy of the project's service with run's overrides applied;
+ * network_mode service:x joins x's running container. *id_out gets the id. */
+int compose_service_run_create(const struct compose_project *p, const struct compose_service *s,
+                               const char *name, char *const *extra_env, const char *pull,
+                               char **id_out, struct bt_err **err);
+
 /* berth-monitor next to the running executable (BERTH_MONITOR overrides). */
 char *compose_monitor_path(void);
