@@ -79,3 +79,18 @@ int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_pull(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-compose-lifecycle.c, cmd-compose-ps.c */
+int cli_cmd_compose_up(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_down(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_start(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_stop(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_restart(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_kill(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_pause(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_unpause(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_wait(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_ps(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_ls(struct cli_ctx *ctx, int argc, char **argv);

@@ -7,6 +7,19 @@
 #include "cli/cli.h"
 
 static const struct cli_command commands[] = {
+    {"up", cli_cmd_compose_up, "Create and start containers"},
+    {"down", cli_cmd_compose_down, "Stop and remove containers, networks"},
+    {"ps", cli_cmd_compose_ps, "List containers"},
+    {"ls", cli_cmd_compose_ls, "List running compose projects"},
+    {"create", cli_cmd_compose_create, "Creates containers for a service"},
+    {"start", cli_cmd_compose_start, "Start services"},
+    {"stop", cli_cmd_compose_stop, "Stop services"},
+    {"restart", cli_cmd_compose_restart, "Restart service containers"},
+    {"kill", cli_cmd_compose_kill, "Force stop service containers"},
+    {"rm", cli_cmd_compose_rm, "Removes stopped service containers"},
+    {"pause", cli_cmd_compose_pause, "Pause services"},
+    {"unpause", cli_cmd_compose_unpause, "Unpause services"},
+    {"wait", cli_cmd_compose_wait, "Block until the first service container stops"},
     {"config", cli_cmd_config, "Parse, resolve and render the compose file in canonical format"},
     {"version", cli_cmd_version, "Show the berth version information"},
     {"volume", cli_cmd_volume, "Manage volumes"},
