@@ -170,6 +170,17 @@ service_container(struct up_ctx *u, const char *service)
     const char *id = json_string_value(json_array_get(a, 0));
     char *out = id ? xstrdup(id) : NULL;
     pthread_mutex_unlock(&u->lock);
+    if (out)
+        return out;
+    /* not part of this run (--no-deps): the project's running container */
+    struct compose_actual actual;
+    if (compose_actual_load(u->p->name, false, &actual, NULL) < 0)
+        return NULL;
+    for (size_t i = 0; i < actual.n_containers && !out; i++)
+        if (strcmp(actual.containers[i].service, service) == 0 &&
+            strcmp(actual.containers[i].state, "running") == 0)
+            out = xstrdup(actual.containers[i].id);
+    compose_actual_done(&actual);
     return out;
 }
 
