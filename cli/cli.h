@@ -74,6 +74,9 @@ bool cli_container_selected(const struct compose_container *c, char *const *serv
 /* cmd-compose-logs.c, cmd-compose-exec.c, cmd-compose-misc.c */
 int cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_exec(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_run(struct cli_ctx *ctx, int argc, char **argv);
+/* Prints a container's output as it comes, without prefix, until it stops. */
+int cli_logs_attach(const char *id, const char *name, struct bt_err **err);
 int cli_cmd_compose_top(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);

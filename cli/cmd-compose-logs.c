@@ -391,7 +391,7 @@ on_tick(uv_timer_t *t)
     size_t n = 0;
     /* Containers of the project that appeared since (a scale-up, an `up`
      * running next to us) are followed from their first line. */
-    if (L->ticks % 5 == 0) {
+    if (L->project && L->ticks % 5 == 0) {
         struct compose_actual a;
         struct bt_err *err = NULL;
         if (compose_actual_load(L->project, false, &a, &err) == 0) {
@@ -558,4 +558,35 @@ cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv)
     }
     logs_done(&L);
     return rc;
+}
+
+int
+cli_logs_attach(const char *id, const char *name, struct bt_err **err)
+{
+    struct logs L = {.prefix = false, .tail = -1};
+    struct compose_container c = {
+        .id = (char *)id, .name = (char *)name, .service = "", .oneoff = true, .state = "running"};
+    src_add(&L, &c);
+    /* not re-listed: only this container is followed */
+    L.project = NULL;
+    struct log_entry *entries = NULL;
+    size_t n = 0;
+    src_read_all(&L, 0, true, &entries, &n);
+    entries_print(&L, entries, n);
+    entries_free(entries, n);
+    uv_loop_t loop;
+    int r = uv_loop_init(&loop);
+    if (r < 0) {
+        logs_done(&L);
+        return bt_err_set(err, -r, "event loop: %s", uv_strerror(r));
+    }
+    uv_timer_init(&loop, &L.timer);
+    L.timer.data = &L;
+    uv_timer_start(&L.timer, on_tick, 0, 50);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&L.timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    r = uv_loop_close(&loop);
+    logs_done(&L);
+    return r < 0 ? bt_err_set(err, EBUSY, "event loop: %s", uv_strerror(r)) : 0;
 }

@@ -39,6 +39,7 @@ static const struct cli_command commands[] = {
     {"logout", cli_cmd_logout, "Log out from a registry"},
     {"logs", cli_cmd_compose_logs, "View output from containers"},
     {"exec", cli_cmd_compose_exec, "Execute a command in a running container of a service"},
+    {"run", cli_cmd_compose_run, "Run a one-off command on a service"},
     {"top", cli_cmd_compose_top, "Display the running processes"},
     {"port", cli_cmd_compose_port, "Print the public port for a port binding"},
 };
