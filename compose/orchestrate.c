@@ -1158,6 +1158,7 @@ struct waiter {
     json_t *ids;
     uint64_t deadline; /* loop time in ms; 0: none */
     int result;
+    int ready_ticks;
     struct bt_err *err;
 };
 
@@ -1166,6 +1167,12 @@ on_wait_tick(uv_timer_t *t)
 {
     struct waiter *w = t->data;
     int c = wait_check(w->ids, &w->err);
+    /* Ready must hold for a few ticks: a one-shot that fails at once is
+     * still "running" right after it started. */
+    if (c == 1 && ++w->ready_ticks < 4)
+        c = 0;
+    else if (c != 1)
+        w->ready_ticks = 0;
     if (c == 0 && w->deadline && uv_now(&w->loop) >= w->deadline) {
         bt_err_set(&w->err, ETIMEDOUT,
                    "timed out waiting for the services to be running and "

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Attached up: prefixed log lines; Ctrl-C (SIGINT to berth) stops the
+# project gracefully with a message; --exit-code-from passes a container's
+# exit code through; --wait counts a one-shot that exited 0 as done and
+# fails on one that did not.
+. "$(dirname "$0")/../lib/sandbox.sh"
+bt_sandbox_enter "$0" "$@"
+set -u
+. "$BERTH_SOURCE_DIR/tests/e2e/up-lib.sh"
+up_image
+
+echo "== Ctrl-C during attached up"
+up_project demo <<'YAML'
+services:
+  web:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "trap 'echo web got TERM; exit 0' TERM; echo web is up; while :; do sleep 0.1; done"]
+    healthcheck: {disable: true}
+  worker:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "trap 'echo worker got TERM; exit 0' TERM; echo worker is up; while :; do sleep 0.1; done"]
+    healthcheck: {disable: true}
+YAML
+log=$BERTH_TEST_TMP/attached.log
+"$BERTH_BIN" up >"$log" 2>&1 &
+pid=$!
+wait_for 100 grep -q "worker-1 | worker is up" "$log" || bt_fail "no prefixed line: $(cat "$log")"
+wait_for 100 grep -q "web-1    | web is up" "$log" || bt_fail "no web line: $(cat "$log")"
+kill -INT $pid
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { kill -KILL $pid; bt_fail "berth up did not stop after Ctrl-C"; }
+wait $pid
+rc=$?
+cat "$log"
+expect_eq "$rc" 130 "exit code after Ctrl-C"
+expect_in "$(cat "$log")" "Gracefully stopping... (press Ctrl+C again to force)" "message"
+expect_in "$(cat "$log")" "web got TERM" "web stopped by its signal"
+expect_in "$(cat "$log")" "worker got TERM" "worker stopped by its signal"
+expect_in "$(cat "$log")" "demo-web-1 exited with code 0" "exit line"
+[ -z "$(b ps -q)" ] || bt_fail "containers still running after Ctrl-C"
+b down >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after Ctrl-C and down"
+
+echo "== --exit-code-from"
+up_project exitcode <<'YAML'
+services:
+  test:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "echo testing; sleep 0.3; exit 7"]
+    healthcheck: {disable: true}
+  server:
+    image: berth-test/busybox:latest
+    command: [sleep, "300"]
+    stop_grace_period: 1s
+    healthcheck: {disable: true}
+YAML
+out=$(timeout 60 "$BERTH_BIN" up --exit-code-from test 2>&1)
+rc=$?
+echo "$out"
+expect_eq "$rc" 7 "exit code from test"
+expect_in "$out" "test-1   | testing" "test output"
+expect_in "$out" "Aborting on container exit..." "abort message"
+[ -z "$(b ps -q)" ] || bt_fail "server still running after --exit-code-from"
+b down >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after --exit-code-from"
+
+echo "== --wait with a one-shot service"
+up_project waiting <<'YAML'
+services:
+  setup:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "sleep 0.3; exit 0"]
+    healthcheck: {disable: true}
+  app:
+    image: berth-test/busybox:latest
+    command: [sleep, "300"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: [CMD, "true"]
+      interval: 200ms
+YAML
+out=$(timeout 60 "$BERTH_BIN" up -d --wait 2>&1) || bt_fail "--wait failed: $out"
+expect_in "$(b ps)" "(healthy)" "app healthy when --wait returned"
+expect_in "$(b ps -a)" "Exited (0)" "setup exited 0"
+b down >/dev/null 2>&1 || bt_fail "down"
+cat >compose.yaml <<'YAML'
+services:
+  setup:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "exit 4"]
+    healthcheck: {disable: true}
+YAML
+out=$(timeout 60 "$BERTH_BIN" up --wait 2>&1) && bt_fail "--wait succeeded with a failing one-shot"
+expect_in "$out" "waiting-setup-1 exited (4)" "--wait failure"
+b down >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after --wait"
+echo PASS
