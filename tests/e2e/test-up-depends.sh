@@ -37,8 +37,7 @@ for l in sys.stdin:
     r = json.loads(l)
     print(r["Service"], r["State"], r["ExitCode"])' | sort | tr '\n' ' ')
 expect_eq "$st" "app running 0 migrate exited 0 " "states"
-wait_for 30 sh -c "b logs app 2>/dev/null | grep -q migrated" ||
-    wait_for 30 sh -c "cat '$BERTH_ROOT'/containers/*/*-json.log | grep -q migrated" ||
+wait_for 30 sh -c "\"$BERTH_BIN\" logs app 2>/dev/null | grep -q migrated" ||
     bt_fail "app did not see the migration"
 b down -v >/dev/null 2>&1 || bt_fail "down ok"
 assert_nothing_left "after down of ok"
