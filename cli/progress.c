@@ -135,10 +135,17 @@ redraw(struct cli_progress *p)
 {
     if (p->drawn)
         fprintf(p->out, "\033[%zuA\r", p->drawn);
-    size_t width = label_width(p);
+    size_t width = label_width(p), done = 0;
+    for (size_t i = 0; i < p->n; i++)
+        done += p->entries[i].status != CLI_PROGRESS_WORKING;
+    /* Compose's header: how many of the objects have finished */
+    if (p->color)
+        fprintf(p->out, "\033[34m[+] Running %zu/%zu\033[0m\033[K\n", done, p->n);
+    else
+        fprintf(p->out, "[+] Running %zu/%zu\n", done, p->n);
     for (size_t i = 0; i < p->n; i++)
         draw_entry(p, &p->entries[i], width);
-    p->drawn = p->n;
+    p->drawn = p->n + 1;
     p->spin++;
     fflush(p->out);
 }

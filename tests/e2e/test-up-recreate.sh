@@ -83,7 +83,15 @@ expect_in "$out" "Container demo-cache-1  Removed" "orphan removed"
 
 echo "== down with -p alone, from another directory"
 cd / || bt_fail "cd /"
-out=$(b -p demo down 2>&1) || bt_fail "down -p: $out"
-expect_in "$out" "Network demo_default  Removed" "network removed"
+if command -v script >/dev/null; then
+    # on a terminal: Compose's redrawn block with its glyphs
+    out=$(script -qec "$BERTH_BIN -p demo down" /dev/null 2>&1) || bt_fail "down -p: $out"
+    expect_in "$out" "[+] Running" "header on a terminal"
+    expect_in "$out" "✔" "done glyph on a terminal"
+    expect_in "$out" "Network demo_default  Removed" "network removed"
+else
+    out=$(b -p demo down 2>&1) || bt_fail "down -p: $out"
+    expect_in "$out" "Network demo_default  Removed" "network removed"
+fi
 assert_nothing_left
 echo PASS
