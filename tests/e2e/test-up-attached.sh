@@ -41,6 +41,58 @@ expect_in "$(cat "$log")" "demo-web-1 exited with code 0" "exit line"
 b down >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after Ctrl-C and down"
 
+echo "== a second Ctrl-C kills"
+up_project stubborn <<'YAML'
+services:
+  stubborn:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "trap '' TERM; echo ignoring TERM; while :; do sleep 0.1; done"]
+    stop_grace_period: 60s
+    healthcheck: {disable: true}
+YAML
+log=$BERTH_TEST_TMP/stubborn.log
+"$BERTH_BIN" up >"$log" 2>&1 &
+pid=$!
+wait_for 100 grep -q "ignoring TERM" "$log" || bt_fail "stubborn did not start: $(cat "$log")"
+kill -INT $pid
+wait_for 50 grep -q "Gracefully stopping" "$log" || bt_fail "no graceful stop message"
+sleep 0.5
+kill -INT $pid
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { kill -KILL $pid; bt_fail "second Ctrl-C did not end berth up"; }
+wait $pid
+cat "$log"
+expect_in "$(cat "$log")" "Container stubborn-stubborn-1  Killed" "killed"
+[ -z "$(b ps -q)" ] || bt_fail "still running after the second Ctrl-C"
+b down >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after a forced stop"
+
+echo "== --abort-on-container-failure"
+up_project failure <<'YAML'
+services:
+  ok:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "exit 0"]
+    healthcheck: {disable: true}
+  bad:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "sleep 0.5; exit 2"]
+    healthcheck: {disable: true}
+  server:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    healthcheck: {disable: true}
+YAML
+out=$(timeout 60 "$BERTH_BIN" up --abort-on-container-failure 2>&1)
+rc=$?
+echo "$out"
+expect_eq "$rc" 2 "exit code of the failed container"
+expect_in "$out" "failure-ok-1 exited with code 0" "a clean exit does not abort"
+expect_in "$out" "failure-bad-1 exited with code 2" "failure"
+[ -z "$(b ps -q)" ] || bt_fail "server still running"
+b down >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after --abort-on-container-failure"
+
 echo "== --exit-code-from"
 up_project exitcode <<'YAML'
 services:
