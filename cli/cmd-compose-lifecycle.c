@@ -537,6 +537,10 @@ cmd_up(struct cli_ctx *ctx, int argc, char **argv, bool create)
                          .project = name,
                          .timeout = o.timeout,
                          .progress = progress};
+    /* as Compose: `up SERVICE...` attaches to the services named, not to
+     * the dependencies started for them */
+    if (!attach && services[0])
+        attach = bt_strv_copy(services);
     rc = follow_project(&F, attach, no_attach);
     if (rc == CLI_EXIT_OK && (abort_exit || abort_fail))
         return F.exit_code;

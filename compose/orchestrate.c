@@ -874,6 +874,62 @@ has_healthcheck(const struct compose_service *s, struct image_store *is, const c
     return has;
 }
 
+/* Images pulled in parallel, one thread-pool job each. */
+struct pull_job {
+    uv_work_t req;
+    const struct compose_up_opts *o;
+    const char *image;
+    char *id;
+    struct bt_err *err;
+};
+
+static void
+on_pull(uv_work_t *req)
+{
+    struct pull_job *j = req->data;
+    struct image_store *is = image_store_open(NULL, &j->err);
+    if (!is)
+        return;
+    emit(j->o->event, j->o->event_data, "Image", j->image, COMPOSE_EVENT_WORKING, "Pulling");
+    struct image_pull_opts po = {.quiet = true};
+    if (image_pull(is, j->image, &po, &j->id, &j->err) < 0)
+        emit(j->o->event, j->o->event_data, "Image", j->image, COMPOSE_EVENT_ERROR, "Error");
+    else
+        emit(j->o->event, j->o->event_data, "Image", j->image, COMPOSE_EVENT_DONE, "Pulled");
+    image_store_free(is);
+}
+
+static void
+on_pulled(uv_work_t *req, int status)
+{
+    struct pull_job *j = req->data;
+    if (status < 0 && !j->err)
+        bt_err_set(&j->err, ECANCELED, "cancelled");
+}
+
+static int
+pulls_run(const struct compose_up_opts *o, char *const *images, struct pull_job **out,
+          struct bt_err **err)
+{
+    size_t n = bt_strv_length(images);
+    struct pull_job *jobs = xcalloc(n + 1, sizeof(*jobs));
+    *out = jobs;
+    uv_loop_t loop;
+    int rc = uv_loop_init(&loop);
+    if (rc < 0)
+        return bt_err_set(err, -rc, "event loop: %s", uv_strerror(rc));
+    for (size_t i = 0; i < n; i++) {
+        jobs[i] = (struct pull_job){.o = o, .image = images[i]};
+        jobs[i].req.data = &jobs[i];
+        rc = uv_queue_work(&loop, &jobs[i].req, on_pull, on_pulled);
+        if (rc < 0)
+            bt_err_set(&jobs[i].err, -rc, "%s", uv_strerror(rc));
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 0;
+}
+
 /* Resolves (and pulls, per pull policy) the image of every selected service. */
 static int
 up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
@@ -882,15 +938,17 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
     _cleanup_(image_store_freep) struct image_store *is = image_store_open(NULL, err);
     if (!is)
         return bt_err_ret(err);
+    _cleanup_strv_ char **to_pull = NULL;
     for (size_t i = 0; i < u->p->n_services; i++) {
         const struct compose_service *s = &u->p->services[i];
         if (!bt_strv_contains(services, s->name))
             continue;
-        if (!s->image)
+        if (!s->image) {
             return bt_err_set(err, ENOTSUP,
                               "service '%s' has no image: building images is not supported yet; "
                               "build and load it, then name it with image:",
                               s->name);
+        }
         const char *policy = o->pull ? o->pull : s->pull_policy ? s->pull_policy : "missing";
         if (strcmp(policy, "if_not_present") == 0)
             policy = "missing";
@@ -908,17 +966,38 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
         if (!id && strcmp(policy, "build") == 0)
             return bt_err_set(err, ENOTSUP, "service '%s': pull_policy build is not supported",
                               s->name);
-        if (!id) {
-            emit(o->event, o->event_data, "Image", s->image, COMPOSE_EVENT_WORKING, "Pulling");
-            struct image_pull_opts po = {.quiet = true};
-            if (image_pull(is, s->image, &po, &id, err) < 0) {
-                emit(o->event, o->event_data, "Image", s->image, COMPOSE_EVENT_ERROR, "Error");
-                bt_err_prefix(err, "service '%s': pull %s", s->name, s->image);
-                return bt_err_ret(err);
-            }
-            emit(o->event, o->event_data, "Image", s->image, COMPOSE_EVENT_DONE, "Pulled");
+        if (id)
+            compose_kvs_set(&u->image_ids, s->name, id);
+        else if (!bt_strv_contains(to_pull, s->image))
+            to_pull = bt_strv_push(to_pull, s->image);
+    }
+    if (to_pull) {
+        struct pull_job *jobs = NULL;
+        size_t n = bt_strv_length(to_pull);
+        int rc = pulls_run(o, to_pull, &jobs, err);
+        for (size_t i = 0; rc >= 0 && i < u->p->n_services; i++) {
+            const struct compose_service *s = &u->p->services[i];
+            if (!bt_strv_contains(services, s->name) || compose_kvs_get(&u->image_ids, s->name))
+                continue;
+            for (size_t k = 0; k < n; k++)
+                if (s->image && strcmp(jobs[k].image, s->image) == 0) {
+                    if (jobs[k].err) {
+                        bt_err_set(err, jobs[k].err->code, "service '%s': pull %s: %s", s->name,
+                                   s->image, jobs[k].err->msg);
+                        rc = -jobs[k].err->code;
+                    } else {
+                        compose_kvs_set(&u->image_ids, s->name, jobs[k].id);
+                    }
+                    break;
+                }
         }
-        compose_kvs_set(&u->image_ids, s->name, id);
+        for (size_t k = 0; jobs && k < n; k++) {
+            free(jobs[k].id);
+            bt_err_free(jobs[k].err);
+        }
+        free(jobs);
+        if (rc < 0)
+            return rc;
     }
     /* service_healthy needs a healthcheck on the dependency */
     for (size_t i = 0; i < u->p->n_services; i++) {
@@ -1584,10 +1663,18 @@ compose_project_down(const char *project, const struct compose_project *p,
         }
         emit(o->event, o->event_data, "Network", net, COMPOSE_EVENT_WORKING, "Removing");
         rc = net_network_remove(ctx, net, err);
-        if (rc >= 0)
+        if (rc >= 0) {
             emit(o->event, o->event_data, "Network", net, COMPOSE_EVENT_DONE, "Removed");
-        else
+        } else if (rc == -EBUSY) {
+            /* containers the user chose to keep (orphans) still use it:
+             * not a failure of down, as with Compose */
+            emit(o->event, o->event_data, "Network", net, COMPOSE_EVENT_WARNING,
+                 "Resource is still in use");
+            *err = bt_err_free(*err);
+            rc = 0;
+        } else {
             emit(o->event, o->event_data, "Network", net, COMPOSE_EVENT_ERROR, "Error");
+        }
     }
     net_ctx_free(ctx);
 
