@@ -457,13 +457,21 @@ log_json(const struct compose_service *s, json_t **out, struct bt_err **err)
 char *
 compose_depends_on_label(const struct compose_service *s)
 {
+    /* every edge of the graph: depends_on as written, and the implicit
+     * ones (network_mode/ipc/pid service:x, volumes_from, links) as
+     * service_started, so that down orders them from labels alone */
+    _cleanup_strv_ char **deps = compose_service_dependencies(s);
     struct bt_buf b = {0};
     bt_buf_puts(&b, "");
-    for (size_t i = 0; i < s->n_depends_on; i++) {
-        const struct compose_dependency *d = &s->depends_on[i];
-        bt_buf_printf(&b, "%s%s:%s:%s", i ? "," : "", d->service,
-                      d->condition ? d->condition : "service_started",
-                      d->restart ? "true" : "false");
+    size_t k = 0;
+    bt_strv_foreach (name, deps) {
+        const struct compose_dependency *d = NULL;
+        for (size_t i = 0; i < s->n_depends_on; i++)
+            if (strcmp(s->depends_on[i].service, name) == 0)
+                d = &s->depends_on[i];
+        bt_buf_printf(&b, "%s%s:%s:%s", k++ ? "," : "", name,
+                      d && d->condition ? d->condition : "service_started",
+                      d && d->restart ? "true" : "false");
     }
     char *out = bt_buf_steal(&b);
     bt_buf_done(&b);

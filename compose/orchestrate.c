@@ -473,6 +473,23 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
         cfg = compose_container_config(&in, err);
         if (!cfg)
             rc = bt_err_ret(err);
+        if (cfg && join && !s->hostname) {
+            /* a joined network namespace shows the owner's hostname, as
+             * Docker's container network mode does */
+            _cleanup_json_ json_t *jcfg = engine_container_config_load(join, NULL);
+            const char *h = bt_json_str(json_object_get(jcfg, "spec"), "hostname");
+            json_t *spec = json_object_get(cfg, "spec");
+            if (h) {
+                json_object_set_new(spec, "hostname", json_string(h));
+                _cleanup_free_ char *kv = xasprintf("HOSTNAME=%s", h);
+                json_t *env = json_object_get(json_object_get(spec, "process"), "env");
+                size_t k;
+                json_t *e;
+                json_array_foreach (env, k, e)
+                    if (bt_str_startswith(json_string_value(e), "HOSTNAME="))
+                        json_array_set_new(env, k, json_string(kv));
+            }
+        }
     }
     if (rc >= 0) {
         cid = engine_container_create(cfg, err);

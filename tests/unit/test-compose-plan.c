@@ -206,6 +206,21 @@ test_restart_true_follows_a_recreated_dependency(void **state)
 }
 
 static void
+test_depends_on_label_has_every_edge(void **state)
+{
+    _cleanup_project_ struct compose_project *p =
+        load("name: demo\nservices:\n"
+             "  web: {image: busybox, network_mode: 'service:infra',\n"
+             "        depends_on: {db: {condition: service_healthy, restart: true}}}\n"
+             "  infra: {image: busybox}\n"
+             "  db: {image: busybox, healthcheck: {test: [CMD, 'true']}}\n");
+    _cleanup_free_ char *l = compose_depends_on_label(compose_project_service(p, "web"));
+    assert_string_equal(l, "db:service_healthy:true,infra:service_started:false");
+    _cleanup_free_ char *none = compose_depends_on_label(compose_project_service(p, "db"));
+    assert_string_equal(none, "");
+}
+
+static void
 test_container_name_cannot_scale(void **state)
 {
     _cleanup_project_ struct compose_project *p =
@@ -431,6 +446,7 @@ main(void)
         cmocka_unit_test(test_scale_up_and_down_highest_first),
         cmocka_unit_test(test_orphans_warned_or_removed),
         cmocka_unit_test(test_restart_true_follows_a_recreated_dependency),
+        cmocka_unit_test(test_depends_on_label_has_every_edge),
         cmocka_unit_test(test_container_name_cannot_scale),
         cmocka_unit_test(test_service_to_container_config),
         cmocka_unit_test(test_entrypoint_drops_image_command_and_privileged),
