@@ -94,6 +94,29 @@ recreated(const struct compose_plan *plan, const char *service)
     return false;
 }
 
+/* The service whose namespaces (network_mode, ipc, pid service:x) or
+ * volumes (volumes_from) s uses and that this plan recreates; caller owns. */
+static char *
+joined_recreated(const struct compose_plan *plan, const struct compose_service *s)
+{
+    const char *modes[] = {s->network_mode, s->ipc, s->pid};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(modes); i++)
+        if (modes[i] && bt_str_startswith(modes[i], "service:") && recreated(plan, modes[i] + 8))
+            return xstrdup(modes[i] + 8);
+    bt_strv_foreach (from, s->volumes_from) {
+        /* "service:NAME[:mode]", or "NAME:mode" as written */
+        if (bt_str_startswith(from, "container:"))
+            continue;
+        _cleanup_free_ char *name = xstrdup(bt_str_startswith(from, "service:") ? from + 8 : from);
+        char *colon = strchr(name, ':');
+        if (colon)
+            *colon = '\0';
+        if (recreated(plan, name))
+            return TAKE_PTR(name);
+    }
+    return NULL;
+}
+
 static bool
 is_running(const struct compose_container *c)
 {
@@ -140,6 +163,9 @@ compose_plan_make(const struct compose_project *p, const struct compose_actual *
         for (size_t d = 0; d < s->n_depends_on; d++)
             if (s->depends_on[d].restart && recreated(out, s->depends_on[d].service))
                 restart_for_dep = true;
+        /* a service in another's namespaces or with its volumes must follow
+         * it to the new container */
+        _cleanup_free_ char *joined = joined_recreated(out, s);
         for (int num = 1; num <= want; num++) {
             const struct compose_container *c = NULL;
             for (size_t k = 0; k < n_have; k++)
@@ -153,6 +179,8 @@ compose_plan_make(const struct compose_project *p, const struct compose_actual *
             char *reason = NULL;
             if (opts->force_recreate)
                 reason = xstrdup("forced");
+            else if (joined)
+                reason = xasprintf("%s was recreated", joined);
             else if (strcmp(c->config_hash, hash) != 0)
                 reason = xstrdup("configuration changed");
             else if (image_id &&

@@ -30,6 +30,13 @@ wait_for 50 timeout 5 wget -qO- http://127.0.0.1:18085/x || bt_fail "no answer t
 expect_eq "$(timeout 5 wget -qO- http://127.0.0.1:18085/x)" "written by web" "page"
 expect_eq "$(b exec -T infra cat /shared/x)" "written by web" "the shared volume"
 expect_eq "$(b exec -T web hostname)" "$(b exec -T infra hostname)" "one uts name for a joined netns"
+echo "== recreating the owner recreates the joined service"
+sed -i 's|    ports: \["127.0.0.1:18085:80"\]|    ports: ["127.0.0.1:18085:80"]\n    environment: {CHANGED: "1"}|' compose.yaml
+out=$(b up -d 2>&1) || bt_fail "up after a change: $out"
+echo "$out"
+expect_in "$out" "Container demo-infra-1  Recreate (configuration changed)" "owner"
+expect_in "$out" "Container demo-web-1  Recreate (infra was recreated)" "joined follows"
+wait_for 50 timeout 5 wget -qO- http://127.0.0.1:18085/x || bt_fail "no answer after recreate"
 out=$(b down -v 2>&1) || bt_fail "down: $out"
 [ "$(echo "$out" | grep -n 'demo-web-1  Stopped' | cut -d: -f1)" -lt \
     "$(echo "$out" | grep -n 'demo-infra-1  Stopping' | cut -d: -f1)" ] ||

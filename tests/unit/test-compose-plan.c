@@ -221,6 +221,28 @@ test_depends_on_label_has_every_edge(void **state)
 }
 
 static void
+test_joined_service_follows_its_owner(void **state)
+{
+    _cleanup_project_ struct compose_project *p =
+        load("name: demo\nservices:\n"
+             "  web: {image: busybox, network_mode: 'service:infra'}\n"
+             "  files: {image: busybox, volumes_from: ['infra:ro']}\n"
+             "  infra: {image: busybox}\n");
+    struct compose_actual a = {0};
+    actual_add(&a, p, "web", 1, "running", NULL);
+    actual_add(&a, p, "files", 1, "running", NULL);
+    actual_add(&a, p, "infra", 1, "running", "stale");
+    struct compose_plan plan;
+    assert_int_equal(compose_plan_make(p, &a, NULL, &plan, NULL), 0);
+    assert_int_equal(find(&plan, "demo-infra-1")->kind, COMPOSE_ACTION_RECREATE);
+    assert_int_equal(find(&plan, "demo-web-1")->kind, COMPOSE_ACTION_RECREATE);
+    assert_string_equal(find(&plan, "demo-web-1")->reason, "infra was recreated");
+    assert_int_equal(find(&plan, "demo-files-1")->kind, COMPOSE_ACTION_RECREATE);
+    compose_plan_done(&plan);
+    compose_actual_done(&a);
+}
+
+static void
 test_container_name_cannot_scale(void **state)
 {
     _cleanup_project_ struct compose_project *p =
@@ -447,6 +469,7 @@ main(void)
         cmocka_unit_test(test_orphans_warned_or_removed),
         cmocka_unit_test(test_restart_true_follows_a_recreated_dependency),
         cmocka_unit_test(test_depends_on_label_has_every_edge),
+        cmocka_unit_test(test_joined_service_follows_its_owner),
         cmocka_unit_test(test_container_name_cannot_scale),
         cmocka_unit_test(test_service_to_container_config),
         cmocka_unit_test(test_entrypoint_drops_image_command_and_privileged),
