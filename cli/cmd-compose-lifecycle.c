@@ -97,9 +97,24 @@ print_line(struct follower *F, struct follow_src *s, const char *line)
     printf("%.*s\n", (int)l, log);
 }
 
+/* Lines read in one tick, printed in the order they were written (the
+ * monitors' timestamps are fixed-width RFC 3339, so they sort as text). */
+struct pending {
+    char *time;
+    char *line;
+    size_t src;
+    size_t seq;
+};
+
+struct batch {
+    struct pending *v;
+    size_t n;
+};
+
 static void
-src_poll(struct follower *F, struct follow_src *s)
+src_poll(struct follower *F, size_t idx, struct batch *bt)
 {
+    struct follow_src *s = &F->srcs[idx];
     if (!s->f) {
         _cleanup_free_ char *path = engine_container_log_path(s->id);
         s->f = fopen(path, "re");
@@ -121,8 +136,39 @@ src_poll(struct follower *F, struct follow_src *s)
             clearerr(s->f);
             break;
         }
-        print_line(F, s, line);
+        json_error_t je;
+        _cleanup_json_ json_t *j = json_loads(line, 0, &je);
+        const char *t = j ? bt_json_str(j, "time") : NULL;
+        bt->v = xreallocarray(bt->v, bt->n + 1, sizeof(*bt->v));
+        bt->v[bt->n] = (struct pending){
+            .time = xstrdup(t ? t : ""), .line = xstrdup(line), .src = idx, .seq = bt->n};
+        bt->n++;
     }
+}
+
+static int
+pending_cmp(const void *a, const void *b)
+{
+    const struct pending *x = a, *y = b;
+    int c = strcmp(x->time, y->time);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+batch_flush(struct follower *F, struct batch *bt)
+{
+    if (bt->n > 1)
+        qsort(bt->v, bt->n, sizeof(*bt->v), pending_cmp);
+    for (size_t i = 0; i < bt->n; i++) {
+        print_line(F, &F->srcs[bt->v[i].src], bt->v[i].line);
+        free(bt->v[i].time);
+        free(bt->v[i].line);
+    }
+    free(bt->v);
+    bt->v = NULL;
+    bt->n = 0;
     fflush(stdout);
 }
 
@@ -175,9 +221,12 @@ on_follow_tick(uv_timer_t *t)
 {
     struct follower *F = t->data;
     bool all_exited = true;
+    struct batch bt = {0};
+    for (size_t i = 0; i < F->n; i++)
+        src_poll(F, i, &bt);
+    batch_flush(F, &bt);
     for (size_t i = 0; i < F->n; i++) {
         struct follow_src *s = &F->srcs[i];
-        src_poll(F, s);
         if (!s->exited) {
             _cleanup_json_ json_t *st = engine_container_state(s->id, NULL);
             const char *status = st ? bt_json_str(st, "Status") : "exited";
@@ -185,7 +234,8 @@ on_follow_tick(uv_timer_t *t)
                 (strcmp(status, "exited") == 0 || strcmp(status, "dead") == 0 ||
                  strcmp(status, "created") == 0) &&
                 !json_is_true(json_object_get(st, "Restarting"))) {
-                src_poll(F, s); /* what it wrote last */
+                src_poll(F, i, &bt); /* what it wrote last */
+                batch_flush(F, &bt);
                 s->exited = true;
                 s->code = st ? (int)json_integer_value(json_object_get(st, "ExitCode")) : 0;
             }
@@ -208,7 +258,8 @@ on_follow_tick(uv_timer_t *t)
     }
     if ((all_exited && !F->stopping) || (F->stopping && F->stop_done)) {
         for (size_t i = 0; i < F->n; i++)
-            src_poll(F, &F->srcs[i]);
+            src_poll(F, i, &bt);
+        batch_flush(F, &bt);
         uv_timer_stop(&F->timer);
         uv_close((uv_handle_t *)&F->sigint, NULL);
         uv_close((uv_handle_t *)&F->sigterm, NULL);

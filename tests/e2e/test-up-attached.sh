@@ -41,6 +41,35 @@ expect_in "$(cat "$log")" "demo-web-1 exited with code 0" "exit line"
 b down >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after Ctrl-C and down"
 
+echo "== lines of several containers in the order they were written"
+up_project order <<'YAML'
+services:
+  a:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "until [ -e /s/go ]; do :; done; echo one; sleep 0.06; echo three"]
+    volumes: [s:/s]
+    healthcheck: {disable: true}
+  b:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "until [ -e /s/go ]; do :; done; sleep 0.03; echo two; sleep 0.06; echo four"]
+    volumes: [s:/s]
+    healthcheck: {disable: true}
+volumes:
+  s: {}
+YAML
+log=$BERTH_TEST_TMP/order.log
+"$BERTH_BIN" up >"$log" 2>&1 &
+pid=$!
+wait_for 100 grep -q "Attaching to" "$log" || bt_fail "up did not attach: $(cat "$log")"
+touch "$BERTH_ROOT/volumes/order_s/_data/go"
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { kill -KILL $pid; bt_fail "up did not end when its containers exited"; }
+wait $pid || bt_fail "attached up failed: $(cat "$log")"
+got=$(grep -E '^[ab]-1 +\| ' "$log" | sed 's/.*| //' | tr '\n' ' ')
+expect_eq "$got" "one two three four " "arrival order"
+b down -v >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after the order check"
+
 echo "== a second Ctrl-C kills"
 up_project stubborn <<'YAML'
 services:
