@@ -16,6 +16,7 @@
 
 #include "compose/compose.h"
 #include "compose/orchestrate.h"
+#include "compose/secrets-internal.h"
 #include "engine/container.h"
 #include "engine/engine.h"
 #include "image/image.h"
@@ -449,6 +450,8 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
 
     if (rc >= 0)
         rc = service_mounts(u, s, id, name, number, &img, vs, mounts, err);
+    if (rc >= 0)
+        rc = compose_secrets_mounts(u->p, s, id, mounts, err);
     if (rc >= 0) {
         _cleanup_free_ char *dir = engine_container_dir(id);
         upper = bt_path_join(dir, "upper");
@@ -504,6 +507,7 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
         /* undo: nothing of this container may stay */
         if (cid)
             engine_container_remove(cid, true, NULL);
+        compose_secrets_cleanup(id, NULL);
         if (net_made)
             net_container_teardown(ctx, id, NULL);
         if (vs)
