@@ -93,6 +93,8 @@ compose_container_remove(const char *id, bool anon_volumes, struct bt_err **err)
     json_t *labels = json_object_get(cfg, "labels");
     if (engine_container_remove(id, true, err) < 0)
         return bt_err_ret(err);
+    if (compose_secrets_cleanup(id, err) < 0)
+        return bt_err_ret(err);
     struct bt_err *e = NULL;
     struct net_ctx *ctx = net_ctx_new(&e);
     if (ctx && net_container_teardown(ctx, id, &e) < 0) {
