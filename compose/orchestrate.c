@@ -1331,6 +1331,8 @@ compose_project_up(const struct compose_project *p, const struct compose_up_opts
             break;
         }
     if (rc >= 0)
+        rc = compose_secrets_check(p, services, err);
+    if (rc >= 0)
         rc = compose_actual_load(p->name, false, &actual, err);
     if (rc >= 0)
         rc = up_images(&u, services, err);
