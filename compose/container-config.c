@@ -7,6 +7,7 @@
 
 #include "compose/compose.h"
 #include "compose/orchestrate.h"
+#include "compose/secrets-internal.h"
 #include "engine/engine.h"
 #include "image/image.h"
 #include "volumes/volumes.h"
@@ -524,6 +525,7 @@ labels_json(const struct compose_container_input *in)
     json_object_set_new(l, COMPOSE_LABEL_SERVICE, json_string(s->name));
     json_object_set_new(l, COMPOSE_LABEL_NUMBER, json_string(num));
     json_object_set_new(l, COMPOSE_LABEL_HASH, json_string(hash));
+    compose_secrets_label(l, p, s);
     json_object_set_new(l, COMPOSE_LABEL_ONEOFF, json_string(in->oneoff ? "True" : "False"));
     json_object_set_new(l, COMPOSE_LABEL_DEPENDS_ON, json_string(deps));
     json_object_set_new(l, COMPOSE_LABEL_VERSION, json_string(COMPOSE_VERSION));
