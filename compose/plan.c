@@ -5,6 +5,7 @@
 
 #include "compose/compose.h"
 #include "compose/orchestrate.h"
+#include "compose/secrets-internal.h"
 
 const char *
 compose_action_kind_name(enum compose_action_kind k)
@@ -183,6 +184,8 @@ compose_plan_make(const struct compose_project *p, const struct compose_actual *
                 reason = xasprintf("%s was recreated", joined);
             else if (strcmp(c->config_hash, hash) != 0)
                 reason = xstrdup("configuration changed");
+            else if (compose_secrets_changed(p, s, c->labels))
+                reason = xstrdup("secret or config content changed");
             else if (image_id &&
                      !bt_streq_null(bt_json_str(c->labels, COMPOSE_LABEL_IMAGE), image_id))
                 reason = xstrdup("image changed");
