@@ -534,6 +534,7 @@ struct node_dep {
     size_t node;
     const char *condition; /* NULL: order only */
     bool required;
+    bool waiting_shown, ready_shown;
 };
 
 struct run;
@@ -665,6 +666,36 @@ dep_check(struct run *r, const struct node_dep *d, char **why)
     return 1;
 }
 
+/* Compose's "Waiting" / "Healthy" lines for the containers a dependent
+ * waits on. */
+static void
+dep_show(struct run *r, struct node_dep *d, int c)
+{
+    if (!d->condition || strcmp(d->condition, "service_started") == 0 || !r->ids_of ||
+        r->nodes[d->node].state != NODE_DONE)
+        return;
+    bool healthy = strcmp(d->condition, "service_healthy") == 0;
+    const char *text = NULL;
+    enum compose_event_status st = COMPOSE_EVENT_WORKING;
+    if (c == 0 && !d->waiting_shown) {
+        d->waiting_shown = true;
+        text = "Waiting";
+    } else if (c == 1 && !d->ready_shown) {
+        d->ready_shown = true;
+        text = healthy ? "Healthy" : "Exited";
+        st = COMPOSE_EVENT_DONE;
+    }
+    if (!text)
+        return;
+    _cleanup_strv_ char **ids = r->ids_of(r, d->node);
+    bt_strv_foreach (id, ids) {
+        _cleanup_json_ json_t *cfg = engine_container_config_load(id, NULL);
+        const char *name = bt_json_str(cfg, "name");
+        if (name)
+            emit(r->event, r->event_data, "Container", name, st, "%s", text);
+    }
+}
+
 static bool
 run_busy(struct run *r)
 {
@@ -695,6 +726,7 @@ schedule(struct run *r)
             for (size_t k = 0; k < n->n_deps && ready == 1; k++) {
                 _cleanup_free_ char *why = NULL;
                 int c = dep_check(r, &n->deps[k], &why);
+                dep_show(r, &n->deps[k], c);
                 if (c < 0 && !n->deps[k].required) {
                     emit(r->event, r->event_data, "Service", n->service, COMPOSE_EVENT_WARNING,
                          "optional dependency %s: %s", r->nodes[n->deps[k].node].service,
