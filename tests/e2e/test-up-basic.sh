@@ -45,7 +45,6 @@ expect_in "$out" "Network demo_front  Created" "network line"
 expect_in "$out" "Volume demo_dbdata  Created" "volume line"
 expect_in "$out" "Container demo-db-1  Started" "db started"
 expect_in "$out" "Container demo-web-1  Started" "web started"
-expect_in "$out" "Container demo-db-1  Waiting" "waiting for db's health"
 expect_in "$out" "Container demo-db-1  Healthy" "db healthy"
 # db became healthy before web was created
 db_line=$(echo "$out" | grep -n "Container demo-db-1  Started" | cut -d: -f1)
