@@ -211,10 +211,18 @@ compose_secrets_mounts(const struct compose_project *p, const struct compose_ser
         return 0;
     _cleanup_free_ char *dir = secrets_dir(container_id);
     _cleanup_free_ char *parent = bt_path_dirname(dir);
-    if (bt_mkdir_p(parent, 0700, err) < 0)
-        return bt_err_ret(err);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return bt_err_errno(err, errno, "mkdir %s", dir);
+    /* the parent goes with its last container (see cleanup): retry when
+     * it went between the two mkdirs */
+    int made = -1;
+    for (int tries = 0; made < 0 && tries < 5; tries++) {
+        if (bt_mkdir_p(parent, 0700, err) < 0)
+            return bt_err_ret(err);
+        made = mkdir(dir, 0700) < 0 && errno != EEXIST ? -errno : 0;
+        if (made < 0 && made != -ENOENT)
+            break;
+    }
+    if (made < 0)
+        return bt_err_errno(err, -made, "mkdir %s", dir);
     int rc = 0;
     size_t before = json_array_size(mounts);
     for (int k = 0; k < 2 && rc >= 0; k++) {
@@ -242,7 +250,12 @@ compose_secrets_cleanup(const char *container_id, struct bt_err **err)
         strcmp(container_id, "..") == 0 || strcmp(container_id, ".") == 0)
         return bt_err_set(err, EINVAL, "bad container id '%s'", container_id ? container_id : "");
     _cleanup_free_ char *dir = secrets_dir(container_id);
-    return bt_rm_rf(dir, err);
+    if (bt_rm_rf(dir, err) < 0)
+        return bt_err_ret(err);
+    /* nothing stays under RUNROOT once the last container is gone */
+    _cleanup_free_ char *parent = bt_path_dirname(dir);
+    (void)rmdir(parent);
+    return 0;
 }
 
 static void
