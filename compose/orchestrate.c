@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,31 @@ berth_root(void)
 {
     const char *r = getenv("BERTH_ROOT");
     return xstrdup(r && r[0] ? r : "/var/lib/berth");
+}
+
+/* Commands that change a project are serialised by an exclusive flock on
+ * RUNROOT/compose/PROJECT.lock, so two `up`s, or an `up` and a `down`,
+ * never interleave. Returns the fd (closing it releases the lock). */
+static int
+project_lock(const char *project, struct bt_err **err)
+{
+    const char *rr = getenv("BERTH_RUNROOT");
+    _cleanup_free_ char *dir = bt_path_join(rr && rr[0] ? rr : "/run/berth", "compose");
+    if (bt_mkdir_p(dir, 0700, err) < 0)
+        return bt_err_ret(err);
+    _cleanup_free_ char *name = xasprintf("%s.lock", project);
+    _cleanup_free_ char *path = bt_path_join(dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return bt_err_errno(err, errno, "open %s", path);
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(fd);
+        return bt_err_errno(err, e, "lock %s", path);
+    }
+    return fd;
 }
 
 static char *
@@ -1346,6 +1372,9 @@ int
 compose_project_up(const struct compose_project *p, const struct compose_up_opts *o,
                    struct bt_err **err)
 {
+    _cleanup_close_ int lock = project_lock(p->name, err);
+    if (lock < 0)
+        return lock;
     struct up_ctx u = {
         .p = p, .o = o, .monitor = compose_monitor_path(), .service_ids = json_object()};
     pthread_mutex_init(&u.lock, NULL);
@@ -1631,6 +1660,11 @@ int
 compose_project_op(const char *project, enum compose_op op, const struct compose_op_opts *o,
                    struct bt_err **err)
 {
+    /* kill takes no lock: it must reach a project whose graceful stop is
+     * still waiting (the second Ctrl-C of an attached up) */
+    _cleanup_close_ int lock = op == COMPOSE_OP_KILL ? -1 : project_lock(project, err);
+    if (lock < 0 && op != COMPOSE_OP_KILL)
+        return lock;
     struct compose_actual a;
     if (compose_actual_load(project, op != COMPOSE_OP_START, &a, err) < 0)
         return bt_err_ret(err);
@@ -1658,6 +1692,9 @@ int
 compose_project_down(const char *project, const struct compose_project *p,
                      const struct compose_down_opts *o, struct bt_err **err)
 {
+    _cleanup_close_ int lock = project_lock(project, err);
+    if (lock < 0)
+        return lock;
     struct compose_actual a;
     if (compose_actual_load(project, true, &a, err) < 0)
         return bt_err_ret(err);
