@@ -132,6 +132,13 @@ expect_eq "$(x 'cat /etc/app/app.conf')" "level=debug" "file config at its targe
 expect_eq "$(x 'stat -c "%u %g %a" /etc/app/app.conf')" "0 50 640" "file config owner and mode"
 expect_eq "$(b exec -T web cat /site_conf 2>&1)" "listen 8081" "another service's config"
 
+echo "== a one-off container of the service gets them too, and they go with it"
+out=$(b run --rm -T app sh -c 'cat /run/secrets/api; stat -c " %u %a" /run/secrets/api' 2>&1) ||
+    bt_fail "run: $out"
+expect_eq "$out" "k3y-from-env 1000 400" "run"
+expect_eq "$(ls "$BERTH_RUNROOT/secrets" | sort)" "$(printf '%s\n' "$app_id" "$web_id" | sort)" \
+    "only the services' containers have secrets dirs"
+
 echo "== none can be written, even by root"
 for f in /run/secrets/db_password /run/secrets/api /etc/pw-copy /site_conf /etc/app/app.conf; do
     if x "echo changed > $f"; then bt_fail "$f was writable"; fi
