@@ -70,9 +70,10 @@ object_check(const struct compose_project *p, const struct compose_file_object *
 {
     if (o->external)
         return bt_err_set(err, ENOTSUP,
-                          "%s '%s': %ss.%s.external needs a cluster store, which berth does not "
-                          "have; give it a file or environment source",
-                          kind_name(secret), o->key, kind_name(secret), o->key);
+                          "%s '%s': %ss.%s.external: berth has no cluster store to find '%s' "
+                          "in; give it a file%s or environment source",
+                          kind_name(secret), o->key, kind_name(secret), o->key,
+                          o->name ? o->name : o->key, secret ? "" : ", content");
     if (o->file) {
         struct stat st;
         if (stat(o->file, &st) < 0)

@@ -126,10 +126,11 @@ test_external_and_unset_variable(void **state)
 {
     _cleanup_project_ struct compose_project *p =
         load("name: demo\nservices:\n  app: {image: busybox, secrets: [vault]}\n"
-             "secrets:\n  vault: {external: true}\n");
+             "secrets:\n  vault: {external: true, name: prod_password}\n");
     struct bt_err *err = NULL;
     assert_true(compose_secrets_check(p, NULL, &err) < 0);
     assert_non_null(strstr(err->msg, "secrets.vault.external"));
+    assert_non_null(strstr(err->msg, "prod_password"));
     err = bt_err_free(err);
 
     _cleanup_project_ struct compose_project *q =
