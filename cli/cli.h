@@ -82,6 +82,7 @@ int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_pull(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_events(struct cli_ctx *ctx, int argc, char **argv);
 
 /* cmd-compose-lifecycle.c, cmd-compose-ps.c */
 int cli_cmd_compose_up(struct cli_ctx *ctx, int argc, char **argv);

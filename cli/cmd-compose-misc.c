@@ -1,13 +1,13 @@
 /* The compose commands that look at a project's containers rather than
  * change them: top, port, images, events, and pull/push of the services'
- * images. Also the lookup they share with logs, exec and run: a project
- * has no file of its own, so its containers are the ones whose
- * com.docker.compose.project label carries its name. */
+ * images. Also what they share with logs, exec and run: loading the
+ * project and selecting its containers by service and index. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 #include "cli/cli.h"
 #include "compose/compose.h"
@@ -732,4 +734,210 @@ int
 cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv)
 {
     return compose_transfer(true, ctx, argc, argv);
+}
+
+/* ---- events ----
+ * The project's containers are listed on a timer and each change of their
+ * state is an event: create, start, pause, unpause, restart, die (with the
+ * exit code), health_status, destroy. */
+
+struct events {
+    char *project;
+    char **services;
+    bool json;
+    json_t *last; /* id -> {"state","health","name","service","image"} */
+    uv_timer_t timer;
+    uv_signal_t sigint, sigterm;
+};
+
+static void
+event_print(struct events *E, json_t *c, const char *id, const char *action, json_t *extra)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char when[64];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    json_t *attrs = json_pack("{s:O,s:O}", "image", json_object_get(c, "image"), "name",
+                              json_object_get(c, "name"));
+    if (extra)
+        json_object_update(attrs, extra);
+    if (E->json) {
+        char iso[64];
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
+        _cleanup_free_ char *t = xasprintf("%s.%09ldZ", iso, ts.tv_nsec);
+        json_t *ev =
+            json_pack("{s:s,s:s,s:s,s:s,s:O,s:o}", "time", t, "type", "container", "action", action,
+                      "id", id, "service", json_object_get(c, "service"), "attributes", attrs);
+        _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(ev);
+        printf("%s\n", s);
+    } else {
+        struct bt_buf b = {0};
+        const char *k;
+        json_t *v;
+        bool first = true;
+        json_object_foreach (attrs, k, v) {
+            bt_buf_printf(&b, "%s%s=", first ? "" : ", ", k);
+            if (json_is_string(v))
+                bt_buf_puts(&b, json_string_value(v));
+            else {
+                _cleanup_free_ char *s = json_dumps(v, JSON_ENCODE_ANY);
+                bt_buf_puts(&b, s);
+            }
+            first = false;
+        }
+        _cleanup_free_ char *a = bt_buf_steal(&b);
+        printf("%s.%06ld container %s %s (%s)\n", when, ts.tv_nsec / 1000, action, id, a);
+        json_decref(attrs);
+    }
+    fflush(stdout);
+}
+
+/* The project's containers now, keyed by id. */
+static json_t *
+events_snapshot(struct events *E)
+{
+    struct compose_actual a;
+    struct bt_err *err = NULL;
+    if (compose_actual_load(E->project, true, &a, &err) < 0) {
+        bt_err_free(err); /* listed again at the next tick */
+        return NULL;
+    }
+    json_t *now = json_object();
+    for (size_t i = 0; i < a.n_containers; i++) {
+        const struct compose_container *c = &a.containers[i];
+        if (!cli_container_selected(c, E->services, 0))
+            continue;
+        json_object_set_new(now, c->id,
+                            json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "state", c->state, "health",
+                                      c->health, "name", c->name, "service", c->service, "image",
+                                      c->image, "exit", c->exit_code));
+    }
+    compose_actual_done(&a);
+    return now;
+}
+
+static void
+events_diff(struct events *E, json_t *now)
+{
+    const char *id;
+    json_t *c;
+    json_object_foreach (now, id, c) {
+        json_t *old = json_object_get(E->last, id);
+        const char *st = bt_json_str(c, "state");
+        const char *was = old ? bt_json_str(old, "state") : NULL;
+        if (!old)
+            event_print(E, c, id, "create", NULL);
+        if (!bt_streq_null(st, was)) {
+            if (!strcmp(st, "running") && bt_streq_null(was, "paused"))
+                event_print(E, c, id, "unpause", NULL);
+            else if (!strcmp(st, "running"))
+                event_print(E, c, id, bt_streq_null(was, "restarting") ? "restart" : "start", NULL);
+            else if (!strcmp(st, "paused"))
+                event_print(E, c, id, "pause", NULL);
+            else if ((!strcmp(st, "exited") || !strcmp(st, "dead") || !strcmp(st, "restarting")) &&
+                     (bt_streq_null(was, "running") || bt_streq_null(was, "paused") || !was))
+                event_print(E, c, id, "die",
+                            json_pack("{s:O}", "exitCode", json_object_get(c, "exit")));
+        }
+        const char *h = bt_json_str(c, "health");
+        if (h && h[0] && !bt_streq_null(h, old ? bt_json_str(old, "health") : NULL)) {
+            _cleanup_free_ char *action = xasprintf("health_status: %s", h);
+            event_print(E, c, id, action, NULL);
+        }
+    }
+    json_object_foreach (E->last, id, c) {
+        if (json_object_get(now, id))
+            continue;
+        /* stopped and removed between two looks: it died first */
+        const char *was = bt_json_str(c, "state");
+        if (bt_streq_null(was, "running") || bt_streq_null(was, "paused") ||
+            bt_streq_null(was, "restarting"))
+            event_print(E, c, id, "die", NULL);
+        event_print(E, c, id, "destroy", NULL);
+    }
+}
+
+static void
+on_events_tick(uv_timer_t *t)
+{
+    struct events *E = t->data;
+    json_t *now = events_snapshot(E);
+    if (!now)
+        return;
+    events_diff(E, now);
+    json_decref(E->last);
+    E->last = now;
+}
+
+static void
+on_events_signal(uv_signal_t *s, int sig)
+{
+    (void)sig;
+    struct events *E = s->data;
+    uv_timer_stop(&E->timer);
+    uv_signal_stop(&E->sigint);
+    uv_signal_stop(&E->sigterm);
+}
+
+int
+cli_cmd_compose_events(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    struct events E = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            E.json = true;
+            break;
+        case 'h':
+            printf("Usage:  berth events [OPTIONS] [SERVICE...]\n\n"
+                   "Receive real time events from the project's containers, until\n"
+                   "interrupted.\n\n"
+                   "Options:\n"
+                   "      --json   Output events as a stream of JSON objects\n");
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("events", "unknown option");
+        }
+    }
+    E.services = argv + optind;
+    struct bt_err *err = NULL;
+    if (cli_compose_open(ctx, E.services, NULL, &E.project, &err) < 0)
+        return cli_fail(&err, "events");
+    E.last = events_snapshot(&E);
+    if (!E.last)
+        E.last = json_object();
+    uv_loop_t loop;
+    int r = uv_loop_init(&loop);
+    if (r < 0) {
+        fprintf(stderr, "berth: events: event loop: %s\n", uv_strerror(r));
+        free(E.project);
+        json_decref(E.last);
+        return CLI_EXIT_FAILURE;
+    }
+    uv_timer_init(&loop, &E.timer);
+    uv_signal_init(&loop, &E.sigint);
+    uv_signal_init(&loop, &E.sigterm);
+    E.timer.data = E.sigint.data = E.sigterm.data = &E;
+    uv_timer_start(&E.timer, on_events_tick, 100, 100);
+    uv_signal_start(&E.sigint, on_events_signal, SIGINT);
+    uv_signal_start(&E.sigterm, on_events_signal, SIGTERM);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&E.timer, NULL);
+    uv_close((uv_handle_t *)&E.sigint, NULL);
+    uv_close((uv_handle_t *)&E.sigterm, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&loop) < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    free(E.project);
+    json_decref(E.last);
+    return rc;
 }

@@ -42,6 +42,7 @@ static const struct cli_command commands[] = {
     {"run", cli_cmd_compose_run, "Run a one-off command on a service"},
     {"top", cli_cmd_compose_top, "Display the running processes"},
     {"port", cli_cmd_compose_port, "Print the public port for a port binding"},
+    {"events", cli_cmd_compose_events, "Receive real time events from containers"},
 };
 
 static void
