@@ -744,8 +744,8 @@ cmd_op(struct cli_ctx *ctx, int argc, char **argv, enum compose_op op)
         if (compose_project_op(name, COMPOSE_OP_STOP, &so, &err) < 0)
             return cli_fail(&err, cmd);
     }
-    if (op == COMPOSE_OP_REMOVE && !o.force && !stop_first) {
-        /* Compose asks; without a terminal to ask on, say what -f does */
+    if (op == COMPOSE_OP_REMOVE && !stop_first) {
+        /* rm touches only stopped containers (-s stops them first) */
         struct compose_actual a;
         if (compose_actual_load(name, true, &a, &err) < 0)
             return cli_fail(&err, cmd);
@@ -760,7 +760,6 @@ cmd_op(struct cli_ctx *ctx, int argc, char **argv, enum compose_op op)
             fprintf(stderr, "No stopped containers\n");
             return CLI_EXIT_OK;
         }
-        o.force = false;
     }
     if (compose_project_op(name, op, &o, &err) < 0)
         return cli_fail(&err, cmd);

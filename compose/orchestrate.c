@@ -1517,7 +1517,9 @@ op_work(struct node *n)
             break;
         case COMPOSE_OP_STOP:
         case COMPOSE_OP_REMOVE:
-            if (running && (c->op == COMPOSE_OP_STOP || c->remove || o->force)) {
+            /* rm removes only what is stopped (rm -s stops first); down
+             * stops and removes */
+            if (running && (c->op == COMPOSE_OP_STOP || c->remove)) {
                 emit(o->event, o->event_data, "Container", ct->name, COMPOSE_EVENT_WORKING,
                      "Stopping");
                 rc = engine_container_stop(ct->id, o->timeout, err);

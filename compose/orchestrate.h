@@ -234,7 +234,7 @@ struct compose_op_opts {
     char *const *services; /* NULL: all */
     int timeout;           /* stop, restart; -1: the container's */
     const char *signal;    /* kill; NULL: SIGKILL */
-    bool force;            /* remove: running ones too (stopped first) */
+    bool force;            /* rm -f: no confirmation (running containers stay) */
     bool volumes;          /* remove: their anonymous volumes */
     bool stopped_only;     /* remove: only stopped containers (default of rm) */
     compose_event_fn event;
