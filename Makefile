@@ -14,7 +14,7 @@ DEB_BUILD := build-essential cmake pkg-config clang clang-format \
 	libnftables-dev libarchive-dev libcurl4-openssl-dev libssl-dev \
 	libseccomp-dev libcmocka-dev
 DEB_TEST := busybox-static crun docker-registry skopeo openssl nftables iproute2 util-linux \
-	procps curl python3 libclang-rt-14-dev
+	procps curl python3 libclang-rt-14-dev zsh
 
 .PHONY: all deps build build-asan check unit integration demo fuzz bench format format-check clean
 
