@@ -565,6 +565,12 @@ on_health_timer(uv_timer_t *t)
     struct monitor *m = t->data;
     if (!m->running || m->hc_pid > 0)
         return;
+    /* No probes while paused, as in Docker: a probe joining the frozen
+     * cgroup would block the monitor, and with it the unpause request. */
+    if (bt_streq_null(bt_json_str(m->state, "Status"), "paused")) {
+        health_arm(m);
+        return;
+    }
     json_t *test = m->hc_test;
     const char *kind = json_string_value(json_array_get(test, 0));
     _cleanup_strv_ char **args = NULL;
