@@ -31,7 +31,7 @@ if ! command -v debootstrap >/dev/null; then
 fi
 mkdir -p "$cache"
 work=$(mktemp -d /var/tmp/berth-nmt-build.XXXXXX)
-trap 'umount -R "$work"/*/proc 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work"/img-*/proc 2>/dev/null || true; rm -rf "$work"' EXIT
 
 base() {
     [ -d "$work/base" ] && return
@@ -47,18 +47,18 @@ rootfs() {
     shift
     [ -f "$cache/$name.tar" ] && return
     base
-    cp -a "$work/base" "$work/$name"
-    mount -t proc proc "$work/$name/proc"
+    cp -a "$work/base" "$work/img-$name"
+    mount -t proc proc "$work/img-$name/proc"
     if [ $# -gt 0 ]; then
-        chroot "$work/$name" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        chroot "$work/$name" env DEBIAN_FRONTEND=noninteractive \
+        chroot "$work/img-$name" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        chroot "$work/img-$name" env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y -qq --no-install-recommends "$@"
     fi
-    "nmt_$name" "$work/$name"
-    chroot "$work/$name" apt-get clean
-    umount "$work/$name/proc"
-    rm -f "$work/$name/usr/sbin/policy-rc.d"
-    tar -C "$work/$name" --numeric-owner -cf "$cache/$name.tar.tmp" .
+    "nmt_$name" "$work/img-$name"
+    chroot "$work/img-$name" apt-get clean
+    umount "$work/img-$name/proc"
+    rm -f "$work/img-$name/usr/sbin/policy-rc.d"
+    tar -C "$work/img-$name" --numeric-owner -cf "$cache/$name.tar.tmp" .
     mv "$cache/$name.tar.tmp" "$cache/$name.tar"
 }
 

@@ -39,7 +39,10 @@ listen=$(b exec -T infra cat /proc/net/tcp /proc/net/tcp6 | awk '$4 == "0A" { pr
 echo "$listen" | grep -qx '00000000:0050' || bt_fail "nginx does not listen on *:80: $listen"
 for port in 0CEA 1F90; do
     echo "$listen" | grep -q ":$port\$" || bt_fail "nothing listens on port $((16#$port))"
-    echo "$listen" | grep ":$port\$" | grep -vq '^0100007F:' && bt_fail "port $((16#$port)) is not on loopback only"
+    # 127.0.0.1, ::ffff:127.0.0.1 (Java's sockets) or ::1
+    echo "$listen" | grep ":$port\$" |
+        grep -Evq '^(0100007F|0000000000000000FFFF00000100007F|00000000000000000000000001000000):' &&
+        bt_fail "port $((16#$port)) is not on loopback only: $listen"
 done
 b down -v -t 5 || bt_fail "down"
 BT_CLEANUP_HOOK=
