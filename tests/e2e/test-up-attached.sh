@@ -142,6 +142,10 @@ expect_eq "$rc" 7 "exit code from test"
 expect_in "$out" "test-1   | testing" "test output"
 expect_in "$out" "Aborting on container exit..." "abort message"
 [ -z "$(b ps -q)" ] || bt_fail "server still running after --exit-code-from"
+out=$(timeout 60 "$BERTH_BIN" up --no-log-prefix --timestamps --attach test --exit-code-from test 2>&1)
+echo "$out" | grep -Eq '^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9:.]+Z testing$' ||
+    bt_fail "--no-log-prefix --timestamps: $out"
+expect_not_in "$out" "Attaching to exitcode-server-1" "--attach test only"
 b down >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after --exit-code-from"
 
