@@ -178,5 +178,18 @@ YAML
 out=$(timeout 60 "$BERTH_BIN" up --wait 2>&1) && bt_fail "--wait succeeded with a failing one-shot"
 expect_in "$out" "waiting-setup-1 exited (4)" "--wait failure"
 b down >/dev/null 2>&1 || bt_fail "down"
+cat >compose.yaml <<'YAML'
+services:
+  slow:
+    image: berth-test/busybox:latest
+    command: [sleep, "300"]
+    stop_grace_period: 1s
+    healthcheck: {test: [CMD, "false"], interval: 200ms, retries: 1000}
+YAML
+start=$(date +%s)
+out=$(timeout 60 "$BERTH_BIN" up -d --wait --wait-timeout 1 2>&1) && bt_fail "--wait-timeout did not fire"
+expect_in "$out" "timed out waiting for the services to be running and healthy" "--wait-timeout"
+[ $(($(date +%s) - start)) -lt 10 ] || bt_fail "--wait-timeout 1 took too long"
+b down >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after --wait"
 echo PASS
