@@ -342,6 +342,16 @@ follow_project(struct follower *F, char *const *attach, char *const *no_attach)
 
 /* ---- up / create ---- */
 
+/* Ctrl-C while up is still creating and starting: nothing more is
+ * started, the work in flight finishes, so nothing is left half-made. */
+static volatile int up_interrupted;
+
+static void
+on_up_signal(int sig)
+{
+    up_interrupted = 1;
+}
+
 static void
 up_usage(FILE *out, bool create)
 {
@@ -571,8 +581,31 @@ cmd_up(struct cli_ctx *ctx, int argc, char **argv, bool create)
     o.scale = scale.n ? &scale : NULL;
     o.event = on_event;
     o.event_data = progress;
+    struct sigaction sa = {.sa_handler = on_up_signal, .sa_flags = SA_RESTART}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    up_interrupted = 0;
+    o.cancel = &up_interrupted;
     int r = compose_project_up(p, &o, &err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     cli_progress_flush(progress);
+    if (up_interrupted) {
+        err = bt_err_free(err);
+        compose_kvs_done(&scale);
+        compose_project_free(p);
+        if (!detach) {
+            fprintf(stderr, "Interrupted; stopping what was started...\n");
+            struct compose_op_opts so = {
+                .timeout = o.timeout, .event = on_event, .event_data = progress};
+            if (compose_project_op(name, COMPOSE_OP_STOP, &so, &err) < 0)
+                cli_fail(&err, cmd);
+        } else {
+            fprintf(stderr, "Interrupted\n");
+        }
+        return 130;
+    }
     compose_kvs_done(&scale);
     compose_project_free(p);
     if (r < 0)

@@ -578,6 +578,7 @@ struct node {
 typedef void (*node_work_fn)(struct node *n);
 
 struct run {
+    volatile int *cancel; /* may be NULL */
     uv_loop_t loop;
     uv_timer_t timer;
     struct node *nodes;
@@ -736,6 +737,11 @@ run_busy(struct run *r)
 static void
 schedule(struct run *r)
 {
+    if (r->cancel && *r->cancel && !r->failed) {
+        struct bt_err *e = NULL;
+        bt_err_set(&e, ECANCELED, "interrupted: nothing more is started");
+        fail_run(r, &e);
+    }
     bool progress = true;
     while (progress) {
         progress = false;
@@ -1392,8 +1398,11 @@ compose_project_up(const struct compose_project *p, const struct compose_up_opts
     _cleanup_strv_ char **services = up_services(p, o);
     struct compose_actual actual = {0};
     struct compose_plan plan = {0};
-    struct run r = {
-        .event = o->event, .event_data = o->event_data, .work = up_work, .ids_of = up_ids_of};
+    struct run r = {.cancel = o->cancel,
+                    .event = o->event,
+                    .event_data = o->event_data,
+                    .work = up_work,
+                    .ids_of = up_ids_of};
     struct up_node *uns = NULL;
     int rc = 0;
 

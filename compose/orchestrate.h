@@ -194,7 +194,10 @@ struct compose_up_opts {
     const struct compose_kvs *scale; /* --scale */
     int timeout;                     /* -t for stopping replaced containers; -1: theirs */
     bool wait;                       /* --wait: running and healthy, or exited 0 */
-    int64_t wait_timeout_ms;         /* 0: none */
+    /* Set (from a signal handler) to cancel: nothing new is started, the
+     * work in flight finishes, and up fails with ECANCELED. May be NULL. */
+    volatile int *cancel;
+    int64_t wait_timeout_ms; /* 0: none */
     compose_event_fn event;
     void *event_data;
 };

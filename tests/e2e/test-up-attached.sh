@@ -70,6 +70,36 @@ expect_eq "$got" "one two three four " "arrival order"
 b down -v >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after the order check"
 
+echo "== Ctrl-C while up is still starting the project"
+up_project early <<'YAML'
+services:
+  db:
+    image: berth-test/busybox:latest
+    command: [sh, -c, "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    healthcheck: {test: [CMD, "false"], interval: 200ms, retries: 1000}
+  web:
+    image: berth-test/busybox:latest
+    command: [sleep, "300"]
+    depends_on:
+      db: {condition: service_healthy}
+YAML
+log=$BERTH_TEST_TMP/early.log
+"$BERTH_BIN" up >"$log" 2>&1 &
+pid=$!
+wait_for 100 grep -q "early-db-1  Waiting" "$log" || bt_fail "db not waited on: $(cat "$log")"
+kill -INT $pid
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { kill -KILL $pid; bt_fail "up did not end after Ctrl-C during start"; }
+wait $pid
+rc=$?
+cat "$log"
+expect_eq "$rc" 130 "exit code"
+expect_in "$(cat "$log")" "Interrupted; stopping what was started" "message"
+expect_eq "$(b ps -a --services | tr '\n' ' ')" "db " "web was never created"
+[ -z "$(b ps -q)" ] || bt_fail "db still running after an interrupted up"
+b down >/dev/null 2>&1 || bt_fail "down"
+assert_nothing_left "after an interrupted up"
+
 echo "== a second Ctrl-C kills"
 up_project stubborn <<'YAML'
 services:
