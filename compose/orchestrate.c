@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "compose/secrets-internal.h"
 #include "engine/container.h"
 #include "engine/engine.h"
+#include "engine/oci-runtime.h"
 #include "image/image.h"
 #include "net/net.h"
 #include "volumes/volumes.h"
@@ -117,8 +120,25 @@ compose_container_remove(const char *id, bool anon_volumes, struct bt_err **err)
     if (!cfg)
         return bt_err_ret(err);
     json_t *labels = json_object_get(cfg, "labels");
+    /* The monitor replies to stop before it exits; hold a pidfd so that
+     * removal returns only once it is gone (down leaves no process). */
+    _cleanup_json_ json_t *st = engine_container_state_load(id, NULL);
+    pid_t mon = (pid_t)json_integer_value(json_object_get(st, "MonitorPid"));
+    _cleanup_close_ int pidfd = mon > 0 ? (int)syscall(SYS_pidfd_open, mon, 0) : -1;
+    uint64_t mon_start = (uint64_t)json_integer_value(json_object_get(st, "MonitorStart"));
+    if (pidfd >= 0 && engine_pid_starttime(mon) != mon_start) {
+        /* that pid is another process now */
+        close(pidfd);
+        pidfd = -1;
+    }
     if (engine_container_remove(id, true, err) < 0)
         return bt_err_ret(err);
+    if (pidfd >= 0) {
+        struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+        /* bounded: a monitor that hangs is not worth hanging down for */
+        while (poll(&pfd, 1, 3000) < 0 && errno == EINTR)
+            ;
+    }
     if (compose_secrets_cleanup(id, err) < 0)
         return bt_err_ret(err);
     struct bt_err *e = NULL;
