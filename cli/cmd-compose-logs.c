@@ -3,6 +3,7 @@
  * time order behind colored `web-1  | ` prefixes; -f follows them on a
  * libuv timer until no container of the project is running any more. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,9 @@ struct logs {
     int index;
     uv_timer_t timer;
     unsigned ticks;
+    /* attached to one container (run): signals go to it */
+    const char *attached_id;
+    uv_signal_t sig[3];
 };
 
 /* "2026-01-02T03:04:05.123456789Z", or with an offset "+01:00"; a time
@@ -560,6 +564,27 @@ cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+/* Ctrl-C, SIGTERM, SIGHUP while attached: the container gets them, as
+ * with docker run; the output is followed until it stops. */
+static void
+on_attach_signal(uv_signal_t *h, int signum)
+{
+    struct logs *L = h->data;
+    struct bt_err *err = NULL;
+    if (engine_container_kill(L->attached_id, signum, &err) < 0)
+        bt_err_free(err); /* it has stopped already: nothing to forward to */
+}
+
+static void
+on_attach_tick(uv_timer_t *t)
+{
+    struct logs *L = t->data;
+    on_tick(t);
+    if (!uv_is_active((uv_handle_t *)t))
+        for (size_t i = 0; i < BT_ARRAY_SIZE(L->sig); i++)
+            uv_signal_stop(&L->sig[i]);
+}
+
 int
 cli_logs_attach(const char *id, const char *name, struct bt_err **err)
 {
@@ -582,9 +607,18 @@ cli_logs_attach(const char *id, const char *name, struct bt_err **err)
     }
     uv_timer_init(&loop, &L.timer);
     L.timer.data = &L;
-    uv_timer_start(&L.timer, on_tick, 0, 50);
+    L.attached_id = id;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(L.sig); i++) {
+        uv_signal_init(&loop, &L.sig[i]);
+        L.sig[i].data = &L;
+        uv_signal_start(&L.sig[i], on_attach_signal, sigs[i]);
+    }
+    uv_timer_start(&L.timer, on_attach_tick, 0, 50);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&L.timer, NULL);
+    for (size_t i = 0; i < BT_ARRAY_SIZE(L.sig); i++)
+        uv_close((uv_handle_t *)&L.sig[i], NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     r = uv_loop_close(&loop);
     logs_done(&L);

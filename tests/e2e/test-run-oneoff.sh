@@ -2,8 +2,8 @@
 # berth run: a one-off container PROJECT-SERVICE-run-ID labelled
 # oneoff=True with no restart policy; dependencies started first unless
 # --no-deps; exit code passed through; --rm, -e, --entrypoint, -u, -w, -v,
-# -p, --service-ports, --name, -d; 127 when the command does not exist; and
-# nothing left after down.
+# -p, --service-ports, --name, -d; 127 when the command does not exist; a
+# signal to an attached run reaches the container; nothing left after down.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
@@ -67,6 +67,16 @@ b run --rm -T --no-deps web /no/such/program 2>"$BERTH_TEST_TMP/err"
 expect_eq "$?" 127 "exit code of a missing program"
 expect_in "$(cat "$BERTH_TEST_TMP/err")" "/no/such/program" "error names the program"
 expect_eq "$(b container ls -a | grep -c demo-web-run-)" 1 "containers named demo-web-run- (only the -d one)"
+
+echo "== a signal to an attached run goes to the container"
+"$BERTH_BIN" run --rm -T --no-deps web sh -c 'trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done' \
+    >"$BERTH_TEST_TMP/sig.out" 2>/dev/null &
+pid=$!
+wait_for 100 grep -q ready "$BERTH_TEST_TMP/sig.out" || bt_fail "the attached run did not start"
+kill -TERM $pid
+wait $pid
+expect_eq "$?" 5 "exit code after SIGTERM"
+expect_in "$(cat "$BERTH_TEST_TMP/sig.out")" "got TERM" "the container saw the signal"
 
 echo "== unknown service, usage"
 out=$(b run nosuch true 2>&1)
