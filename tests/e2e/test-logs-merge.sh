@@ -106,6 +106,15 @@ rc=$?
 for i in 1 2 3 4 5; do bt_contains "$out" "web-3 | tick $i"; done
 bt_contains "$out" "web-1 | w1"
 
+echo "== -f keeps every line when the log rotates under it"
+svc db 4 --log-opt max-size=2k --log-opt max-file=20 -- \
+    sh -c 'for i in $(seq 1 150); do echo "rotating line $i"; sleep 0.01; done'
+out=$(timeout 30 "$BERTH_BIN" logs -f --no-log-prefix --index 4 db 2>&1)
+[ "$out" = "$(for i in $(seq 1 150); do echo "rotating line $i"; done)" ] ||
+    bt_fail "lines lost or out of order while following a rotating log: $(echo "$out" | head -3) ... ($(echo "$out" | wc -l) lines)"
+id=$(b container inspect -f '{{.Id}}' demo-db-4)
+ls "$BERTH_ROOT/containers/$id/" | grep -q 'json.log.3$' || bt_fail "the log did not rotate several times"
+
 echo "== -f picks up a container that starts while following"
 svc web 4 sh -c 'sleep 1'
 ( sleep 0.3; svc db 3 sh -c 'echo late arrival; sleep 0.5' ) &
