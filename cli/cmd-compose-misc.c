@@ -761,8 +761,10 @@ event_print(struct events *E, json_t *c, const char *id, const char *action, jso
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
     json_t *attrs = json_pack("{s:O,s:O}", "image", json_object_get(c, "image"), "name",
                               json_object_get(c, "name"));
-    if (extra)
+    if (extra) {
         json_object_update(attrs, extra);
+        json_decref(extra); /* ours: callers pass a new object */
+    }
     if (E->json) {
         char iso[64];
         gmtime_r(&ts.tv_sec, &tm);
