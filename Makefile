@@ -14,9 +14,9 @@ DEB_BUILD := build-essential cmake pkg-config clang clang-format \
 	libnftables-dev libarchive-dev libcurl4-openssl-dev libssl-dev \
 	libseccomp-dev libcmocka-dev
 DEB_TEST := busybox-static crun docker-registry skopeo openssl nftables iproute2 util-linux \
-	procps curl python3 libclang-rt-14-dev
+	procps curl python3 libclang-rt-14-dev zsh
 
-.PHONY: all deps build build-asan check unit integration demo fuzz bench format format-check clean
+.PHONY: all deps build build-asan check unit integration demo nmt fuzz bench format format-check clean
 
 all: build
 
@@ -52,6 +52,11 @@ check: deps format-check unit integration
 
 demo: build
 	./examples/demo.sh $(BUILD)/cli/berth
+
+# Opt-in, never part of check: the nginx + mysql + tomcat stack, with images
+# made from Debian's packages (needs the Debian archive).
+nmt: build
+	./examples/nmt/run.sh $(BUILD)/cli/berth
 
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DBERTH_FUZZ=ON -DBERTH_SANITIZE=address,undefined \

@@ -40,6 +40,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) BT_PRINTF(2, 3);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_volume(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
 
 /* cmd-image.c */
@@ -56,5 +58,43 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_runtime(struct cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-compose-misc.c, shared by the compose commands of cmd-compose-*.c */
+struct compose_project;
+struct compose_container;
+/* Loads the project from the global options and checks that the named
+ * services exist; *project (optional, caller owns) is NULL when only `-p`
+ * was given and no compose file exists. *name gets the project name. */
+int cli_compose_open(struct cli_ctx *ctx, char *const *services, struct compose_project **project,
+                     char **name, struct bt_err **err);
+/* Whether c is one of services (all when NULL or empty) and has number
+ * index (any when index <= 0). */
+bool cli_container_selected(const struct compose_container *c, char *const *services, int index);
+
+/* cmd-compose-logs.c, cmd-compose-exec.c, cmd-compose-misc.c */
+int cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_exec(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_run(struct cli_ctx *ctx, int argc, char **argv);
+/* Prints a container's output as it comes, without prefix, until it stops. */
+int cli_logs_attach(const char *id, const char *name, struct bt_err **err);
+int cli_cmd_compose_top(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_pull(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_events(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cmd-compose-lifecycle.c, cmd-compose-ps.c */
+int cli_cmd_compose_up(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_down(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_start(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_stop(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_restart(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_kill(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_pause(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_unpause(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_wait(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_ps(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compose_ls(struct cli_ctx *ctx, int argc, char **argv);
