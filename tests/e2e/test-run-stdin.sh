@@ -130,6 +130,7 @@ echo "== stdin_open: an up -d shell waits on its open stdin"
 b up -d shell >/dev/null 2>&1 || bt_fail "up -d shell"
 sleep 1
 expect_eq "$(b container inspect -f '{{.State.Status}}' demo-shell-1)" running "shell with stdin_open"
+expect_eq "$(b container inspect -f "{{.Config.OpenStdin}}" demo-shell-1)" true "Config.OpenStdin"
 
 expect_not_in "$(b container ls -a)" "-run-" "run --rm left a container"
 b down -t 1 >/dev/null 2>&1 || bt_fail "down"
