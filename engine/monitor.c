@@ -291,7 +291,9 @@ on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     struct stream *s = st->data;
     if (n > 0) {
         bt_buf_append(&s->partial, buf->base, (size_t)n);
-        stream_flush(s, false);
+        /* A terminal's output is logged as it comes, so that a prompt or
+         * the echo of a key reaches an attached client at once. */
+        stream_flush(s, s->m->tty);
         return;
     }
     if (n < 0) {

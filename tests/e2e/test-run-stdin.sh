@@ -2,9 +2,10 @@
 # Interactive containers: berth run takes stdin (-T: piped, no terminal),
 # end of file on it ends the container's, exit codes pass through;
 # container run -i does the same and, without -i, stdin is empty; with a
-# terminal (driven through a pty) the input is echoed by the container's
-# terminal, the window size and its changes (SIGWINCH) reach it and the
-# local terminal is restored; stdin_open keeps an up -d service's stdin open.
+# terminal (driven through a pty) a prompt shows before any input, input is
+# echoed by the container's terminal, the window size and its changes
+# (SIGWINCH) reach it and the local terminal is restored; stdin_open keeps
+# an up -d service's stdin open.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
@@ -63,7 +64,7 @@ import fcntl, os, pty, select, struct, sys, termios, time
 # container's command is appended
 tmp, cmd = sys.argv[1], sys.argv[2]
 script = ('stty -g >%s/before; %s sh -c '
-          '"stty size; read x; stty size; echo got:\\$x; exit 5"; '
+          '"stty size; printf prompt:; read x; stty size; echo got:\\$x; exit 5"; '
           'rc=$?; stty -g >%s/after; exit $rc') % (tmp, cmd, tmp)
 pid, fd = pty.fork()
 if pid == 0:
@@ -84,8 +85,9 @@ def read_until(what, secs):
                 break
             out += data
     return what in out
-ok = read_until(b"33 91", 20)
-if ok:
+# the prompt has no newline: it must show before any input
+if read_until(b"prompt:", 20):
+    sys.stdout.write("PROMPTED\n")
     # a new window size: the kernel sends SIGWINCH to berth
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
     time.sleep(0.5)
@@ -114,6 +116,7 @@ tty_check() {
     local what=$1
     rm -f "$BERTH_TEST_TMP/before" "$BERTH_TEST_TMP/after"
     out=$(timeout 60 python3 "$BERTH_TEST_TMP/tty_harness.py" "$BERTH_TEST_TMP" "$2")
+    expect_in "$out" "PROMPTED" "$what: a prompt without a newline shows at once"
     expect_in "$out" "33 91" "$what: the window size at start"
     expect_in "$out" "40 100" "$what: the window size after SIGWINCH"
     expect_in "$out" "ECHOED" "$what: the terminal echoes the input"
