@@ -39,13 +39,23 @@ winsize_copy(struct cli_attach *a)
         ioctl(a->fd, TIOCSWINSZ, &ws);
 }
 
+/* Writes all of it unless the container's side is gone or we are told to
+ * stop: a container that does not read must not hold us. */
 static bool
-write_all_fd(int fd, const char *p, size_t n)
+write_all_fd(struct cli_attach *a, const char *p, size_t n)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = write(a->fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd q[2] = {{a->stop[0], POLLIN, 0}, {a->fd, POLLOUT, 0}};
+            if (poll(q, 2, -1) < 0 && errno != EINTR)
+                return false;
+            if (q[0].revents)
+                return false;
+            continue;
+        }
         if (w <= 0)
             return false;
         p += w;
@@ -58,6 +68,12 @@ static void *
 pump(void *arg)
 {
     struct cli_attach *a = arg;
+    /* Writing to a container that is gone is EPIPE here, not the end of
+     * berth: a SIGPIPE raised by this thread's write stays pending in it. */
+    sigset_t pipe_mask;
+    sigemptyset(&pipe_mask);
+    sigaddset(&pipe_mask, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_mask, NULL);
     bool in_open = true;
     for (;;) {
         struct pollfd p[3] = {{a->stop[0], POLLIN, 0},
@@ -81,7 +97,7 @@ pump(void *arg)
             ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
-            if (n <= 0 || !write_all_fd(a->fd, buf, (size_t)n)) {
+            if (n <= 0 || !write_all_fd(a, buf, (size_t)n)) {
                 in_open = false;
                 /* Our end of file is the container's: without a terminal
                  * the pipe closes; a terminal keeps its line discipline. */
@@ -115,6 +131,9 @@ cli_attach_start(const char *id, bool tty, struct cli_attach **out, struct bt_er
     struct cli_attach *a = xcalloc(1, sizeof(*a));
     a->fd = fd;
     a->tty = tty;
+    /* the pty master's file is shared with the monitor, whose libuv has it
+     * non-blocking already */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     a->winch = -1;
     if (pipe2(a->stop, O_CLOEXEC) < 0) {
         int e = errno;

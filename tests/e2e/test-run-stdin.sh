@@ -45,6 +45,14 @@ expect_eq "$out" "two-one" "lines read one by one"
 out=$(timeout 30 "$BERTH_BIN" run --rm -T svc sh -c 'cat; echo done' </dev/null 2>/dev/null)
 expect_eq "$out" "done" "empty stdin"
 
+# a container that stops reading: berth neither dies of SIGPIPE nor hangs
+out=$(yes | timeout 30 "$BERTH_BIN" run --rm -T svc head -n 2 2>/dev/null)
+rc=$?
+expect_eq "$rc" 0 "exit code when the container stops reading"
+expect_eq "$(echo $out)" "y y" "output when the container stops reading"
+out=$(yes | timeout 30 "$BERTH_BIN" run --rm -T svc sh -c 'exit 6' 2>/dev/null)
+expect_eq "$?" 6 "exit code of a container that never reads"
+
 echo "== container run -i, and without -i"
 R=$BERTH_TEST_TMP/rootfs
 bash "$BERTH_SOURCE_DIR/tests/fixtures/busybox-rootfs.sh" "$R" >/dev/null ||
