@@ -66,11 +66,13 @@ engine_container_state_write(const char *id, json_t *state, struct bt_err **err)
     return bt_json_write_atomic(p, state, err);
 }
 
+/* A monitor that is just exiting closes the socket under us: that is
+ * EPIPE for the caller, never SIGPIPE for the whole CLI. */
 static int
-write_all(int fd, const char *s, size_t n)
+send_all(int fd, const char *s, size_t n)
 {
     while (n) {
-        ssize_t w = write(fd, s, n);
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -107,7 +109,7 @@ monitor_connect(const char *id, json_t *req, struct bt_err **err)
     }
     _cleanup_free_ char *line = json_dumps(req, JSON_COMPACT);
     _cleanup_free_ char *msg = xasprintf("%s\n", line);
-    int r = write_all(s, msg, strlen(msg));
+    int r = send_all(s, msg, strlen(msg));
     if (r < 0)
         return bt_err_errno(err, -r, "send to the monitor of %s", id);
     return TAKE_FD(s);
