@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "compose/compose.h"
@@ -277,6 +278,14 @@ run_service_make(const struct compose_project *p, const struct compose_service *
     if (o->workdir)
         s->working_dir = (char *)o->workdir;
     s->tty = !o->no_tty && !o->detach && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    struct winsize ws;
+    if (s->tty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+        s->tty_width = ws.ws_col;
+        s->tty_height = ws.ws_row;
+    }
+    /* attached, stdin is the container's (-T only drops the terminal) */
+    if (!o->detach)
+        s->stdin_open = true;
     /* ports: none unless --service-ports, then -p */
     size_t n = o->service_ports ? orig->n_ports : 0;
     r->ports = xcalloc(n + 1, sizeof(*r->ports));
@@ -352,7 +361,7 @@ run_usage(FILE *out)
                  "      --service-ports     Publish the service's ports\n"
                  "  -T, --no-TTY            Disable pseudo-TTY allocation (default: a TTY when\n"
                  "                          attached to a terminal)\n"
-                 "  -i, --interactive       Accepted for compatibility\n"
+                 "  -i, --interactive       Keep STDIN open (the default unless -d)\n"
                  "  -u, --user USER         Run as this user\n"
                  "  -v, --volume VOLUME     Bind mount a volume (repeatable)\n"
                  "  -w, --workdir DIR       Working directory inside the container\n"
@@ -495,6 +504,7 @@ cli_cmd_compose_run(struct cli_ctx *ctx, int argc, char **argv)
     _cleanup_free_ char *name = o.name ? xstrdup(o.name) : run_name(p->name, service);
     _cleanup_free_ char *id = NULL;
     rc = compose_service_run_create(p, &rs.s, name, o.env, o.pull, &id, &err);
+    bool tty = rs.s.tty;
     run_service_done(&rs);
     run_opts_done(&o);
     if (rc < 0)
@@ -513,9 +523,13 @@ cli_cmd_compose_run(struct cli_ctx *ctx, int argc, char **argv)
         printf("%s\n", name);
         return CLI_EXIT_OK;
     }
+    struct cli_attach *in = NULL;
+    if (cli_attach_start(id, tty, &in, &err) < 0)
+        cli_fail(&err, "run: stdin");
     if (cli_logs_attach(id, name, &err) < 0)
         cli_fail(&err, "run: output");
     int code = engine_container_wait(id, &err);
+    in = cli_attach_stop(in);
     if (code < 0) {
         cli_fail(&err, "run");
         code = EXIT_CANNOT_RUN;

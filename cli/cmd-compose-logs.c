@@ -51,6 +51,7 @@ struct logs {
     size_t n_srcs;
     size_t width;
     bool color, prefix, timestamps;
+    bool raw; /* the output of one attached container, byte for byte */
     bool has_since, has_until;
     int64_t since_sec, since_nsec, until_sec, until_nsec;
     long tail; /* -1: all */
@@ -260,7 +261,7 @@ entry_print(struct logs *L, const struct log_entry *e)
     if (L->timestamps)
         fprintf(out, "%s ", e->time);
     fwrite(e->text, 1, e->len, out);
-    if (e->len == 0 || e->text[e->len - 1] != '\n')
+    if (!L->raw && (e->len == 0 || e->text[e->len - 1] != '\n'))
         fputc('\n', out);
 }
 
@@ -588,7 +589,7 @@ on_attach_tick(uv_timer_t *t)
 int
 cli_logs_attach(const char *id, const char *name, struct bt_err **err)
 {
-    struct logs L = {.prefix = false, .tail = -1};
+    struct logs L = {.prefix = false, .tail = -1, .raw = true};
     struct compose_container c = {
         .id = (char *)id, .name = (char *)name, .service = "", .oneoff = true, .state = "running"};
     src_add(&L, &c);

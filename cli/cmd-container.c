@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "engine/container.h"
 #include "engine/engine.h"
@@ -214,6 +215,10 @@ build_config(struct run_opts *o, char **cmd, struct bt_err **err)
     json_t *proc = json_object_get(spec, "process");
     json_t *lx = json_object_get(spec, "linux");
     json_object_set_new(proc, "terminal", json_boolean(o->tty));
+    struct winsize ws;
+    if (o->tty && !o->detach && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row)
+        json_object_set_new(proc, "consoleSize",
+                            json_pack("{s:i,s:i}", "height", ws.ws_row, "width", ws.ws_col));
     json_t *args = json_array();
     for (size_t i = 0; cmd[i]; i++)
         json_array_append_new(args, json_string(cmd[i]));
@@ -990,9 +995,11 @@ cmd_run(bool start, int argc, char **argv)
     /* --config FILE: a whole container config as engine.h documents it */
     _cleanup_json_ json_t *cfg = o.config_file ? bt_json_load_file(o.config_file, &err)
                                                : build_config(&o, argv + optind, &err);
-    bool detach = o.detach, rm = o.rm;
+    bool detach = o.detach, rm = o.rm, interactive = o.interactive, tty = o.tty;
     if (cfg && o.init)
         json_object_set_new(cfg, "init", json_true());
+    if (cfg && o.interactive)
+        json_object_set_new(cfg, "stdin_open", json_true());
     run_opts_done(&o);
     if (!cfg)
         return cli_fail(&err, cmd);
@@ -1016,8 +1023,12 @@ cmd_run(bool start, int argc, char **argv)
         printf("%s\n", id);
         return CLI_EXIT_OK;
     }
+    struct cli_attach *in = NULL;
+    if (interactive && cli_attach_start(id, tty, &in, &err) < 0)
+        cli_fail(&err, cmd);
     logs_print(id, true, -1, false, true);
     int code = engine_container_wait(id, &err);
+    in = cli_attach_stop(in);
     if (code < 0)
         return cli_fail(&err, cmd);
     if (rm && engine_container_remove(id, true, &err) < 0)

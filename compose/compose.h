@@ -285,6 +285,8 @@ struct compose_service {
     } logging;
     enum compose_tri init;
     bool tty, stdin_open, read_only, privileged, oom_kill_disable;
+    /* not in the file: the caller's terminal size for a run with tty */
+    unsigned tty_width, tty_height;
     char *stop_signal;
     int64_t stop_grace_period; /* ns */
     struct compose_file_ref *secrets, *configs;

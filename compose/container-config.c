@@ -561,6 +561,9 @@ compose_container_config(const struct compose_container_input *in, struct bt_err
         return bt_err_set(err, EINVAL, "no command: neither the service nor its image has one"),
                NULL;
     json_object_set_new(proc, "terminal", json_boolean(s->tty));
+    if (s->tty && s->tty_width && s->tty_height)
+        json_object_set_new(proc, "consoleSize",
+                            json_pack("{s:i,s:i}", "height", s->tty_height, "width", s->tty_width));
 
     json_t *env = json_array();
     json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
@@ -735,5 +738,9 @@ compose_container_config(const struct compose_container_input *in, struct bt_err
         return NULL;
     }
     json_object_set_new(cfg, "log", log);
+    if (s->init == COMPOSE_TRUE)
+        json_object_set_new(cfg, "init", json_true());
+    if (s->stdin_open)
+        json_object_set_new(cfg, "stdin_open", json_true());
     return cfg;
 }

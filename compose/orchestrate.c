@@ -1457,11 +1457,6 @@ compose_project_up(const struct compose_project *p, const struct compose_up_opts
              "flag to clean it up.",
              names);
     }
-    for (size_t i = 0; rc >= 0 && i < p->n_services; i++)
-        if (p->services[i].init == COMPOSE_TRUE && bt_strv_contains(services, p->services[i].name))
-            emit(o->event, o->event_data, "Project", p->name, COMPOSE_EVENT_WARNING,
-                 "service \"%s\": init: true is not supported yet; its command runs as PID 1",
-                 p->services[i].name);
     if (rc >= 0)
         rc = up_networks_volumes(&u, services, err);
     /* orphans first, when asked */

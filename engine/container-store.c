@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/container.h"
+#include "engine/engine.h"
 #include "engine/oci-runtime.h"
 
 char *
@@ -65,11 +66,13 @@ engine_container_state_write(const char *id, json_t *state, struct bt_err **err)
     return bt_json_write_atomic(p, state, err);
 }
 
+/* A monitor that is just exiting closes the socket under us: that is
+ * EPIPE for the caller, never SIGPIPE for the whole CLI. */
 static int
-write_all(int fd, const char *s, size_t n)
+send_all(int fd, const char *s, size_t n)
 {
     while (n) {
-        ssize_t w = write(fd, s, n);
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -106,7 +109,7 @@ monitor_connect(const char *id, json_t *req, struct bt_err **err)
     }
     _cleanup_free_ char *line = json_dumps(req, JSON_COMPACT);
     _cleanup_free_ char *msg = xasprintf("%s\n", line);
-    int r = write_all(s, msg, strlen(msg));
+    int r = send_all(s, msg, strlen(msg));
     if (r < 0)
         return bt_err_errno(err, -r, "send to the monitor of %s", id);
     return TAKE_FD(s);
@@ -154,6 +157,52 @@ engine_monitor_request(const char *id, json_t *req, int timeout_ms, struct bt_er
         return NULL;
     }
     return j;
+}
+
+int
+engine_container_attach(const char *id, struct bt_err **err)
+{
+    _cleanup_json_ json_t *req = json_pack("{s:s}", "cmd", "attach");
+    _cleanup_close_ int s = monitor_connect(id, req, err);
+    if (s < 0)
+        return bt_err_ret(err);
+    struct pollfd p = {s, POLLIN, 0};
+    int pr;
+    while ((pr = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+        ;
+    if (pr <= 0)
+        return bt_err_set(err, ETIMEDOUT, "the monitor of %s did not answer", id);
+    char buf[4096];
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {buf, sizeof(buf) - 1};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    while ((n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        return bt_err_errno(err, errno, "attach to %s", id);
+    int fd = -1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    _cleanup_close_ int got = fd;
+    buf[n] = '\0';
+    json_error_t je;
+    _cleanup_json_ json_t *j = json_loads(buf, JSON_DISABLE_EOF_CHECK, &je);
+    if (!j)
+        return bt_err_set(err, EPROTO, "bad answer from the monitor of %s", id);
+    if (!json_is_true(json_object_get(j, "ok"))) {
+        const char *e = bt_json_str(j, "error");
+        return bt_err_set(err, EINVAL, "attach to %s: %s", id, e ? e : "the monitor refused");
+    }
+    if (got < 0)
+        return bt_err_set(err, EPROTO, "attach to %s: the monitor sent no stdin", id);
+    return TAKE_FD(got);
 }
 
 int

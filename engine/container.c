@@ -494,6 +494,10 @@ engine_container_inspect(const char *id, struct bt_err **err)
         json_object_get(cfg, "auto_remove") ?: json_false(), "LogConfig",
         json_object_get(cfg, "log") ?: json_null(), "RestartCount",
         json_object_get(st, "RestartCount") ?: json_integer(0));
+    json_t *hc = json_object_get(out, "HostConfig");
+    json_object_set_new(hc, "Init", json_boolean(json_is_true(json_object_get(cfg, "init"))));
+    json_object_set_new(json_object_get(out, "Config"), "OpenStdin",
+                        json_boolean(json_is_true(json_object_get(cfg, "stdin_open"))));
     return out;
 }
 

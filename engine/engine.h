@@ -170,6 +170,8 @@ int engine_memswap_resolve(int64_t memory, int64_t memswap, bool host_has_swap, 
  *                     "start_period": 0, "start_interval": 5}   (seconds)
  *     "log": {"max_size": bytes, "max_file": n},
  *     "init": false,               a minimal init as PID 1 (reaps, forwards)
+ *     "stdin_open": false,         stdin is a pipe the monitor holds until a
+ *                                  client attaches (engine_container_attach)
  *     "auto_remove": false
  *   }
  * state.json follows Docker's State (Status, Running, Paused, Restarting,
@@ -195,6 +197,11 @@ json_t *engine_container_state(const char *id, struct bt_err **err);
 /* Docker-like inspect object / array of them; caller owns. */
 json_t *engine_container_inspect(const char *id, struct bt_err **err);
 json_t *engine_container_list(bool all, struct bt_err **err);
+/* The container's stdin (config "stdin_open" or a terminal) from its
+ * monitor: the write end of its stdin pipe, handed out once so that closing
+ * it is the container's end of file, or its pty master (write input, set the
+ * window size). Returns the fd (caller owns). */
+int engine_container_attach(const char *id, struct bt_err **err);
 /* Blocks until the container stopped for good; returns its exit code. */
 int engine_container_wait(const char *id, struct bt_err **err);
 

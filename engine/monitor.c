@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,6 +52,10 @@ struct monitor {
     uint64_t started_ms;
     uint64_t oom_before;
     int out_w, err_w, null_fd;
+    /* stdin_open without a tty: the container reads stdin_r; the monitor
+     * holds stdin_w until a client attaches and takes it. */
+    bool stdin_open;
+    int stdin_r, stdin_w;
     struct stream out, err;
     bool tty;
     int pty_fd;
@@ -286,7 +291,9 @@ on_stream_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     struct stream *s = st->data;
     if (n > 0) {
         bt_buf_append(&s->partial, buf->base, (size_t)n);
-        stream_flush(s, false);
+        /* A terminal's output is logged as it comes, so that a prompt or
+         * the echo of a key reaches an attached client at once. */
+        stream_flush(s, s->m->tty);
         return;
     }
     if (n < 0) {
@@ -327,7 +334,7 @@ launch(struct monitor *m, struct bt_err **err)
     struct engine_init_opts io = {
         .id = m->id,
         .state_dir = m->dir,
-        .stdio = {m->null_fd, m->out_w, m->err_w},
+        .stdio = {m->stdin_r >= 0 ? m->stdin_r : m->null_fd, m->out_w, m->err_w},
         .overlay = m->overlay,
         .init = json_is_true(json_object_get(m->config, "init")),
     };
@@ -735,6 +742,62 @@ reply(struct client *c, bool ok, const char *error)
     json_decref(r);
 }
 
+/* Hands the container's stdin to the client: the reply line carries the
+ * write end of the stdin pipe (given away once, so that the client's end of
+ * file is the container's) or a copy of the pty master (input and window
+ * size) as SCM_RIGHTS. */
+static void
+attach_stdin(struct client *c)
+{
+    struct monitor *m = c->m;
+    int fd = -1;
+    uv_os_fd_t pty = -1;
+    if (m->tty && m->out.open && uv_fileno((uv_handle_t *)&m->out.pipe, &pty) == 0)
+        fd = pty;
+    else if (!m->tty && m->stdin_w >= 0)
+        fd = m->stdin_w;
+    if (fd < 0) {
+        reply(c, false,
+              m->tty          ? "the container's terminal is closed"
+              : m->stdin_open ? "the container's stdin was already attached"
+                              : "the container's stdin is not open");
+        return;
+    }
+    uv_os_fd_t sock = -1;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &sock) < 0) {
+        reply(c, false, "no socket");
+        return;
+    }
+    char line[] = "{\"ok\":true}\n";
+    struct iovec iov = {line, sizeof(line) - 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    /* A short reply on a fresh connection: the socket buffer takes it. */
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)iov.iov_len) {
+        bt_warn("attach: send the stdin: %s", n < 0 ? strerror(errno) : "short write");
+        return;
+    }
+    if (!m->tty) {
+        close(m->stdin_w);
+        m->stdin_w = -1;
+    }
+    bt_info("stdin attached");
+}
+
 static void
 handle_request(struct client *c, json_t *req)
 {
@@ -747,6 +810,8 @@ handle_request(struct client *c, json_t *req)
         json_t *r = json_pack("{s:b,s:O}", "ok", 1, "state", m->state);
         client_send(c, r);
         json_decref(r);
+    } else if (strcmp(cmd, "attach") == 0) {
+        attach_stdin(c);
     } else if (strcmp(cmd, "events") == 0) {
         c->events = true;
         reply(c, true, NULL);
@@ -929,6 +994,7 @@ parse_config(struct monitor *m, struct bt_err **err)
     if (!m->spec)
         return bt_err_ret(err);
     m->tty = m->spec->process.terminal;
+    m->stdin_open = json_is_true(json_object_get(m->config, "stdin_open"));
     if (engine_restart_parse(bt_json_str(m->config, "restart"), &m->policy, &m->max_retries, err) <
         0)
         return bt_err_ret(err);
@@ -987,7 +1053,13 @@ monitor_setup(struct monitor *m, struct bt_err **err)
                         json_integer((json_int_t)engine_pid_starttime(getpid())));
     json_object_del(m->state, "FinishedAt");
 
-    int op[2] = {-1, -1}, ep[2] = {-1, -1};
+    int op[2] = {-1, -1}, ep[2] = {-1, -1}, ip[2] = {-1, -1};
+    if (m->stdin_open && !m->tty) {
+        if (pipe2(ip, O_CLOEXEC) < 0)
+            return bt_err_errno(err, errno, "pipe");
+        m->stdin_r = ip[0];
+        m->stdin_w = ip[1];
+    }
     if (!m->tty && (pipe2(op, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0))
         return bt_err_errno(err, errno, "pipe");
     m->out_w = op[1];
@@ -1080,8 +1152,14 @@ main(int argc, char **argv)
         }
     }
     bt_json_init();
-    struct monitor mon = {
-        .id = argv[optind], .out_w = -1, .err_w = -1, .log_fd = -1, .null_fd = -1, .pty_fd = -1};
+    struct monitor mon = {.id = argv[optind],
+                          .out_w = -1,
+                          .err_w = -1,
+                          .log_fd = -1,
+                          .null_fd = -1,
+                          .pty_fd = -1,
+                          .stdin_r = -1,
+                          .stdin_w = -1};
     struct monitor *m = &mon;
     m->dir = engine_container_dir(m->id);
     _cleanup_free_ char *rundir = engine_container_rundir(m->id);
