@@ -54,7 +54,8 @@
  *            between two berth bridges is dropped.
  *
  * Ownership: *_new / *_get / *_list return owned values released with the
- * matching *_free; `const char *` arguments are borrowed. IPv4 only. */
+ * matching *_free; `const char *` arguments are borrowed. Networks are IPv4,
+ * or dual stack with enable_ipv6. */
 #pragma once
 
 #include <stdbool.h>
@@ -62,6 +63,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <netinet/in.h>
 
 struct bt_err;
 
@@ -84,6 +86,15 @@ struct net_prefix {
 /* "10.0.0.0/24" (len required unless allow_host, then "10.0.0.1" = /32). */
 bool net_prefix_parse(const char *s, bool allow_host, struct net_prefix *out);
 bool net_addr_parse(const char *s, uint32_t *out);
+/* IPv6 prefixes; net_prefix6_fmt needs INET6_ADDRSTRLEN + 4 bytes. */
+struct net_prefix6 {
+    struct in6_addr addr;
+    uint8_t len;
+};
+bool net_prefix6_parse(const char *s, bool allow_host, struct net_prefix6 *out);
+bool net_addr6_parse(const char *s, struct in6_addr *out);
+const char *net_prefix6_fmt(const struct net_prefix6 *p, char *buf);
+const char *net_addr6_fmt(const struct in6_addr *a, char *buf);
 /* Formats into buf (at least 20 bytes): "10.0.0.0/24" or "10.0.0.1". */
 const char *net_prefix_fmt(const struct net_prefix *p, char *buf);
 const char *net_addr_fmt(uint32_t addr, char *buf);
@@ -111,7 +122,9 @@ struct net_network_opts {
     const char *driver;    /* NULL or "bridge" */
     json_t *aux_addresses; /* ipam.config[0].aux_addresses: object name -> IPv4,
                             * addresses never given to a container; may be NULL */
-    bool enable_ipv6;      /* refused: IPv6 networks are not supported */
+    bool enable_ipv6;      /* dual stack: an IPv6 subnet as well */
+    const char *subnet6;   /* IPv6 ipam.config subnet, NULL = from the IPv6 pools */
+    const char *gateway6;  /* IPv6 ipam.config gateway, NULL = first address */
 };
 
 struct net_network {
@@ -132,6 +145,9 @@ struct net_network {
     json_t *endpoints;   /* owned object: container id -> endpoint (see inspect) */
     json_t *previous;    /* owned object: container id -> address it had when its
                           * namespace vanished (offered again, not reserved) */
+    bool ipv6;           /* enable_ipv6: subnet6 and gateway6 are set */
+    struct net_prefix6 subnet6;
+    struct in6_addr gateway6;
 };
 
 /* Creates the network: state, bridge (up, gateway address, MTU) and its
@@ -160,6 +176,7 @@ struct net_endpoint_opts {
     const char *service;        /* compose service name, NULL if none */
     const char *netns;          /* path of the netns to plug (net_netns_create) */
     const char *ipv4_address;   /* static address, NULL = next free */
+    const char *ipv6_address;   /* static, IPv6 networks only; NULL = next free */
     char *const *aliases;       /* NULL-terminated, may be NULL */
     const char *hostname;       /* container's hostname, NULL = first 12 of id */
 };
@@ -173,6 +190,9 @@ struct net_endpoint {
     uint32_t ipv4;
     uint8_t prefix_len;
     uint32_t gateway; /* 0 on internal networks */
+    bool has_ipv6;    /* the network has IPv6: ipv6/prefix6_len are set */
+    struct in6_addr ipv6;
+    uint8_t prefix6_len;
 };
 void net_endpoint_done(struct net_endpoint *ep);
 
@@ -279,6 +299,7 @@ char *net_resolv_conf_path(struct net_ctx *ctx, const char *container_id);
 struct net_attach_spec {
     const char *network;      /* name or id */
     const char *ipv4_address; /* static, or NULL */
+    const char *ipv6_address; /* static, or NULL */
     char *const *aliases;     /* per-network aliases, may be NULL */
 };
 

@@ -145,13 +145,22 @@ bt_berth network teardown x1
 bt_berth network rm aux >/dev/null
 expect_fail "aux_addresses bad: not a host address of subnet 10.78.0.0/24" \
     bt_berth network create --subnet 10.78.0.0/24 --aux-address bad=10.1.1.1 aux2
-expect_fail "enable_ipv6 is not supported" bt_berth network create --ipv6 v6
+expect_fail "an IPv6 subnet needs enable_ipv6: true" \
+    bt_berth network create --subnet fd00:1::/64 v6
+expect_fail "invalid subnet 'fd00:1::1/64': host bits are set" \
+    bt_berth network create --ipv6 --subnet fd00:1::1/64 v6
+expect_fail "gateway 'fd00:2::1' is not an address of subnet fd00:1::/64" \
+    bt_berth network create --ipv6 --subnet fd00:1::/64 --gateway fd00:2::1 v6
 
 # ---- a bridge that existed before its network stays after it ----
 ip link add mybr type bridge
 bt_berth network create -o com.docker.network.bridge.name=mybr adopt >/dev/null
 ip -o addr show mybr | grep -q 'inet ' || bt_fail "adopted bridge has no gateway address"
 bt_berth network rm adopt >/dev/null
+bt_berth network create --ipv6 -o com.docker.network.bridge.name=mybr adopt6 >/dev/null
+ip -6 -o addr show mybr | grep -q 'inet6 fd00:b37::1/64' || bt_fail "adopted bridge lacks IPv6"
+bt_berth network rm adopt6 >/dev/null
+ip -6 -o addr show mybr | grep -q 'fd00:b37' && bt_fail "IPv6 gateway left on adopted bridge"
 ip -o link show mybr >/dev/null 2>&1 || bt_fail "removing the network deleted a bridge it did not make"
 ip -o addr show mybr | grep -q 'inet ' && bt_fail "the gateway address stayed on the bridge"
 ip link del mybr
