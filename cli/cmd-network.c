@@ -632,8 +632,9 @@ cmd_setup(int argc, char **argv)
     }
     for (size_t i = 0; cn && cn->ports && i < cn->ports->n; i++) {
         const struct net_port_binding *b = &cn->ports->bindings[i];
-        printf("%u/%s -> %s:%u\n", b->container_port, b->proto == NET_PROTO_UDP ? "udp" : "tcp",
-               b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port);
+        bool v6 = strchr(b->host_ip, ':') != NULL;
+        printf("%u/%s -> %s%s%s:%u\n", b->container_port, b->proto == NET_PROTO_UDP ? "udp" : "tcp",
+               v6 ? "[" : "", b->host_ip[0] ? b->host_ip : "0.0.0.0", v6 ? "]" : "", b->host_port);
     }
     /* This command exits now and closes the reserved sockets; the registry
      * keeps the ports berth's (the runtime hands the sockets to the

@@ -245,7 +245,7 @@ ports_specs(const struct compose_service *s, struct net_port_spec **out, size_t 
             return bt_err_set(err, EINVAL, "ports[%zu]: unknown mode '%s'", i, pt->mode);
         struct bt_buf b = {0};
         if (pt->host_ip)
-            bt_buf_printf(&b, "%s:", pt->host_ip);
+            bt_buf_printf(&b, strchr(pt->host_ip, ':') ? "[%s]:" : "%s:", pt->host_ip);
         if (pt->published || pt->host_ip)
             bt_buf_printf(&b, "%s:", pt->published ? pt->published : "");
         bt_buf_printf(&b, "%u/%s", pt->target, pt->protocol ? pt->protocol : "tcp");

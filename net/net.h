@@ -229,7 +229,8 @@ enum net_proto { NET_PROTO_TCP = 6, NET_PROTO_UDP = 17 };
  * range maps host_port..host_port_end onto container_port..container_port_end
  * (same length, or one container port for a host range). */
 struct net_port_spec {
-    char host_ip[16]; /* "" = every address */
+    char host_ip[INET6_ADDRSTRLEN]; /* "" = every address (both families when the
+                                     * container has IPv6), "::" = every IPv6 one */
     uint16_t host_port, host_port_end;
     uint16_t container_port, container_port_end;
     enum net_proto proto;
@@ -239,12 +240,15 @@ struct net_port_spec {
 int net_port_spec_parse(const char *s, struct net_port_spec *out, struct bt_err **err);
 
 struct net_port_binding {
-    char host_ip[16];
+    char host_ip[INET6_ADDRSTRLEN]; /* "" = every IPv4 address, "::" = every IPv6 one */
     uint16_t host_port;
     uint16_t container_port;
     enum net_proto proto;
-    uint32_t container_ip;
+    uint32_t container_ip;         /* IPv4 bindings */
+    struct in6_addr container_ip6; /* IPv6 bindings (host_ip has a ':') */
 };
+/* An IPv6 binding: host_ip is an IPv6 address or "::". */
+bool net_port_binding_is_v6(const struct net_port_binding *b);
 
 struct net_port_set {
     struct net_port_binding *bindings;
@@ -271,8 +275,8 @@ struct net_port_set *net_ports_list(struct net_ctx *ctx, const char *container_i
                                     struct bt_err **err);
 /* The bound sockets, borrowed; *n set. Pass them to the monitor. */
 const int *net_port_set_fds(const struct net_port_set *set, size_t *n);
-/* "0.0.0.0:8080->80/tcp", as `ps` shows a binding; buf of 48 bytes is
- * enough. */
+/* "0.0.0.0:8080->80/tcp" or "[::]:8080->80/tcp", as `ps` shows a
+ * binding; buf of 80 bytes is enough. */
 const char *net_port_binding_fmt(const struct net_port_binding *b, char *buf, size_t size);
 /* Closes the sockets (if still owned) and frees. */
 struct net_port_set *net_port_set_free(struct net_port_set *set);

@@ -3,7 +3,10 @@
 # with --ipv6 gets an IPv6 subnet from the pools or from --subnet, its
 # containers get IPv6 addresses (static ones too), a default route and
 # hosts entries, and talk to each other over IPv6; IPv4-only networks stay
-# IPv4-only; teardown leaves no IPv6 address, route, link or nft element.
+# IPv4-only; ports published on [::], on an IPv6 address and on every
+# address (both families) answer from the host and from another namespace
+# with a fixed rule set, [::1] is refused; IPv6 egress is masqueraded;
+# teardown leaves no IPv6 address, route, link or nft element.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 # These tests make no cgroups (see test-net-bridge.sh).
@@ -98,15 +101,85 @@ wait_port web1 80
 [ "$(timeout 3 busybox nc fd00:b37::2 80 </dev/null)" = hello-web6 ] ||
     bt_fail "host -> web over IPv6"
 
+# ---- published ports ----
+rules() {
+    nft -j list ruleset | python3 -c '
+import json, sys
+print(sum(1 for o in json.load(sys.stdin)["nftables"] if "rule" in o))'
+}
+rules_before=$(rules)
+bt_berth network setup --network dual -p 8080:80 -p '[::]:8082:80' -p '[fd00:b37::1]::80' \
+    --name demo-pub-1 pub1 >"$BT_TMP/pub1.out"
+grep -q '^80/tcp -> 0.0.0.0:8080$' "$BT_TMP/pub1.out" || bt_fail "IPv4 binding: $(cat "$BT_TMP/pub1.out")"
+grep -q '^80/tcp -> \[::\]:8080$' "$BT_TMP/pub1.out" || bt_fail "8080 not published on [::] too"
+eph=$(awk '$3 ~ /^\[fd00:b37::1\]:/ {sub(/^\[fd00:b37::1\]:/, "", $3); print $3}' \
+    "$BT_TMP/pub1.out")
+[ -n "$eph" ] || bt_fail "ephemeral IPv6 port not reported: $(cat "$BT_TMP/pub1.out")"
+serve pub1 80 hello-pub
+wait_port pub1 80
+# from the host itself, on its IPv6 (bridge) address and on IPv4 loopback
+for target in "127.0.0.1 8080" "fd00:b37::1 8080" "fd00:b37::1 8082" "fd00:b37::1 $eph"; do
+    # shellcheck disable=SC2086
+    [ "$(timeout 3 busybox nc $target </dev/null)" = hello-pub ] ||
+        bt_fail "published port from the host: $target"
+done
+timeout 3 busybox nc 127.0.0.1 8082 </dev/null >/dev/null 2>&1 &&
+    bt_fail "a port published on [::] answered on 127.0.0.1"
+# [::1] cannot be NATed by the kernel: refused up front, nothing published
+out=$(bt_berth network setup --network dual -p '[::1]:8081:80' --name demo-lo-1 lo1 2>&1) &&
+    bt_fail "a port on [::1] was accepted"
+echo "$out" | grep -qF 'port [::1]:8081: publishing on the IPv6 loopback address is not supported' ||
+    bt_fail "message for [::1]: $out"
+[ -e "$NS/lo1" ] && bt_fail "refused setup left its netns"
+# a container reaches a published port through the host's IPv6 address (hairpin)
+[ "$(in_ns db1 timeout 3 busybox nc fd00:b37::1 8082 </dev/null)" = hello-pub ] ||
+    bt_fail "IPv6 hairpin"
+# a taken IPv6 port names its holder
+out=$(bt_berth network setup --network dual -p '[::]:8082:80' --name demo-x-1 x1 2>&1) &&
+    bt_fail "a taken IPv6 port was published twice"
+echo "$out" | grep -qF 'Bind for [::]:8082/tcp failed: port is already allocated by container demo-pub-1' ||
+    bt_fail "message for a taken IPv6 port: $out"
+
+# another host: a namespace behind a veth, reaching the host's IPv6 address
+bt_berth network setup remote >/dev/null
+nsenter --net="$NS/remote" ip link add up1 type veth peer name up0 netns $$
+ip addr add fd99::1/64 dev up0 nodad
+ip link set up0 up
+nsenter --net="$NS/remote" ip addr add fd99::2/64 dev up1 nodad
+nsenter --net="$NS/remote" ip link set up1 up
+for p in 8080 8082; do
+    [ "$(nsenter --net="$NS/remote" timeout 3 busybox nc fd99::1 $p </dev/null)" = hello-pub ] ||
+        bt_fail "published port $p from another host over IPv6"
+done
+nsenter --net="$NS/remote" timeout 3 busybox nc fd99::1 "$eph" </dev/null >/dev/null 2>&1 &&
+    bt_fail "a port published on fd00:b37::1 answered on another address"
+# IPv6 egress is masqueraded: the remote host has no route to fd00:b37::/64
+nsenter --net="$NS/remote" busybox nc -ll -p 9001 -e echo remote-ok &
+PIDS+=($!)
+wait_port remote 9001
+[ "$(in_ns db1 timeout 3 busybox nc fd99::2 9001 </dev/null)" = remote-ok ] ||
+    bt_fail "IPv6 egress to another host"
+
+# many published ports, same rule set
+specs=()
+for p in $(seq 7000 7049); do specs+=(-p "$p:80" -p "[fd00:b37::1]:$((p + 100)):81"); done
+bt_berth network setup --network dual "${specs[@]}" --name demo-many-1 many1 >/dev/null
+[ "$(rules)" = "$rules_before" ] || bt_fail "rule count changed: $rules_before -> $(rules)"
+[ "$(nft list map inet berth pub_any6 | grep -o ' : fd00:b37::' | wc -l)" -ge 51 ] ||
+    bt_fail "pub_any6 lacks the ports"
+[ "$(nft list map inet berth pub_addr6 | grep -o ' : fd00:b37::' | wc -l)" -ge 51 ] ||
+    bt_fail "pub_addr6 lacks the ports"
+
 # ---- teardown ----
 kill_started
 PIDS=()
-for c in web1 db1 v41; do bt_berth network teardown "$c"; done
+for c in web1 db1 v41 pub1 many1 remote; do bt_berth network teardown "$c"; done
 for n in dual dual2 plain4; do bt_berth network rm "$n" >/dev/null; done
+ip link del up0 2>/dev/null || true
 [ "$(ip -o link | awk -F': ' '{print $2}' | sort)" = "$links_before" ] || bt_fail "links left"
 [ "$(ip -6 -o addr | awk '{print $2, $4}' | sort)" = "$addr6_before" ] ||
     bt_fail "IPv6 addresses left: $(ip -6 -o addr)"
 [ "$(ip -6 route | sort)" = "$route6_before" ] || bt_fail "IPv6 routes left: $(ip -6 route)"
-nft list tables | grep -q berth && bt_fail "nft table left: $(nft list tables)"
+[ -z "$(nft list ruleset)" ] || bt_fail "nft table left: $(nft list tables)"
 [ -z "$(ls -A "$NS" 2>/dev/null)" ] || bt_fail "netns files left"
 echo "ok"
