@@ -14,7 +14,10 @@
  *   - IPAM: subnets from berth.json's default-address-pools (never
  *     overlapping host routes, `bip` or another berth network), ipam.config
  *     subnet/gateway/ip_range, static addresses, leases released on detach;
- *   - published ports: one nftables table `ip berth` whose maps, keyed by
+ *     dual-stack networks (enable_ipv6) also get an IPv6 subnet (ipam.config
+ *     or the IPv6 pools, default fd00:b37::/48 in /64s), and their
+ *     containers an IPv6 address, default route and hosts entries;
+ *   - published ports: one nftables table `inet berth` whose maps, keyed by
  *     address, protocol and port, serve every published port with a fixed
  *     set of rules; masquerade for egress, DNAT from other hosts and from the
  *     host's loopback, hairpin;
@@ -40,13 +43,16 @@
  * and net_container_teardown() once it is removed (not when it merely
  * stops: a restart keeps everything).
  *
- * The nftables rules (table `ip berth`):
+ * The nftables rules (table `inet berth`, both address families):
  *   guard (prerouting, raw): packets from a bridge to 127.0.0.0/8 are
  *            dropped (route_localnet must not open the host's loopback)
  *   prerouting/output (nat): traffic to a local address -> chain publish
  *   publish: dnat via map pub_addr (addr . proto . port), then pub_any
- *            (proto . port), both to container addr . port
- *   postrouting (nat): masquerade egress of non-internal subnets, DNATed
+ *            (proto . port), both to container addr . port; pub_addr6 and
+ *            pub_any6 likewise for IPv6. [::1] cannot be published: the
+ *            kernel drops replies to NATed IPv6 loopback connections
+ *   postrouting (nat): masquerade egress of non-internal subnets (sets
+ *            nets and nets6), DNATed
  *            traffic from 127.0.0.0/8 (route_localnet is set on bridges),
  *            and hairpin (DNATed traffic from a berth subnet to a bridge)
  *   forward (filter): traffic inside one bridge passes; traffic to or from
