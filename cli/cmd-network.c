@@ -251,10 +251,11 @@ cmd_ls(int argc, char **argv)
         if (quiet) {
             printf("%.*s\n", idlen, nw->id);
         } else if (strcmp(format, "json") == 0) {
-            _cleanup_json_ json_t *j = json_pack(
-                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "ID", nw->id, "Name", nw->name,
-                "Driver", nw->driver, "Scope", "local", "IPv6", "false", "Internal",
-                nw->internal ? "true" : "false", "CreatedAt", nw->created, "Labels", nw->labels);
+            _cleanup_json_ json_t *j =
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "ID", nw->id, "Name",
+                          nw->name, "Driver", nw->driver, "Scope", "local", "IPv6",
+                          nw->ipv6 ? "true" : "false", "Internal", nw->internal ? "true" : "false",
+                          "CreatedAt", nw->created, "Labels", nw->labels);
             _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
             printf("%s\n", s);
         } else {

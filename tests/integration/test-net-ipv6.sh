@@ -170,10 +170,26 @@ bt_berth network setup --network dual "${specs[@]}" --name demo-many-1 many1 >/d
 [ "$(nft list map inet berth pub_addr6 | grep -o ' : fd00:b37::' | wc -l)" -ge 51 ] ||
     bt_fail "pub_addr6 lacks the ports"
 
+# ---- connect and disconnect ----
+bt_berth network ls --format json | grep '"Name":"dual"' | grep -q '"IPv6":"true"' ||
+    bt_fail "network ls does not show IPv6"
+bt_berth network setup --network dual -p '[::]:8095:80' --name demo-c-1 c1 >/dev/null
+bt_berth network connect plain4 demo-c-1
+out=$(bt_berth network disconnect dual demo-c-1 2>&1) &&
+    bt_fail "left the network its IPv6 port leads through"
+echo "$out" | grep -q 'publishes ports through network dual' || bt_fail "message: $out"
+bt_berth network setup --network dual --name demo-c-2 c2 >/dev/null
+bt_berth network connect dual2 demo-c-2
+nsenter --net="$NS/c2" ip -6 -o addr show eth1 | grep -q 'inet6 fd12:3456::1/64' ||
+    bt_fail "connected IPv6 address: $(nsenter --net="$NS/c2" ip -6 -o addr show eth1)"
+bt_berth network disconnect dual demo-c-2
+nsenter --net="$NS/c2" ip -6 route | grep -q '^default via fd12:3456::fe dev eth1' ||
+    bt_fail "IPv6 default route not handed over: $(nsenter --net="$NS/c2" ip -6 route)"
+
 # ---- teardown ----
 kill_started
 PIDS=()
-for c in web1 db1 v41 pub1 many1 remote; do bt_berth network teardown "$c"; done
+for c in web1 db1 v41 pub1 many1 remote c1 c2; do bt_berth network teardown "$c"; done
 for n in dual dual2 plain4; do bt_berth network rm "$n" >/dev/null; done
 ip link del up0 2>/dev/null || true
 [ "$(ip -o link | awk -F': ' '{print $2}' | sort)" = "$links_before" ] || bt_fail "links left"
