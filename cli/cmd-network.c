@@ -67,10 +67,17 @@ cmd_create(int argc, char **argv)
             o.driver = optarg;
             break;
         case 's':
-            o.subnet = optarg;
+            /* As docker's: one IPv4 and one IPv6 --subnet and --gateway. */
+            if (strchr(optarg, ':'))
+                o.subnet6 = optarg;
+            else
+                o.subnet = optarg;
             break;
         case 'g':
-            o.gateway = optarg;
+            if (strchr(optarg, ':'))
+                o.gateway6 = optarg;
+            else
+                o.gateway = optarg;
             break;
         case 'r':
             o.ip_range = optarg;
@@ -100,6 +107,8 @@ cmd_create(int argc, char **argv)
                    "      --gateway IP           Gateway (default: first address)\n"
                    "      --ip-range CIDR        Allocate container addresses from this range\n"
                    "      --aux-address NAME=IP  Keep an address from containers\n"
+                   "      --ipv6                 Dual stack: an IPv6 subnet too (--subnet and\n"
+                   "                             --gateway take one IPv4 and one IPv6 value)\n"
                    "      --internal             No route out, no published ports\n"
                    "      --label KEY=VALUE      Set metadata\n"
                    "  -o, --opt KEY=VALUE        Driver options: com.docker.network.bridge.name,\n"
@@ -242,10 +251,11 @@ cmd_ls(int argc, char **argv)
         if (quiet) {
             printf("%.*s\n", idlen, nw->id);
         } else if (strcmp(format, "json") == 0) {
-            _cleanup_json_ json_t *j = json_pack(
-                "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "ID", nw->id, "Name", nw->name,
-                "Driver", nw->driver, "Scope", "local", "IPv6", "false", "Internal",
-                nw->internal ? "true" : "false", "CreatedAt", nw->created, "Labels", nw->labels);
+            _cleanup_json_ json_t *j =
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "ID", nw->id, "Name",
+                          nw->name, "Driver", nw->driver, "Scope", "local", "IPv6",
+                          nw->ipv6 ? "true" : "false", "Internal", nw->internal ? "true" : "false",
+                          "CreatedAt", nw->created, "Labels", nw->labels);
             _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
             printf("%s\n", s);
         } else {
@@ -476,6 +486,7 @@ cmd_disconnect(int argc, char **argv)
 struct setup_net {
     char *name;
     char *ip;
+    char *ip6;
     char **aliases;
 };
 
@@ -485,6 +496,7 @@ cmd_setup(int argc, char **argv)
     static const struct option opts[] = {
         {"network", required_argument, NULL, 'n'},
         {"ip", required_argument, NULL, 'i'},
+        {"ip6", required_argument, NULL, '6'},
         {"alias", required_argument, NULL, 'a'},
         {"name", required_argument, NULL, 'N'},
         {"service", required_argument, NULL, 'S'},
@@ -517,11 +529,14 @@ cmd_setup(int argc, char **argv)
                 nets[nnets++].name = optarg;
             break;
         case 'i':
+        case '6':
         case 'a':
             if (nnets == 0) {
-                rc = cli_usage_error("network setup", "--ip and --alias follow a --network");
+                rc = cli_usage_error("network setup", "--ip, --ip6 and --alias follow a --network");
             } else if (c == 'i') {
                 nets[nnets - 1].ip = optarg;
+            } else if (c == '6') {
+                nets[nnets - 1].ip6 = optarg;
             } else {
                 nets[nnets - 1].aliases = bt_strv_push(nets[nnets - 1].aliases, optarg);
             }
@@ -558,7 +573,7 @@ cmd_setup(int argc, char **argv)
                    "Creates the network namespace RUNROOT/netns/ID, plugs it into each\n"
                    "--network (eth0, eth1, … in order), publishes ports on the first network\n"
                    "and writes the container's hosts and resolv.conf.\n\n"
-                   "  --network NET [--ip ADDR] [--alias NAME]...  (repeatable)\n"
+                   "  --network NET [--ip ADDR] [--ip6 ADDR] [--alias NAME]...  (repeatable)\n"
                    "  --name NAME  --service NAME  --hostname NAME  --domainname NAME\n"
                    "  -p, --publish [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]\n"
                    "  --dns IP  --dns-search DOMAIN  --dns-option OPT  --add-host HOST:IP\n");
@@ -582,8 +597,10 @@ cmd_setup(int argc, char **argv)
     }
     struct net_attach_spec attach[BT_ARRAY_SIZE(nets)];
     for (size_t i = 0; i < nnets; i++)
-        attach[i] = (struct net_attach_spec){
-            .network = nets[i].name, .ipv4_address = nets[i].ip, .aliases = nets[i].aliases};
+        attach[i] = (struct net_attach_spec){.network = nets[i].name,
+                                             .ipv4_address = nets[i].ip,
+                                             .ipv6_address = nets[i].ip6,
+                                             .aliases = nets[i].aliases};
     struct net_container_spec spec = {
         .container_id = rc == CLI_EXIT_OK ? argv[optind] : NULL,
         .container_name = cname,
@@ -606,13 +623,19 @@ cmd_setup(int argc, char **argv)
     for (size_t i = 0; cn && i < cn->nendpoints; i++) {
         const struct net_endpoint *ep = &cn->endpoints[i];
         char a[20];
-        printf("%s %s %s/%u\n", ep->network_name, ep->ifname, net_addr_fmt(ep->ipv4, a),
+        printf("%s %s %s/%u", ep->network_name, ep->ifname, net_addr_fmt(ep->ipv4, a),
                ep->prefix_len);
+        if (ep->has_ipv6) {
+            char a6[INET6_ADDRSTRLEN];
+            printf(" %s/%u", net_addr6_fmt(&ep->ipv6, a6), ep->prefix6_len);
+        }
+        putchar('\n');
     }
     for (size_t i = 0; cn && cn->ports && i < cn->ports->n; i++) {
         const struct net_port_binding *b = &cn->ports->bindings[i];
-        printf("%u/%s -> %s:%u\n", b->container_port, b->proto == NET_PROTO_UDP ? "udp" : "tcp",
-               b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port);
+        bool v6 = strchr(b->host_ip, ':') != NULL;
+        printf("%u/%s -> %s%s%s:%u\n", b->container_port, b->proto == NET_PROTO_UDP ? "udp" : "tcp",
+               v6 ? "[" : "", b->host_ip[0] ? b->host_ip : "0.0.0.0", v6 ? "]" : "", b->host_port);
     }
     /* This command exits now and closes the reserved sockets; the registry
      * keeps the ports berth's (the runtime hands the sockets to the

@@ -94,7 +94,7 @@ container_from_inspect(struct compose_container *c, json_t *ins, struct net_ctx 
     c->ports = xcalloc(1, sizeof(char *));
     struct net_port_set *set = ctx ? net_ports_list(ctx, c->id, NULL) : NULL;
     for (size_t k = 0; set && k < set->n; k++) {
-        char buf[64];
+        char buf[80];
         c->ports =
             bt_strv_push(c->ports, net_port_binding_fmt(&set->bindings[k], buf, sizeof(buf)));
     }

@@ -245,7 +245,7 @@ ports_specs(const struct compose_service *s, struct net_port_spec **out, size_t 
             return bt_err_set(err, EINVAL, "ports[%zu]: unknown mode '%s'", i, pt->mode);
         struct bt_buf b = {0};
         if (pt->host_ip)
-            bt_buf_printf(&b, "%s:", pt->host_ip);
+            bt_buf_printf(&b, strchr(pt->host_ip, ':') ? "[%s]:" : "%s:", pt->host_ip);
         if (pt->published || pt->host_ip)
             bt_buf_printf(&b, "%s:", pt->published ? pt->published : "");
         bt_buf_printf(&b, "%u/%s", pt->target, pt->protocol ? pt->protocol : "tcp");
@@ -461,6 +461,7 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
             const struct compose_network *net = compose_project_network(u->p, s->networks[i].name);
             att[i].network = net ? net->name : s->networks[i].name;
             att[i].ipv4_address = s->networks[i].ipv4_address;
+            att[i].ipv6_address = s->networks[i].ipv6_address;
             att[i].aliases = s->networks[i].aliases;
         }
         if (rc >= 0 && !none)
@@ -1187,7 +1188,18 @@ up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err
             json_object_set_new(dopts, n->driver_opts.v[k].key,
                                 json_string(n->driver_opts.v[k].value ?: ""));
         _cleanup_json_ json_t *aux = json_object();
-        const struct compose_ipam_config *ic = n->ipam.n_config ? &n->ipam.config[0] : NULL;
+        /* ipam.config holds one IPv4 and, for enable_ipv6, one IPv6 entry;
+         * an entry without a subnet configures IPv4. */
+        const struct compose_ipam_config *ic = NULL, *ic6 = NULL;
+        for (size_t k = 0; k < n->ipam.n_config; k++) {
+            const struct compose_ipam_config *c = &n->ipam.config[k];
+            if (c->subnet && strchr(c->subnet, ':')) {
+                if (!ic6)
+                    ic6 = c;
+            } else if (!ic) {
+                ic = c;
+            }
+        }
         for (size_t k = 0; ic && k < ic->aux_addresses.n; k++)
             json_object_set_new(aux, ic->aux_addresses.v[k].key,
                                 json_string(ic->aux_addresses.v[k].value ?: ""));
@@ -1202,6 +1214,8 @@ up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err
             .driver = n->driver,
             .aux_addresses = aux,
             .enable_ipv6 = n->enable_ipv6 == COMPOSE_TRUE,
+            .subnet6 = ic6 ? ic6->subnet : NULL,
+            .gateway6 = ic6 ? ic6->gateway : NULL,
         };
         struct net_network *made = net_network_create(ctx, &no, err);
         if (!made) {

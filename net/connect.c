@@ -96,6 +96,8 @@ hand_over_default(struct net_ctx *ctx, struct net_network *const *all, size_t n,
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(netns, err);
         int r = sk ? net_route_add_default(sk, bt_json_str(ep, "ifname"), all[i]->gateway, err)
                    : bt_err_ret(err);
+        if (r == 0 && all[i]->ipv6)
+            r = net_route6_add_default(sk, bt_json_str(ep, "ifname"), &all[i]->gateway6, err);
         if (r < 0)
             return r;
         json_object_set_new(ep, "default_route", json_true());
@@ -128,11 +130,20 @@ disconnect_locked(struct net_ctx *ctx, const char *network, const char *containe
     /* Published ports lead to the address on this network. */
     struct net_port_set *ports = r == 0 ? net_ports_list(ctx, f.id, err) : NULL;
     struct net_prefix addr;
+    struct net_prefix6 addr6;
+    bool has4 = ep && net_prefix_parse(bt_json_str(ep, "ipv4"), false, &addr);
+    bool has6 = ep && net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &addr6);
     if (r == 0 && !ports)
         r = bt_err_ret(err);
-    if (r == 0 && ports && ports->n > 0 &&
-        net_prefix_parse(bt_json_str(ep, "ipv4"), false, &addr) &&
-        ports->bindings[0].container_ip == addr.addr)
+    bool through = false;
+    for (size_t i = 0; r == 0 && ports && i < ports->n; i++) {
+        const struct net_port_binding *b = &ports->bindings[i];
+        if (net_port_binding_is_v6(b)
+                ? has6 && memcmp(&b->container_ip6, &addr6.addr, sizeof(addr6.addr)) == 0
+                : has4 && b->container_ip == addr.addr)
+            through = true;
+    }
+    if (through)
         r = bt_err_set(err, EBUSY,
                        "container %s publishes ports through network %s: re-create it to leave "
                        "that network",

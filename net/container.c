@@ -71,6 +71,7 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
                                        .service = spec->service,
                                        .netns = cn->netns,
                                        .ipv4_address = a->ipv4_address,
+                                       .ipv6_address = a->ipv6_address,
                                        .aliases = a->aliases,
                                        .hostname = spec->dns.hostname};
         r = net_endpoint_attach(ctx, &eo, &cn->endpoints[i], err);

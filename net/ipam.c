@@ -177,8 +177,11 @@ net_config_load(const char *path, struct net_pool **pools, size_t *npools, struc
         json_t *e;
         json_array_foreach (jp, i, e) {
             const char *base = bt_json_str(e, "base");
+            /* IPv6 pools are read by net_config_load_pools6(). */
+            if (base && strchr(base, ':'))
+                continue;
             json_t *size = json_object_get(e, "size");
-            struct net_pool *p = &(*pools)[i];
+            struct net_pool *p = &(*pools)[*npools];
             if (!net_prefix_parse(base, false, &p->base) || !json_is_integer(size) ||
                 json_integer_value(size) < p->base.len || json_integer_value(size) > 30) {
                 free(*pools);
@@ -190,9 +193,11 @@ net_config_load(const char *path, struct net_pool **pools, size_t *npools, struc
             }
             p->base.addr &= net_prefix_mask(p->base.len);
             p->size = (uint8_t)json_integer_value(size);
+            (*npools)++;
         }
-        *npools = json_array_size(jp);
-    } else {
+    }
+    if (*npools == 0) {
+        free(*pools);
         *pools = xcalloc(16, sizeof(**pools));
         *npools = net_ipam_default_pools(*pools, 16);
     }

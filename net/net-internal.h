@@ -53,6 +53,14 @@ int net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t 
 int net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
                  struct bt_err **err);
 int net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err);
+/* IPv6 counterparts. Addresses are added without duplicate address
+ * detection (the IPAM hands each out once), so they are usable at once. */
+int net_addr6_add(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
+                  struct bt_err **err);
+int net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
+                  struct bt_err **err);
+int net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
+                           struct bt_err **err);
 /* MAC address of a link as "aa:bb:…" (owned), NULL when missing. */
 char *net_link_mac(struct nl_sock *sk, const char *name);
 /* Lists the prefixes of the main routing table that are not default
@@ -82,11 +90,34 @@ int net_config_load(const char *path, struct net_pool **pools, size_t *npools,
                     struct net_prefix *bip, bool *has_bip, unsigned *mtu, char ***dns,
                     struct bt_err **err);
 
+/* ---- IPAM for IPv6, pure (ipam6.c) ---- */
+struct net_pool6 {
+    struct net_prefix6 base;
+    uint8_t size;
+};
+/* Clears the host bits of a beyond len. */
+void net_in6_mask(struct in6_addr *a, uint8_t len);
+bool net_prefix6_contains(const struct net_prefix6 *p, const struct in6_addr *a);
+bool net_prefix6_overlaps(const struct net_prefix6 *a, const struct net_prefix6 *b);
+int net_ipam6_pick_subnet(const struct net_pool6 *pools, size_t npools,
+                          const struct net_prefix6 *used, size_t nused, struct net_prefix6 *out);
+/* Lowest address of subnet after the subnet-router anycast one that is
+ * neither the gateway nor one of `used`. */
+int net_ipam6_pick_addr(const struct net_prefix6 *subnet, const struct in6_addr *gateway,
+                        const struct in6_addr *used, size_t nused, struct in6_addr *out);
+/* fd00:b37::/48 in /64s. */
+size_t net_ipam6_default_pools(struct net_pool6 *out, size_t max);
+/* The IPv6 entries of default-address-pools, else the default pool. */
+int net_config_load_pools6(const char *path, struct net_pool6 **pools, size_t *npools,
+                           struct bt_err **err);
+
 /* ---- endpoints, pure (network.c) ---- */
 struct net_endpoint_plan {
     char ifname[16];    /* first ethN the namespace lacks */
     uint32_t ipv4;      /* static address after checks, or the lowest free one */
     bool default_route; /* first non-internal network of the namespace */
+    bool has_ipv6;      /* the network has IPv6 */
+    struct in6_addr ipv6;
 };
 /* Plans attaching o->container_id (netns o->netns whose nsfs inode is
  * ns_ino) to nw, given every network (endpoints of other namespaces and of

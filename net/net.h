@@ -14,7 +14,10 @@
  *   - IPAM: subnets from berth.json's default-address-pools (never
  *     overlapping host routes, `bip` or another berth network), ipam.config
  *     subnet/gateway/ip_range, static addresses, leases released on detach;
- *   - published ports: one nftables table `ip berth` whose maps, keyed by
+ *     dual-stack networks (enable_ipv6) also get an IPv6 subnet (ipam.config
+ *     or the IPv6 pools, default fd00:b37::/48 in /64s), and their
+ *     containers an IPv6 address, default route and hosts entries;
+ *   - published ports: one nftables table `inet berth` whose maps, keyed by
  *     address, protocol and port, serve every published port with a fixed
  *     set of rules; masquerade for egress, DNAT from other hosts and from the
  *     host's loopback, hairpin;
@@ -40,13 +43,16 @@
  * and net_container_teardown() once it is removed (not when it merely
  * stops: a restart keeps everything).
  *
- * The nftables rules (table `ip berth`):
+ * The nftables rules (table `inet berth`, both address families):
  *   guard (prerouting, raw): packets from a bridge to 127.0.0.0/8 are
  *            dropped (route_localnet must not open the host's loopback)
  *   prerouting/output (nat): traffic to a local address -> chain publish
  *   publish: dnat via map pub_addr (addr . proto . port), then pub_any
- *            (proto . port), both to container addr . port
- *   postrouting (nat): masquerade egress of non-internal subnets, DNATed
+ *            (proto . port), both to container addr . port; pub_addr6 and
+ *            pub_any6 likewise for IPv6. [::1] cannot be published: the
+ *            kernel drops replies to NATed IPv6 loopback connections
+ *   postrouting (nat): masquerade egress of non-internal subnets (sets
+ *            nets and nets6), DNATed
  *            traffic from 127.0.0.0/8 (route_localnet is set on bridges),
  *            and hairpin (DNATed traffic from a berth subnet to a bridge)
  *   forward (filter): traffic inside one bridge passes; traffic to or from
@@ -54,7 +60,8 @@
  *            between two berth bridges is dropped.
  *
  * Ownership: *_new / *_get / *_list return owned values released with the
- * matching *_free; `const char *` arguments are borrowed. IPv4 only. */
+ * matching *_free; `const char *` arguments are borrowed. Networks are IPv4,
+ * or dual stack with enable_ipv6. */
 #pragma once
 
 #include <stdbool.h>
@@ -62,6 +69,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <netinet/in.h>
 
 struct bt_err;
 
@@ -84,6 +92,15 @@ struct net_prefix {
 /* "10.0.0.0/24" (len required unless allow_host, then "10.0.0.1" = /32). */
 bool net_prefix_parse(const char *s, bool allow_host, struct net_prefix *out);
 bool net_addr_parse(const char *s, uint32_t *out);
+/* IPv6 prefixes; net_prefix6_fmt needs INET6_ADDRSTRLEN + 4 bytes. */
+struct net_prefix6 {
+    struct in6_addr addr;
+    uint8_t len;
+};
+bool net_prefix6_parse(const char *s, bool allow_host, struct net_prefix6 *out);
+bool net_addr6_parse(const char *s, struct in6_addr *out);
+const char *net_prefix6_fmt(const struct net_prefix6 *p, char *buf);
+const char *net_addr6_fmt(const struct in6_addr *a, char *buf);
 /* Formats into buf (at least 20 bytes): "10.0.0.0/24" or "10.0.0.1". */
 const char *net_prefix_fmt(const struct net_prefix *p, char *buf);
 const char *net_addr_fmt(uint32_t addr, char *buf);
@@ -111,7 +128,9 @@ struct net_network_opts {
     const char *driver;    /* NULL or "bridge" */
     json_t *aux_addresses; /* ipam.config[0].aux_addresses: object name -> IPv4,
                             * addresses never given to a container; may be NULL */
-    bool enable_ipv6;      /* refused: IPv6 networks are not supported */
+    bool enable_ipv6;      /* dual stack: an IPv6 subnet as well */
+    const char *subnet6;   /* IPv6 ipam.config subnet, NULL = from the IPv6 pools */
+    const char *gateway6;  /* IPv6 ipam.config gateway, NULL = first address */
 };
 
 struct net_network {
@@ -132,6 +151,9 @@ struct net_network {
     json_t *endpoints;   /* owned object: container id -> endpoint (see inspect) */
     json_t *previous;    /* owned object: container id -> address it had when its
                           * namespace vanished (offered again, not reserved) */
+    bool ipv6;           /* enable_ipv6: subnet6 and gateway6 are set */
+    struct net_prefix6 subnet6;
+    struct in6_addr gateway6;
 };
 
 /* Creates the network: state, bridge (up, gateway address, MTU) and its
@@ -160,6 +182,7 @@ struct net_endpoint_opts {
     const char *service;        /* compose service name, NULL if none */
     const char *netns;          /* path of the netns to plug (net_netns_create) */
     const char *ipv4_address;   /* static address, NULL = next free */
+    const char *ipv6_address;   /* static, IPv6 networks only; NULL = next free */
     char *const *aliases;       /* NULL-terminated, may be NULL */
     const char *hostname;       /* container's hostname, NULL = first 12 of id */
 };
@@ -173,6 +196,9 @@ struct net_endpoint {
     uint32_t ipv4;
     uint8_t prefix_len;
     uint32_t gateway; /* 0 on internal networks */
+    bool has_ipv6;    /* the network has IPv6: ipv6/prefix6_len are set */
+    struct in6_addr ipv6;
+    uint8_t prefix6_len;
 };
 void net_endpoint_done(struct net_endpoint *ep);
 
@@ -209,7 +235,8 @@ enum net_proto { NET_PROTO_TCP = 6, NET_PROTO_UDP = 17 };
  * range maps host_port..host_port_end onto container_port..container_port_end
  * (same length, or one container port for a host range). */
 struct net_port_spec {
-    char host_ip[16]; /* "" = every address */
+    char host_ip[INET6_ADDRSTRLEN]; /* "" = every address (both families when the
+                                     * container has IPv6), "::" = every IPv6 one */
     uint16_t host_port, host_port_end;
     uint16_t container_port, container_port_end;
     enum net_proto proto;
@@ -219,12 +246,15 @@ struct net_port_spec {
 int net_port_spec_parse(const char *s, struct net_port_spec *out, struct bt_err **err);
 
 struct net_port_binding {
-    char host_ip[16];
+    char host_ip[INET6_ADDRSTRLEN]; /* "" = every IPv4 address, "::" = every IPv6 one */
     uint16_t host_port;
     uint16_t container_port;
     enum net_proto proto;
-    uint32_t container_ip;
+    uint32_t container_ip;         /* IPv4 bindings */
+    struct in6_addr container_ip6; /* IPv6 bindings (host_ip has a ':') */
 };
+/* An IPv6 binding: host_ip is an IPv6 address or "::". */
+bool net_port_binding_is_v6(const struct net_port_binding *b);
 
 struct net_port_set {
     struct net_port_binding *bindings;
@@ -251,8 +281,8 @@ struct net_port_set *net_ports_list(struct net_ctx *ctx, const char *container_i
                                     struct bt_err **err);
 /* The bound sockets, borrowed; *n set. Pass them to the monitor. */
 const int *net_port_set_fds(const struct net_port_set *set, size_t *n);
-/* "0.0.0.0:8080->80/tcp", as `ps` shows a binding; buf of 48 bytes is
- * enough. */
+/* "0.0.0.0:8080->80/tcp" or "[::]:8080->80/tcp", as `ps` shows a
+ * binding; buf of 80 bytes is enough. */
 const char *net_port_binding_fmt(const struct net_port_binding *b, char *buf, size_t size);
 /* Closes the sockets (if still owned) and frees. */
 struct net_port_set *net_port_set_free(struct net_port_set *set);
@@ -279,6 +309,7 @@ char *net_resolv_conf_path(struct net_ctx *ctx, const char *container_id);
 struct net_attach_spec {
     const char *network;      /* name or id */
     const char *ipv4_address; /* static, or NULL */
+    const char *ipv6_address; /* static, or NULL */
     char *const *aliases;     /* per-network aliases, may be NULL */
 };
 

@@ -83,6 +83,57 @@ opt_str(json_t *opts, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The IPv6 half of a dual-stack network: ipam.config's IPv6 subnet and
+ * gateway, or the first free subnet of the IPv6 pools. */
+static int
+plan_ipv6(struct net_ctx *ctx, const struct net_network_opts *opts, struct net_network *nw,
+          struct net_network **all, size_t nall, struct bt_err **err)
+{
+    char buf[INET6_ADDRSTRLEN + 4];
+    nw->ipv6 = true;
+    if (opts->subnet6) {
+        if (!net_prefix6_parse(opts->subnet6, false, &nw->subnet6) || nw->subnet6.len > 124)
+            return bt_err_set(err, EINVAL, "invalid subnet '%s': expected an IPv6 CIDR up to /124",
+                              opts->subnet6);
+        struct in6_addr masked = nw->subnet6.addr;
+        net_in6_mask(&masked, nw->subnet6.len);
+        if (memcmp(&masked, &nw->subnet6.addr, sizeof(masked)) != 0)
+            return bt_err_set(err, EINVAL, "invalid subnet '%s': host bits are set", opts->subnet6);
+        for (size_t i = 0; i < nall; i++) {
+            if (all[i]->ipv6 && net_prefix6_overlaps(&nw->subnet6, &all[i]->subnet6))
+                return bt_err_set(err, EEXIST, "subnet %s overlaps network %s (%s)", opts->subnet6,
+                                  all[i]->name, net_prefix6_fmt(&all[i]->subnet6, buf));
+        }
+    } else {
+        _cleanup_free_ struct net_pool6 *pools = NULL;
+        size_t npools = 0;
+        if (net_config_load_pools6(ctx->config, &pools, &npools, err) < 0)
+            return bt_err_ret(err);
+        _cleanup_free_ struct net_prefix6 *used = xcalloc(nall + 1, sizeof(*used));
+        size_t nused = 0;
+        for (size_t i = 0; i < nall; i++) {
+            if (all[i]->ipv6)
+                used[nused++] = all[i]->subnet6;
+        }
+        if (net_ipam6_pick_subnet(pools, npools, used, nused, &nw->subnet6) < 0)
+            return bt_err_set(err, ENOSPC,
+                              "all predefined IPv6 address pools have been fully subnetted (see "
+                              "default-address-pools in berth.json)");
+    }
+    if (opts->gateway6) {
+        if (!net_addr6_parse(opts->gateway6, &nw->gateway6) ||
+            !net_prefix6_contains(&nw->subnet6, &nw->gateway6))
+            return bt_err_set(err, EINVAL, "gateway '%s' is not an address of subnet %s",
+                              opts->gateway6, net_prefix6_fmt(&nw->subnet6, buf));
+    } else {
+        struct in6_addr none = IN6ADDR_ANY_INIT;
+        if (net_ipam6_pick_addr(&nw->subnet6, &none, NULL, 0, &nw->gateway6) < 0)
+            return bt_err_set(err, ENOSPC, "subnet %s has no room for a gateway",
+                              net_prefix6_fmt(&nw->subnet6, buf));
+    }
+    return 0;
+}
+
 /* Validates opts and fills a network (no side effects). `all` are the
  * existing networks. */
 static struct net_network *
@@ -107,9 +158,8 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
             return NULL;
         }
     }
-    if (opts->enable_ipv6) {
-        bt_err_set(err, EOPNOTSUPP, "network %s: enable_ipv6 is not supported (IPv4 only)",
-                   opts->name);
+    if (!opts->enable_ipv6 && (opts->subnet6 || opts->gateway6)) {
+        bt_err_set(err, EINVAL, "network %s: an IPv6 subnet needs enable_ipv6: true", opts->name);
         return NULL;
     }
     if (opts->aux_addresses && !json_is_object(opts->aux_addresses)) {
@@ -262,6 +312,8 @@ network_plan(struct net_ctx *ctx, const struct net_network_opts *opts, struct ne
         char s[20];
         json_object_set_new(nw->aux, aux_name, json_string(net_addr_fmt(a, s)));
     }
+    if (opts->enable_ipv6 && plan_ipv6(ctx, opts, nw, all, nall, err) < 0)
+        return NULL;
     return TAKE_PTR(nw);
 }
 
@@ -293,6 +345,14 @@ network_apply(struct net_ctx *ctx, const struct net_network *nw, bool *created_b
     r = write_sysctl(rl, "1", err);
     if (r == 0 && !nw->internal)
         r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err);
+    if (r == 0 && nw->ipv6) {
+        _cleanup_free_ char *dis = xasprintf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", nw->bridge);
+        r = write_sysctl(dis, "0", err);
+        if (r == 0)
+            r = net_addr6_add(sk, nw->bridge, &nw->gateway6, nw->subnet6.len, err);
+        if (r == 0 && !nw->internal)
+            r = write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1", err);
+    }
     if (r == 0)
         r = net_nft_network_add(ctx, nw, err);
     return r;
@@ -407,6 +467,8 @@ net_network_remove(struct net_ctx *ctx, const char *ref, struct bt_err **err)
             r = net_link_delete(sk, nw->bridge, err);
         else if (r == 0)
             r = net_addr_del(sk, nw->bridge, nw->gateway, nw->subnet.len, err);
+        if (r == 0 && nw->bridge_adopted && nw->ipv6)
+            r = net_addr6_del(sk, nw->bridge, &nw->gateway6, nw->subnet6.len, err);
         if (r == 0)
             r = net_nft_network_del(ctx, nw, err);
         if (r == 0) {
@@ -436,26 +498,35 @@ net_network_to_json(const struct net_network *nw)
         json_object_set_new(cfg, "IPRange", json_string(net_prefix_fmt(&nw->ip_range, range)));
     if (json_object_size(nw->aux) > 0)
         json_object_set(cfg, "AuxiliaryAddresses", nw->aux);
+    json_t *cfgs = json_array();
+    json_array_append_new(cfgs, cfg);
+    if (nw->ipv6) {
+        char sub6[INET6_ADDRSTRLEN + 4], gw6[INET6_ADDRSTRLEN];
+        json_array_append_new(cfgs,
+                              json_pack("{s:s, s:s}", "Subnet", net_prefix6_fmt(&nw->subnet6, sub6),
+                                        "Gateway", net_addr6_fmt(&nw->gateway6, gw6)));
+    }
     json_t *containers = json_object();
     const char *cid;
     json_t *ep;
     json_object_foreach (nw->endpoints, cid, ep) {
-        json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name",
-                              bt_json_str(ep, "name") ? bt_json_str(ep, "name") : "", "EndpointID",
-                              bt_json_str(ep, "host_ifname") ?: "", "MacAddress",
-                              bt_json_str(ep, "mac") ?: "", "IPv4Address",
-                              bt_json_str(ep, "ipv4") ?: "", "IPv6Address", "");
+        json_t *c =
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name",
+                      bt_json_str(ep, "name") ? bt_json_str(ep, "name") : "", "EndpointID",
+                      bt_json_str(ep, "host_ifname") ?: "", "MacAddress",
+                      bt_json_str(ep, "mac") ?: "", "IPv4Address", bt_json_str(ep, "ipv4") ?: "",
+                      "IPv6Address", bt_json_str(ep, "ipv6") ?: "");
         json_t *aliases = json_object_get(ep, "aliases");
         json_object_set_new(c, "Aliases", aliases ? json_deep_copy(aliases) : json_array());
         json_object_set_new(containers, cid, c);
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:[o]}, s:b, s:b, s:o, s:O, "
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:o}, s:b, s:b, s:o, s:O, "
                      "s:O, s:s}",
                      "Name", nw->name, "Id", nw->id, "Created", nw->created, "Scope", "local",
-                     "Driver", nw->driver, "EnableIPv6", 0, "IPAM", "Driver", "default", "Options",
-                     "Config", cfg, "Internal", nw->internal, "Attachable", 0, "Containers",
-                     containers, "Options", nw->options, "Labels", nw->labels, "Bridge",
-                     nw->bridge);
+                     "Driver", nw->driver, "EnableIPv6", nw->ipv6, "IPAM", "Driver", "default",
+                     "Options", "Config", cfgs, "Internal", nw->internal, "Attachable", 0,
+                     "Containers", containers, "Options", nw->options, "Labels", nw->labels,
+                     "Bridge", nw->bridge);
 }
 
 /* ---- endpoints ---- */
@@ -538,6 +609,49 @@ pick_address(const struct net_network *nw, const char *wanted, uint32_t *out, st
     return 0;
 }
 
+/* The IPv6 address: the static one after checks, or the lowest free one. */
+static int
+pick_address6(const struct net_network *nw, const char *wanted, struct in6_addr *out,
+              struct bt_err **err)
+{
+    size_t n = 0;
+    _cleanup_free_ struct in6_addr *used =
+        xcalloc(json_object_size(nw->endpoints) + 1, sizeof(*used));
+    const char *cid;
+    json_t *ep;
+    json_object_foreach (nw->endpoints, cid, ep) {
+        struct net_prefix6 p;
+        if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p))
+            used[n++] = p.addr;
+    }
+    char buf[INET6_ADDRSTRLEN + 4];
+    if (wanted) {
+        struct in6_addr a, net = nw->subnet6.addr;
+        if (!net_addr6_parse(wanted, &a))
+            return bt_err_set(err, EINVAL, "invalid IPv6 address '%s'", wanted);
+        net_in6_mask(&net, nw->subnet6.len);
+        if (!net_prefix6_contains(&nw->subnet6, &a) || memcmp(&a, &net, sizeof(a)) == 0)
+            return bt_err_set(err, EINVAL, "address %s is not a host address of subnet %s", wanted,
+                              net_prefix6_fmt(&nw->subnet6, buf));
+        if (memcmp(&a, &nw->gateway6, sizeof(a)) == 0)
+            return bt_err_set(err, EADDRINUSE, "address %s is the gateway of network %s", wanted,
+                              nw->name);
+        json_object_foreach (nw->endpoints, cid, ep) {
+            struct net_prefix6 p;
+            if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p) &&
+                memcmp(&p.addr, &a, sizeof(a)) == 0)
+                return bt_err_set(err, EADDRINUSE, "address %s is already in use by %s", wanted,
+                                  bt_json_str(ep, "name") ?: cid);
+        }
+        *out = a;
+        return 0;
+    }
+    if (net_ipam6_pick_addr(&nw->subnet6, &nw->gateway6, used, n, out) < 0)
+        return bt_err_set(err, ENOSPC, "no free IPv6 address left in %s of network %s",
+                          net_prefix6_fmt(&nw->subnet6, buf), nw->name);
+    return 0;
+}
+
 int
 net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_network *nw,
                   const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
@@ -570,6 +684,16 @@ net_endpoint_plan(struct net_network *const *all, size_t n, const struct net_net
             break;
     }
     out->default_route = !nw->internal && !has_default;
+    if (nw->ipv6) {
+        int r = pick_address6(nw, o->ipv6_address, &out->ipv6, err);
+        if (r < 0)
+            return r;
+        out->has_ipv6 = true;
+    } else if (o->ipv6_address) {
+        return bt_err_set(err, EINVAL,
+                          "ipv6_address %s: network %s has no IPv6 (set enable_ipv6: true)",
+                          o->ipv6_address, nw->name);
+    }
     if (!o->ipv4_address && prefer && net_prefix_contains(&nw->ip_range, prefer)) {
         char a[20];
         struct bt_err *taken = NULL;
@@ -594,7 +718,8 @@ delete_veth(const char *name)
 
 static int
 plug(const struct net_network *nw, const char *netns, const char *host_if, const char *ifname,
-     uint32_t addr, bool default_route, char **mac, struct bt_err **err)
+     uint32_t addr, const struct in6_addr *addr6, bool default_route, char **mac,
+     struct bt_err **err)
 {
     {
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
@@ -612,6 +737,10 @@ plug(const struct net_network *nw, const char *netns, const char *host_if, const
         r = net_link_set_up(in, ifname, err);
     if (r == 0 && default_route)
         r = net_route_add_default(in, ifname, nw->gateway, err);
+    if (r == 0 && addr6)
+        r = net_addr6_add(in, ifname, addr6, nw->subnet6.len, err);
+    if (r == 0 && addr6 && default_route)
+        r = net_route6_add_default(in, ifname, &nw->gateway6, err);
     if (r == 0)
         *mac = net_link_mac(in, ifname);
     if (r < 0)
@@ -668,7 +797,8 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     _cleanup_free_ char *rnd = net_random_hex(4);
     _cleanup_free_ char *host_if = xasprintf("veth%.7s", rnd);
     _cleanup_free_ char *mac = NULL;
-    r = plug(nw, o->netns, host_if, ifname, addr, default_route, &mac, err);
+    r = plug(nw, o->netns, host_if, ifname, addr, plan.has_ipv6 ? &plan.ipv6 : NULL, default_route,
+             &mac, err);
     if (r < 0)
         return r;
 
@@ -681,6 +811,12 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
                            o->container_name ? o->container_name : "", "ifname", ifname,
                            "host_ifname", host_if, "mac", mac ? mac : "", "ipv4", cidr, "netns",
                            o->netns, "aliases", aliases, "default_route", default_route);
+    if (plan.has_ipv6) {
+        char a6[INET6_ADDRSTRLEN];
+        _cleanup_free_ char *cidr6 =
+            xasprintf("%s/%u", net_addr6_fmt(&plan.ipv6, a6), nw->subnet6.len);
+        json_object_set_new(ep, "ipv6", json_string(cidr6));
+    }
     if (o->service)
         json_object_set_new(ep, "service", json_string(o->service));
     if (o->hostname)
@@ -706,6 +842,9 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
         out->ipv4 = addr;
         out->prefix_len = nw->subnet.len;
         out->gateway = nw->internal ? 0 : nw->gateway;
+        out->has_ipv6 = plan.has_ipv6;
+        out->ipv6 = plan.ipv6;
+        out->prefix6_len = plan.has_ipv6 ? nw->subnet6.len : 0;
     }
     return 0;
 }

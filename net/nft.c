@@ -1,13 +1,15 @@
-/* Published ports and NAT with libnftables: one `ip berth` table.
+/* Published ports and NAT with libnftables: one `inet berth` table, for
+ * IPv4 and IPv6 alike.
  *
- * Every published port is an element of one of two maps, so the rule set is
- * fixed whatever the number of ports:
+ * Every published port is an element of one of four maps, so the rule set
+ * is fixed whatever the number of ports:
  *   pub_addr  host address . protocol . port -> container address . port
  *   pub_any   protocol . port                -> container address . port
+ *   pub_addr6, pub_any6: the same for IPv6
  * consulted for traffic to a local address, arriving from outside
  * (prerouting) or made on the host itself (output, including loopback).
  * Sets name the networks: `nets` (subnets of non-internal networks, for
- * masquerade and hairpin), `bridges` (every berth bridge) and `internal`
+ * masquerade and hairpin; `nets6` for IPv6), `bridges` (every berth bridge) and `internal`
  * (bridges whose traffic must not be forwarded) and `same` (bridge . bridge,
  * traffic inside one network, which the forward hook sees when br_netfilter
  * is loaded and which is always allowed). */
@@ -19,10 +21,13 @@
 #include "net/net-internal.h"
 
 static const char table_def[] =
-    "table ip berth {\n"
+    "table inet berth {\n"
     "  map pub_addr { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
     "  map pub_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+    "  map pub_addr6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }\n"
+    "  map pub_any6 { type inet_proto . inet_service : ipv6_addr . inet_service; }\n"
     "  set nets { type ipv4_addr; flags interval; }\n"
+    "  set nets6 { type ipv6_addr; flags interval; }\n"
     "  set bridges { type ifname; }\n"
     "  set internal { type ifname; }\n"
     "  set same { type ifname . ifname; }\n"
@@ -43,17 +48,23 @@ static const char table_def[] =
     "    fib daddr type local goto publish\n"
     "  }\n"
     "  chain publish {\n"
-    "    dnat ip to ip daddr . meta l4proto . th dport map @pub_addr\n"
-    "    dnat ip to meta l4proto . th dport map @pub_any\n"
+    "    meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @pub_addr\n"
+    "    meta nfproto ipv4 dnat ip to meta l4proto . th dport map @pub_any\n"
+    "    meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport map @pub_addr6\n"
+    "    meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @pub_any6\n"
     "  }\n"
     "  chain postrouting {\n"
     "    type nat hook postrouting priority srcnat; policy accept;\n"
     /* egress of non-internal networks */
     "    ip saddr @nets oifname != @bridges masquerade\n"
-    /* the host's loopback reaching a published port (route_localnet) */
+    "    ip6 saddr @nets6 oifname != @bridges masquerade\n"
+    /* the host's loopback reaching a published port (route_localnet; IPv6
+     * needs no switch, but ::1 must not reach the container as source) */
     "    ct status dnat ip saddr 127.0.0.0/8 masquerade\n"
+    "    ct status dnat ip6 saddr ::1 masquerade\n"
     /* hairpin: a container reaching a published port of its own network */
     "    ct status dnat oifname @bridges ip saddr @nets masquerade\n"
+    "    ct status dnat oifname @bridges ip6 saddr @nets6 masquerade\n"
     "  }\n"
     "  chain forward {\n"
     "    type filter hook forward priority filter; policy accept;\n"
@@ -126,7 +137,7 @@ int
 net_nft_ensure(struct net_ctx *ctx, struct bt_err **err)
 {
     /* Listing a chain of two rules is cheap; the table with its maps is not. */
-    if (run(ctx, "list chain ip berth publish", false, NULL) == 0)
+    if (run(ctx, "list chain inet berth publish", false, NULL) == 0)
         return 0;
     return run(ctx, table_def, false, err);
 }
@@ -134,7 +145,7 @@ net_nft_ensure(struct net_ctx *ctx, struct bt_err **err)
 int
 net_nft_remove_table(struct net_ctx *ctx, struct bt_err **err)
 {
-    return run(ctx, "delete table ip berth", true, err);
+    return run(ctx, "delete table inet berth", true, err);
 }
 
 int
@@ -146,15 +157,22 @@ net_nft_network_add(struct net_ctx *ctx, const struct net_network *nw, struct bt
     char sub[20];
     _cleanup_free_ char *cmd =
         nw->internal
-            ? xasprintf("add element ip berth bridges { \"%s\" }\n"
-                        "add element ip berth same { \"%s\" . \"%s\" }\n"
-                        "add element ip berth internal { \"%s\" }\n",
+            ? xasprintf("add element inet berth bridges { \"%s\" }\n"
+                        "add element inet berth same { \"%s\" . \"%s\" }\n"
+                        "add element inet berth internal { \"%s\" }\n",
                         nw->bridge, nw->bridge, nw->bridge, nw->bridge)
-            : xasprintf("add element ip berth bridges { \"%s\" }\n"
-                        "add element ip berth same { \"%s\" . \"%s\" }\n"
-                        "add element ip berth nets { %s }\n",
+            : xasprintf("add element inet berth bridges { \"%s\" }\n"
+                        "add element inet berth same { \"%s\" . \"%s\" }\n"
+                        "add element inet berth nets { %s }\n",
                         nw->bridge, nw->bridge, nw->bridge, net_prefix_fmt(&nw->subnet, sub));
-    return run(ctx, cmd, false, err);
+    r = run(ctx, cmd, false, err);
+    if (r == 0 && nw->ipv6 && !nw->internal) {
+        char sub6[INET6_ADDRSTRLEN + 4];
+        _cleanup_free_ char *c6 =
+            xasprintf("add element inet berth nets6 { %s }\n", net_prefix6_fmt(&nw->subnet6, sub6));
+        r = run(ctx, c6, false, err);
+    }
+    return r;
 }
 
 int
@@ -163,45 +181,63 @@ net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struct bt
     char sub[20];
     /* One command per element, so that one already gone does not keep the
      * others. */
-    _cleanup_free_ char *c1 = xasprintf("delete element ip berth bridges { \"%s\" }", nw->bridge);
+    _cleanup_free_ char *c1 = xasprintf("delete element inet berth bridges { \"%s\" }", nw->bridge);
     _cleanup_free_ char *c2 =
         nw->internal
-            ? xasprintf("delete element ip berth internal { \"%s\" }", nw->bridge)
-            : xasprintf("delete element ip berth nets { %s }", net_prefix_fmt(&nw->subnet, sub));
+            ? xasprintf("delete element inet berth internal { \"%s\" }", nw->bridge)
+            : xasprintf("delete element inet berth nets { %s }", net_prefix_fmt(&nw->subnet, sub));
     _cleanup_free_ char *c3 =
-        xasprintf("delete element ip berth same { \"%s\" . \"%s\" }", nw->bridge, nw->bridge);
+        xasprintf("delete element inet berth same { \"%s\" . \"%s\" }", nw->bridge, nw->bridge);
     int r = run(ctx, c1, true, err);
     if (r == 0)
         r = run(ctx, c2, true, err);
     if (r == 0)
         r = run(ctx, c3, true, err);
+    if (r == 0 && nw->ipv6 && !nw->internal) {
+        char sub6[INET6_ADDRSTRLEN + 4];
+        _cleanup_free_ char *c4 = xasprintf("delete element inet berth nets6 { %s }",
+                                            net_prefix6_fmt(&nw->subnet6, sub6));
+        r = run(ctx, c4, true, err);
+    }
     return r;
 }
 
 static void
 port_elem(struct bt_buf *b, const struct net_port_binding *pb, bool with_data)
 {
-    char cip[20];
+    char cip[INET6_ADDRSTRLEN];
     const char *proto = pb->proto == NET_PROTO_UDP ? "udp" : "tcp";
-    if (pb->host_ip[0])
+    if (pb->host_ip[0] && strcmp(pb->host_ip, "::") != 0)
         bt_buf_printf(b, "%s . ", pb->host_ip);
     bt_buf_printf(b, "%s . %u", proto, pb->host_port);
     if (with_data)
-        bt_buf_printf(b, " : %s . %u", net_addr_fmt(pb->container_ip, cip), pb->container_port);
+        bt_buf_printf(b, " : %s . %u",
+                      net_port_binding_is_v6(pb) ? net_addr6_fmt(&pb->container_ip6, cip)
+                                                 : net_addr_fmt(pb->container_ip, cip),
+                      pb->container_port);
+}
+
+/* Which map holds a binding: 0 pub_addr, 1 pub_any, 2 pub_addr6, 3 pub_any6. */
+static int
+port_map(const struct net_port_binding *pb)
+{
+    if (net_port_binding_is_v6(pb))
+        return strcmp(pb->host_ip, "::") == 0 ? 3 : 2;
+    return pb->host_ip[0] ? 0 : 1;
 }
 
 static char *
 ports_cmd(const struct net_port_binding *v, size_t n, bool add)
 {
     struct bt_buf b = {0};
-    for (int any = 0; any < 2; any++) {
+    static const char *const maps[] = {"pub_addr", "pub_any", "pub_addr6", "pub_any6"};
+    for (int m = 0; m < 4; m++) {
         bool first = true;
         for (size_t i = 0; i < n; i++) {
-            if ((v[i].host_ip[0] == '\0') != (any == 1))
+            if (port_map(&v[i]) != m)
                 continue;
             if (first)
-                bt_buf_printf(&b, "%s element ip berth %s { ", add ? "add" : "delete",
-                              any ? "pub_any" : "pub_addr");
+                bt_buf_printf(&b, "%s element inet berth %s { ", add ? "add" : "delete", maps[m]);
             else
                 bt_buf_puts(&b, ", ");
             first = false;

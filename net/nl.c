@@ -450,3 +450,97 @@ net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct b
     *n = w.n;
     return 0;
 }
+
+static struct nl_addr *
+nladdr_v6(const struct in6_addr *addr, uint8_t len)
+{
+    struct nl_addr *a = nl_addr_build(AF_INET6, addr, sizeof(*addr));
+    if (!a) {
+        fprintf(stderr, "berth: out of memory\n");
+        abort();
+    }
+    nl_addr_set_prefixlen(a, len);
+    return a;
+}
+
+int
+net_addr6_add(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
+              struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
+    if (!link)
+        return bt_err_ret(err);
+    _cleanup_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
+    _cleanup_nladdr_ struct nl_addr *local = nladdr_v6(addr, len);
+    rtnl_addr_set_ifindex(ra, rtnl_link_get_ifindex(link));
+    rtnl_addr_set_family(ra, AF_INET6);
+    /* Without NODAD the address stays tentative for a second or more and
+     * nothing can bind or route through it. */
+    rtnl_addr_set_flags(ra, IFA_F_NODAD);
+    int r = rtnl_addr_set_local(ra, local);
+    if (r == 0)
+        r = rtnl_addr_add(sk, ra, NLM_F_REPLACE);
+    if (r < 0) {
+        char buf[INET6_ADDRSTRLEN];
+        return net_nl_err(err, r, "add address %s/%u to '%s'", net_addr6_fmt(addr, buf), len,
+                          ifname);
+    }
+    return 0;
+}
+
+int
+net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
+              struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = NULL;
+    int r = rtnl_link_get_kernel(sk, 0, ifname, &link);
+    if (r == -NLE_NODEV || r == -NLE_OBJ_NOTFOUND)
+        return 0;
+    if (r < 0)
+        return net_nl_err(err, r, "link '%s'", ifname);
+    _cleanup_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
+    _cleanup_nladdr_ struct nl_addr *local = nladdr_v6(addr, len);
+    rtnl_addr_set_ifindex(ra, rtnl_link_get_ifindex(link));
+    rtnl_addr_set_family(ra, AF_INET6);
+    r = rtnl_addr_set_local(ra, local);
+    if (r == 0)
+        r = rtnl_addr_delete(sk, ra, 0);
+    if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND) {
+        char buf[INET6_ADDRSTRLEN];
+        return net_nl_err(err, r, "remove address %s/%u from '%s'", net_addr6_fmt(addr, buf), len,
+                          ifname);
+    }
+    return 0;
+}
+
+int
+net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
+                       struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
+    if (!link)
+        return bt_err_ret(err);
+    _cleanup_route_ struct rtnl_route *route = rtnl_route_alloc();
+    struct in6_addr any = IN6ADDR_ANY_INIT;
+    _cleanup_nladdr_ struct nl_addr *dst = nladdr_v6(&any, 0);
+    _cleanup_nladdr_ struct nl_addr *via = nladdr_v6(gw, 128);
+    rtnl_route_set_family(route, AF_INET6);
+    rtnl_route_set_table(route, RT_TABLE_MAIN);
+    rtnl_route_set_protocol(route, RTPROT_BOOT);
+    rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+    rtnl_route_set_type(route, RTN_UNICAST);
+    int r = rtnl_route_set_dst(route, dst);
+    if (r == 0) {
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(link));
+        rtnl_route_nh_set_gateway(nh, via);
+        rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
+        r = rtnl_route_add(sk, route, NLM_F_EXCL);
+    }
+    if (r < 0) {
+        char buf[INET6_ADDRSTRLEN];
+        return net_nl_err(err, r, "add IPv6 default route via %s dev '%s'", net_addr6_fmt(gw, buf),
+                          ifname);
+    }
+    return 0;
+}

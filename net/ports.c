@@ -54,8 +54,40 @@ net_port_spec_parse(const char *s, struct net_port_spec *out, struct bt_err **er
             return bt_err_set(err, EINVAL, "invalid port '%s': protocol must be tcp or udp", s);
     }
     char *rest = spec;
-    if (rest[0] == '[')
-        return bt_err_set(err, EAFNOSUPPORT, "invalid port '%s': IPv6 is not enabled", s);
+    if (rest[0] == '[') {
+        /* [IPV6]:HOST_PORT:CONTAINER_PORT or [IPV6]::CONTAINER_PORT */
+        char *close = strchr(rest, ']');
+        if (!close || close[1] != ':')
+            return bt_err_set(err, EINVAL, "invalid port '%s': expected [IPV6]:HOST:CONTAINER", s);
+        *close = '\0';
+        struct in6_addr a6;
+        if (!net_addr6_parse(rest + 1, &a6))
+            return bt_err_set(err, EINVAL, "invalid port '%s': bad host address '%s'", s, rest + 1);
+        net_addr6_fmt(&a6, out->host_ip);
+        rest = close + 2;
+        char *c = strrchr(rest, ':');
+        if (!c)
+            return bt_err_set(err, EINVAL, "invalid port '%s': expected [IPV6]:HOST:CONTAINER", s);
+        *c = '\0';
+        const char *cport = c + 1;
+        if (!parse_range(cport, strlen(cport), &out->container_port, &out->container_port_end) ||
+            out->container_port == 0)
+            return bt_err_set(err, EINVAL, "invalid port '%s': bad container port", s);
+        if (strchr(rest, ':'))
+            return bt_err_set(err, EINVAL, "invalid port '%s': bad host port", s);
+        if (*rest) {
+            if (!parse_range(rest, strlen(rest), &out->host_port, &out->host_port_end))
+                return bt_err_set(err, EINVAL, "invalid port '%s': bad host port", s);
+            unsigned hn = out->host_port_end - out->host_port;
+            unsigned cn = out->container_port_end - out->container_port;
+            if (cn != 0 && hn != cn)
+                return bt_err_set(err, EINVAL,
+                                  "invalid port '%s': host and container port ranges differ in "
+                                  "size",
+                                  s);
+        }
+        return 0;
+    }
     char *c1 = strrchr(rest, ':');
     const char *cport = c1 ? c1 + 1 : rest;
     if (!parse_range(cport, strlen(cport), &out->container_port, &out->container_port_end) ||
@@ -70,10 +102,8 @@ net_port_spec_parse(const char *s, struct net_port_spec *out, struct bt_err **er
         *c2 = '\0';
         uint32_t a;
         if (strchr(rest, ':'))
-            return bt_err_set(err, EAFNOSUPPORT,
-                              "invalid port '%s': IPv6 addresses go in brackets, and IPv6 is not "
-                              "enabled",
-                              s);
+            return bt_err_set(
+                err, EINVAL, "invalid port '%s': IPv6 addresses go in brackets ([::1]:8080:80)", s);
         if (*rest && !net_addr_parse(rest, &a))
             return bt_err_set(err, EINVAL, "invalid port '%s': bad host address '%s'", s, rest);
         if (*rest && a != 0)
@@ -133,6 +163,24 @@ proto_name(enum net_proto p)
     return p == NET_PROTO_UDP ? "udp" : "tcp";
 }
 
+bool
+net_port_binding_is_v6(const struct net_port_binding *b)
+{
+    return strchr(b->host_ip, ':') != NULL;
+}
+
+/* The host address a user reads: 0.0.0.0, 127.0.0.1, [::], [::1]. */
+static const char *
+shown_ip(const char *host_ip, char *buf, size_t size)
+{
+    if (!host_ip[0])
+        return "0.0.0.0";
+    if (!strchr(host_ip, ':'))
+        return host_ip;
+    snprintf(buf, size, "[%s]", host_ip);
+    return buf;
+}
+
 static bool
 binding_from_json(json_t *e, struct net_port_binding *b)
 {
@@ -142,9 +190,12 @@ binding_from_json(json_t *e, struct net_port_binding *b)
     json_int_t hp = json_integer_value(json_object_get(e, "host_port"));
     json_int_t cp = json_integer_value(json_object_get(e, "container_port"));
     if (!ip || strlen(ip) >= sizeof(b->host_ip) || !cip || !proto || hp <= 0 || hp > 65535 ||
-        cp <= 0 || cp > 65535 || !net_addr_parse(cip, &b->container_ip))
+        cp <= 0 || cp > 65535)
         return false;
     strcpy(b->host_ip, ip);
+    if (net_port_binding_is_v6(b) ? !net_addr6_parse(cip, &b->container_ip6)
+                                  : !net_addr_parse(cip, &b->container_ip))
+        return false;
     b->host_port = (uint16_t)hp;
     b->container_port = (uint16_t)cp;
     b->proto = strcmp(proto, "udp") == 0 ? NET_PROTO_UDP : NET_PROTO_TCP;
@@ -154,17 +205,25 @@ binding_from_json(json_t *e, struct net_port_binding *b)
 static json_t *
 binding_to_json(const struct net_port_binding *b, const char *cid, const char *cname)
 {
-    char cip[20];
+    char cip[INET6_ADDRSTRLEN];
     return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "container_id", cid, "container_name",
                      cname ? cname : "", "host_ip", b->host_ip, "host_port",
                      (json_int_t)b->host_port, "container_port", (json_int_t)b->container_port,
                      "proto", proto_name(b->proto), "container_ip",
-                     net_addr_fmt(b->container_ip, cip));
+                     net_port_binding_is_v6(b) ? net_addr6_fmt(&b->container_ip6, cip)
+                                               : net_addr_fmt(b->container_ip, cip));
 }
 
+/* Two bindings share a socket address: same family, and one of them is
+ * that family's wildcard or both name one address. */
 static bool
 same_socket(const char *ip_a, const char *ip_b)
 {
+    bool v6a = strchr(ip_a, ':') != NULL, v6b = strchr(ip_b, ':') != NULL;
+    if (v6a != v6b)
+        return false;
+    if (v6a)
+        return strcmp(ip_a, "::") == 0 || strcmp(ip_b, "::") == 0 || strcmp(ip_a, ip_b) == 0;
     return !ip_a[0] || !ip_b[0] || strcmp(ip_a, ip_b) == 0;
 }
 
@@ -210,24 +269,46 @@ set_push(struct net_port_set *set, const struct net_port_binding *b, int fd)
 static int
 bind_port(const char *host_ip, uint16_t port, enum net_proto proto, uint16_t *bound)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    if (host_ip[0] && inet_pton(AF_INET, host_ip, &sa.sin_addr) != 1)
-        return -EINVAL;
-    int fd = socket(AF_INET, (proto == NET_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    bool v6 = strchr(host_ip, ':') != NULL;
+    union {
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } sa = {0};
+    if (v6) {
+        sa.in6.sin6_family = AF_INET6;
+        sa.in6.sin6_port = htons(port);
+        if (inet_pton(AF_INET6, host_ip, &sa.in6.sin6_addr) != 1)
+            return -EINVAL;
+    } else {
+        sa.in.sin_family = AF_INET;
+        sa.in.sin_port = htons(port);
+        if (host_ip[0] && inet_pton(AF_INET, host_ip, &sa.in.sin_addr) != 1)
+            return -EINVAL;
+    }
+    int fd = socket(v6 ? AF_INET6 : AF_INET,
+                    (proto == NET_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    /* [::] reserves the IPv6 port only; 0.0.0.0 has its own socket. */
+    int one = 1;
+    if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
         int e = errno;
         close(fd);
         return -e;
     }
-    socklen_t len = sizeof(sa);
+    socklen_t salen = v6 ? sizeof(sa.in6) : sizeof(sa.in);
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    socklen_t len = salen;
     if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
         int e = errno;
         close(fd);
         return -e;
     }
-    *bound = ntohs(sa.sin_port);
+    *bound = ntohs(v6 ? sa.in6.sin6_port : sa.in.sin_port);
     return fd;
 }
 
@@ -272,9 +353,10 @@ reserve_ephemeral(json_t *reg, struct net_port_binding *b, int *fd_out, struct b
     }
     for (size_t i = 0; i < nstale; i++)
         close(stale[i]);
+    char buf[INET6_ADDRSTRLEN + 2];
     if (r < 0)
         return bt_err_errno(err, -r, "Bind for %s:0/%s failed",
-                            b->host_ip[0] ? b->host_ip : "0.0.0.0", proto_name(b->proto));
+                            shown_ip(b->host_ip, buf, sizeof(buf)), proto_name(b->proto));
     return 0;
 }
 
@@ -286,7 +368,8 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
 {
     if (first == 0)
         return reserve_ephemeral(reg, b, fd_out, err);
-    const char *shown_ip = b->host_ip[0] ? b->host_ip : "0.0.0.0";
+    char buf[INET6_ADDRSTRLEN + 2];
+    const char *shown = shown_ip(b->host_ip, buf, sizeof(buf));
     const char *proto = proto_name(b->proto);
     const char *holder = NULL;
     int r = -EADDRINUSE;
@@ -305,26 +388,29 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
             return 0;
         }
         if (r != -EADDRINUSE)
-            return bt_err_errno(err, -r, "Bind for %s:%u/%s failed", shown_ip, p, proto);
+            return bt_err_errno(err, -r, "Bind for %s:%u/%s failed", shown, p, proto);
     }
     if (first == last && holder)
         return bt_err_set(err, EADDRINUSE,
                           "Bind for %s:%u/%s failed: port is already allocated by container %s",
-                          shown_ip, first, proto, holder);
+                          shown, first, proto, holder);
     if (first == last)
         return bt_err_set(err, EADDRINUSE,
                           "Bind for %s:%u/%s failed: port is already in use by another process",
-                          shown_ip, first, proto);
-    return bt_err_set(err, EADDRINUSE, "Bind for %s:%u-%u/%s failed: every port is taken", shown_ip,
+                          shown, first, proto);
+    return bt_err_set(err, EADDRINUSE, "Bind for %s:%u-%u/%s failed: every port is taken", shown,
                       first, last, proto);
 }
 
 /* Reserves every host port of specs into set, recording each in reg so that
- * later specs see the earlier ones. */
+ * later specs see the earlier ones. cip6 is the container's IPv6 address
+ * (NULL without one): a port published on every address is then published
+ * on [::] too, with the same host port, as Docker does. `checking` (no
+ * container address yet) reserves what the specs name and no more. */
 static int
 reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_ip,
-            const struct net_port_spec *specs, size_t nspecs, struct net_port_set *set,
-            struct bt_err **err)
+            const struct in6_addr *cip6, bool checking, const struct net_port_spec *specs,
+            size_t nspecs, struct net_port_set *set, struct bt_err **err)
 {
     for (size_t i = 0; i < nspecs; i++) {
         const struct net_port_spec *s = &specs[i];
@@ -334,6 +420,23 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
             (s->host_port && s->host_port_end < s->host_port) ||
             (hcount && ccount > 1 && hcount != ccount))
             return bt_err_set(err, EINVAL, "port mapping %zu: invalid range", i + 1);
+        bool v6 = strchr(s->host_ip, ':') != NULL;
+        /* The kernel routes nothing addressed to ::1 that arrives on another
+         * interface, so the reply of a NATed connection from [::1] never
+         * comes back (IPv6 has no route_localnet); only a userland proxy
+         * could serve it. Refuse rather than publish a port that cannot
+         * answer. */
+        if (v6 && strcmp(s->host_ip, "::1") == 0)
+            return bt_err_set(err, EADDRNOTAVAIL,
+                              "port [::1]:%u: publishing on the IPv6 loopback address is not "
+                              "supported (the kernel cannot NAT it); publish on [::] or on one "
+                              "of the host's IPv6 addresses",
+                              s->host_port);
+        if (v6 && !cip6 && !checking)
+            return bt_err_set(err, EAFNOSUPPORT,
+                              "port [%s]:%u: the container has no IPv6 address (its network "
+                              "needs enable_ipv6: true)",
+                              s->host_ip, s->host_port);
         for (unsigned k = 0; k < ccount; k++) {
             struct net_port_binding b = {.container_port = (uint16_t)(s->container_port + k),
                                          .proto = s->proto,
@@ -346,12 +449,25 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
                 first = s->host_port;
                 last = s->host_port_end;
             }
+            if (v6 && cip6)
+                b.container_ip6 = *cip6;
             int fd = -1;
             int r = reserve(reg, &b, first, last, &fd, err);
             if (r < 0)
                 return r;
             set_push(set, &b, fd);
             json_array_append_new(reg, binding_to_json(&b, cid, cname));
+            if (s->host_ip[0] || !cip6)
+                continue;
+            struct net_port_binding b6 = b;
+            snprintf(b6.host_ip, sizeof(b6.host_ip), "::");
+            b6.container_ip = 0;
+            b6.container_ip6 = *cip6;
+            r = reserve(reg, &b6, b.host_port, b.host_port, &fd, err);
+            if (r < 0)
+                return r;
+            set_push(set, &b6, fd);
+            json_array_append_new(reg, binding_to_json(&b6, cid, cname));
         }
     }
     return 0;
@@ -385,7 +501,7 @@ net_ports_check(struct net_ctx *ctx, const char *container_id, const char *conta
     /* The container's own earlier ports would be replaced, not kept. */
     registry_drop(reg, container_id);
     struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, container_id, container_name, 0, specs, nspecs, set, err);
+    r = reserve_all(reg, container_id, container_name, 0, NULL, true, specs, nspecs, set, err);
     net_port_set_free(set); /* closes the sockets: this was only a check */
     json_decref(reg);
     net_unlock(ctx);
@@ -405,6 +521,8 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     json_t *ep = json_object_get(nw->endpoints, cid);
     struct net_prefix cip = {0};
     bool have_ip = ep && net_prefix_parse(bt_json_str(ep, "ipv4"), false, &cip);
+    struct net_prefix6 cip6;
+    bool have_ip6 = ep && net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &cip6);
     _cleanup_free_ char *nwname = xstrdup(nw->name);
     net_network_free(nw);
     if (internal && nspecs > 0)
@@ -420,7 +538,8 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     if (!reg)
         return bt_err_ret(err);
     _cleanup_port_set_ struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, cid, cname, cip.addr, specs, nspecs, set, err);
+    r = reserve_all(reg, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, false, specs, nspecs,
+                    set, err);
     if (r < 0)
         return r;
     r = net_nft_ports_apply(ctx, set->bindings, set->n, true, err);
@@ -506,7 +625,8 @@ net_ports_list(struct net_ctx *ctx, const char *container_id, struct bt_err **er
 const char *
 net_port_binding_fmt(const struct net_port_binding *b, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s:%u->%u/%s", b->host_ip[0] ? b->host_ip : "0.0.0.0", b->host_port,
+    char ip[INET6_ADDRSTRLEN + 2];
+    snprintf(buf, size, "%s:%u->%u/%s", shown_ip(b->host_ip, ip, sizeof(ip)), b->host_port,
              b->container_port, proto_name(b->proto));
     return buf;
 }

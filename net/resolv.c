@@ -159,6 +159,15 @@ net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, 
                               hostname);
             else
                 bt_buf_printf(&b, "%s\t%s\n", net_addr_fmt(p.addr, a), hostname);
+            struct net_prefix6 p6;
+            if (net_prefix6_parse(bt_json_str(self, "ipv6"), false, &p6)) {
+                char a6[INET6_ADDRSTRLEN];
+                net_addr6_fmt(&p6.addr, a6);
+                if (domain && *domain)
+                    bt_buf_printf(&b, "%s\t%s.%s %s\n", a6, hostname, domain, hostname);
+                else
+                    bt_buf_printf(&b, "%s\t%s\n", a6, hostname);
+            }
             self_written = true;
         }
         const char *ocid;
@@ -179,6 +188,11 @@ net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, 
             _cleanup_free_ char *joined = bt_strv_join(names, " ");
             char a[20];
             bt_buf_printf(&b, "%s\t%s\n", net_addr_fmt(p.addr, a), joined);
+            struct net_prefix6 p6;
+            if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p6)) {
+                char a6[INET6_ADDRSTRLEN];
+                bt_buf_printf(&b, "%s\t%s\n", net_addr6_fmt(&p6.addr, a6), joined);
+            }
         }
     }
     json_t *extra = conf ? json_object_get(conf, "extra_hosts") : NULL;

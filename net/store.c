@@ -175,6 +175,16 @@ net_network_from_json(json_t *j, struct bt_err **err)
     nw->endpoints = obj_or_empty(json_object_get(j, "endpoints"));
     nw->previous = obj_or_empty(json_object_get(j, "previous"));
     nw->aux = obj_or_empty(json_object_get(j, "aux_addresses"));
+    const char *sub6 = bt_json_str(j, "subnet6");
+    if (sub6) {
+        if (!net_prefix6_parse(sub6, false, &nw->subnet6) ||
+            !net_addr6_parse(bt_json_str(j, "gateway6"), &nw->gateway6)) {
+            net_network_free(nw);
+            bt_err_set(err, EINVAL, "network state is incomplete");
+            return NULL;
+        }
+        nw->ipv6 = true;
+    }
     return nw;
 }
 
@@ -195,6 +205,11 @@ network_state_json(const struct net_network *nw)
     json_object_set(j, "endpoints", nw->endpoints);
     json_object_set(j, "previous", nw->previous);
     json_object_set(j, "aux_addresses", nw->aux);
+    if (nw->ipv6) {
+        char sub6[INET6_ADDRSTRLEN + 4], gw6[INET6_ADDRSTRLEN];
+        json_object_set_new(j, "subnet6", json_string(net_prefix6_fmt(&nw->subnet6, sub6)));
+        json_object_set_new(j, "gateway6", json_string(net_addr6_fmt(&nw->gateway6, gw6)));
+    }
     return j;
 }
 

@@ -55,7 +55,7 @@ assert_nothing_left() {
         awk -v ns="$BERTH_RUNROOT/netns" '$5 != ns')
     [ -z "$left" ] || bt_fail "$what: mounts left: $left"
     if command -v nft >/dev/null; then
-        left=$(nft -j list table ip berth 2>/dev/null | python3 -c '
+        left=$(nft -j list table inet berth 2>/dev/null | python3 -c '
 import json, sys
 try:
     doc = json.load(sys.stdin)

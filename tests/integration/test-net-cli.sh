@@ -76,8 +76,8 @@ expect_fail "network nope not found" bt_berth network rm nope
 bt_berth network rm -f nope || bt_fail "rm -f of a missing network"
 [ "$(ip -o link | wc -l)" = "$links" ] || bt_fail "a failed create left a link"
 [ "$(bt_berth network ls -q | wc -l)" = 1 ] || bt_fail "a failed create left a network"
-expect_fail "invalid port '[::1]:8080:80': IPv6 is not enabled" \
-    bt_berth network setup --network demo_default -p '[::1]:8080:80' c0
+expect_fail "port [::]:8080: the container has no IPv6 address (its network needs enable_ipv6: true)" \
+    bt_berth network setup --network demo_default -p '[::]:8080:80' c0
 expect_fail "address 172.17.0.1 is the gateway" \
     bt_berth network setup --network demo_default --ip 172.17.0.1 c0
 expect_fail "address 10.0.0.5 is not a host address of subnet 172.17.0.0/16" \
@@ -104,7 +104,7 @@ expect_fail "address 172.17.0.10 is already in use by demo-a-1" \
 
 # ---- after a reboot: bridge, nft and RUNROOT gone, ROOT kept ----
 ip link del "br-${id:0:12}"
-nft delete table ip berth
+nft delete table inet berth
 umount -l "$NS" 2>/dev/null || true
 rm -rf "$BERTH_RUNROOT"
 mkdir -p "$BERTH_RUNROOT"
@@ -117,14 +117,14 @@ nsenter --net="$NS/c" ip -o -4 addr show eth0 | grep -q 'inet 172.17.0.3/16' ||
 bt_berth network setup --network demo_default -p 8080:80 --name demo-a-1 a >/dev/null
 nsenter --net="$NS/a" ip -o -4 addr show eth0 | grep -q 'inet 172.17.0.10/16' ||
     bt_fail "a did not get its address back after the reboot: $(cat $BERTH_ROOT/net/networks/*.json)"
-nft list map ip berth pub_any | grep -q '8080' || bt_fail "port not published after reboot"
-nft list set ip berth nets | grep -q '172.17.0.0/16' || bt_fail "network elements missing"
+nft list map inet berth pub_any | grep -q '8080' || bt_fail "port not published after reboot"
+nft list set inet berth nets | grep -q '172.17.0.0/16' || bt_fail "network elements missing"
 # an element left by a berth command that died before recording its port
-nft add element ip berth pub_any '{ tcp . 8088 : 10.9.9.9 . 80 }'
+nft add element inet berth pub_any '{ tcp . 8088 : 10.9.9.9 . 80 }'
 bt_berth network setup --network demo_default -p 8088:80 d >/dev/null ||
     bt_fail "a leftover map element blocked publishing"
 d_ip=$(nsenter --net="$NS/d" ip -o -4 addr show eth0 | awk '{split($4, a, "/"); print a[1]}')
-nft list map ip berth pub_any | grep -q "tcp . 8088 : $d_ip . 80" || bt_fail "leftover element kept"
+nft list map inet berth pub_any | grep -q "tcp . 8088 : $d_ip . 80" || bt_fail "leftover element kept"
 bt_berth network teardown d
 bt_berth network teardown a
 bt_berth network teardown c
@@ -145,13 +145,22 @@ bt_berth network teardown x1
 bt_berth network rm aux >/dev/null
 expect_fail "aux_addresses bad: not a host address of subnet 10.78.0.0/24" \
     bt_berth network create --subnet 10.78.0.0/24 --aux-address bad=10.1.1.1 aux2
-expect_fail "enable_ipv6 is not supported" bt_berth network create --ipv6 v6
+expect_fail "an IPv6 subnet needs enable_ipv6: true" \
+    bt_berth network create --subnet fd00:1::/64 v6
+expect_fail "invalid subnet 'fd00:1::1/64': host bits are set" \
+    bt_berth network create --ipv6 --subnet fd00:1::1/64 v6
+expect_fail "gateway 'fd00:2::1' is not an address of subnet fd00:1::/64" \
+    bt_berth network create --ipv6 --subnet fd00:1::/64 --gateway fd00:2::1 v6
 
 # ---- a bridge that existed before its network stays after it ----
 ip link add mybr type bridge
 bt_berth network create -o com.docker.network.bridge.name=mybr adopt >/dev/null
 ip -o addr show mybr | grep -q 'inet ' || bt_fail "adopted bridge has no gateway address"
 bt_berth network rm adopt >/dev/null
+bt_berth network create --ipv6 -o com.docker.network.bridge.name=mybr adopt6 >/dev/null
+ip -6 -o addr show mybr | grep -q 'inet6 fd00:b37::1/64' || bt_fail "adopted bridge lacks IPv6"
+bt_berth network rm adopt6 >/dev/null
+ip -6 -o addr show mybr | grep -q 'fd00:b37' && bt_fail "IPv6 gateway left on adopted bridge"
 ip -o link show mybr >/dev/null 2>&1 || bt_fail "removing the network deleted a bridge it did not make"
 ip -o addr show mybr | grep -q 'inet ' && bt_fail "the gateway address stayed on the bridge"
 ip link del mybr

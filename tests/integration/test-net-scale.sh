@@ -70,7 +70,7 @@ done
 won=0
 for j in "${jobs[@]}"; do wait "$j" && won=$((won + 1)); done
 [ $won = 1 ] || bt_fail "$won containers got host port 7000"
-[ "$(nft list map ip berth pub_any | grep -c ' 7000 ')" = 1 ] || bt_fail "port 7000 in the map twice"
+[ "$(nft list map inet berth pub_any | grep -c ' 7000 ')" = 1 ] || bt_fail "port 7000 in the map twice"
 for i in 1 2 3 4; do bt_berth network teardown "race$i"; done
 
 # ---- 200 published ports, fixed rule count ----
@@ -84,7 +84,7 @@ bt_berth network setup --network n2 -p 20000-20199:10000-10199 big >/dev/null
 bt_berth network setup --network n2 -p 127.0.0.1:30000-30099:10000-10099/udp big2 >/dev/null
 after=$(rules)
 [ "$before" = "$after" ] || bt_fail "rule count changed with 300 ports: $before -> $after"
-elems=$(nft list map ip berth pub_any | grep -o ' : ' | wc -l)
+elems=$(nft list map inet berth pub_any | grep -o ' : ' | wc -l)
 [ "$elems" -ge 200 ] || bt_fail "expected 200 map elements, got $elems"
 nsenter --net="$NS/big" busybox nc -ll -p 10123 -e echo port-10123 &
 PIDS+=($!)

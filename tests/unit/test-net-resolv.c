@@ -49,7 +49,14 @@ test_port_spec(void **state)
     check_spec("8000-8010:80", "", 8000, 8010, 80, 80, NET_PROTO_TCP);
     check_spec("3000-3005", "", 0, 0, 3000, 3005, NET_PROTO_TCP);
     check_spec("6060:6060/tcp", "", 6060, 6060, 6060, 6060, NET_PROTO_TCP);
-    bad_spec("[::1]:8080:80", "IPv6 is not enabled");
+    check_spec("[::1]:8080:80", "::1", 8080, 8080, 80, 80, NET_PROTO_TCP);
+    check_spec("[::]:8080:80/udp", "::", 8080, 8080, 80, 80, NET_PROTO_UDP);
+    check_spec("[fd00:0::1]::80", "fd00::1", 0, 0, 80, 80, NET_PROTO_TCP);
+    check_spec("[::1]:9090-9091:8080-8081", "::1", 9090, 9091, 8080, 8081, NET_PROTO_TCP);
+    bad_spec("::1:8080:80", "IPv6 addresses go in brackets");
+    bad_spec("[::1]80", "expected [IPV6]:HOST:CONTAINER");
+    bad_spec("[::g]:8080:80", "bad host address");
+    bad_spec("[::1]:80", "expected [IPV6]:HOST:CONTAINER");
     bad_spec("80/sctp", "protocol must be tcp or udp");
     bad_spec("70000:80", "bad host port");
     bad_spec("8080:0", "bad container port");
@@ -59,13 +66,16 @@ test_port_spec(void **state)
     bad_spec(":80", "empty host port");
     bad_spec("81-80", "bad container port");
 
-    char buf[48];
+    char buf[80];
     struct net_port_binding b = {
         .host_ip = "127.0.0.1", .host_port = 8080, .container_port = 80, .proto = NET_PROTO_UDP};
     assert_string_equal(net_port_binding_fmt(&b, buf, sizeof(buf)), "127.0.0.1:8080->80/udp");
     b.host_ip[0] = '\0';
     b.proto = NET_PROTO_TCP;
     assert_string_equal(net_port_binding_fmt(&b, buf, sizeof(buf)), "0.0.0.0:8080->80/tcp");
+    strcpy(b.host_ip, "::");
+    assert_string_equal(net_port_binding_fmt(&b, buf, sizeof(buf)), "[::]:8080->80/tcp");
+    assert_true(net_port_binding_is_v6(&b));
 }
 
 static void
