@@ -300,6 +300,7 @@ service_mounts(struct up_ctx *u, const struct compose_service *s, const char *id
                 m->source ? compose_project_volume(u->p, m->source) : NULL;
             req.source = v ? v->name : m->source;
             req.nocopy = m->volume.nocopy;
+            req.subpath = m->volume.subpath;
             break;
         }
         case COMPOSE_MOUNT_TMPFS:
