@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "compose/orchestrate.h"
 #include "engine/container.h"
 #include "engine/engine.h"
 #include "engine/oci-runtime.h"
@@ -1081,9 +1082,13 @@ cmd_simple(const char *sub, int argc, char **argv)
             r = engine_container_stop(id, timeout, &err);
         else if (!strcmp(sub, "kill"))
             r = engine_container_kill(id, sig, &err);
-        else if (!strcmp(sub, "rm"))
-            r = engine_container_remove(id, force, &err);
-        else if (!strcmp(sub, "pause") || !strcmp(sub, "unpause"))
+        else if (!strcmp(sub, "rm")) {
+            /* Everything the container holds goes with it, as with a
+             * compose rm: network plumbing, secrets, volume and image use. */
+            r = force ? 0 : engine_container_check_removable(id, &err);
+            if (r >= 0)
+                r = compose_container_remove(id, false, &err);
+        } else if (!strcmp(sub, "pause") || !strcmp(sub, "unpause"))
             r = engine_container_pause(id, !strcmp(sub, "pause"), &err);
         else if (!strcmp(sub, "wait")) {
             r = engine_container_wait(id, &err);
