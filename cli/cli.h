@@ -53,6 +53,8 @@ int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv);
 
+/* cmd-system.c */
+int cli_cmd_system(struct cli_ctx *ctx, int argc, char **argv);
 /* cmd-inspect.c */
 int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
 struct bt_buf;

@@ -427,6 +427,7 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
     struct vol_store *vs = NULL;
     struct net_container_net *cn = NULL;
     json_t *cfg = NULL;
+    _cleanup_json_ json_t *netrec = NULL;
     _cleanup_json_ json_t *mounts = json_array();
     _cleanup_free_ struct net_port_spec *specs = NULL;
     _cleanup_free_ char *netns = NULL, *hosts = NULL, *resolv = NULL, *join = NULL;
@@ -487,6 +488,8 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
         };
         if (rc >= 0)
             rc = net_container_setup(ctx, &spec, &cn, err);
+        if (rc >= 0)
+            netrec = compose_net_record(&spec, cn);
         bt_strv_free(extra_hosts);
         free(att);
         if (rc >= 0) {
@@ -543,6 +546,8 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
             }
         }
     }
+    if (rc >= 0 && netrec)
+        json_object_set(cfg, "net", netrec);
     if (rc >= 0) {
         cid = engine_container_create(cfg, err);
         if (!cid)

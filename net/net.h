@@ -138,6 +138,9 @@ struct net_network {
  * nftables elements. Nothing is left behind on failure. */
 struct net_network *net_network_create(struct net_ctx *ctx, const struct net_network_opts *opts,
                                        struct bt_err **err);
+/* Makes a recorded network's bridge (gateway address, MTU) and nftables
+ * elements again, as after a host reboot; what exists already is kept. */
+int net_network_restore(struct net_ctx *ctx, const char *ref, struct bt_err **err);
 /* By exact name, full id or unique id prefix. NULL without error when not
  * found. */
 struct net_network *net_network_get(struct net_ctx *ctx, const char *ref, struct bt_err **err);
