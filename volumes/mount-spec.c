@@ -345,6 +345,7 @@ vol_oci_mount_done(struct vol_oci_mount *m)
     free(m->destination);
     free(m->type);
     free(m->source);
+    free(m->source_root);
     bt_strv_free(m->options);
     *m = (struct vol_oci_mount){0};
 }
@@ -355,8 +356,11 @@ vol_oci_mount_to_json(const struct vol_oci_mount *m)
     json_t *opts = json_array();
     bt_strv_foreach (o, m->options)
         json_array_append_new(opts, json_string(o));
-    return json_pack("{s:s, s:s, s:s, s:o}", "destination", m->destination, "type", m->type,
-                     "source", m->source, "options", opts);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "destination", m->destination, "type", m->type,
+                          "source", m->source, "options", opts);
+    if (m->source_root)
+        json_object_set_new(j, "x-berth-source-root", json_string(m->source_root));
+    return j;
 }
 
 /* tmpfs options: Docker's defaults (nosuid, nodev, noexec), each dropped
@@ -518,6 +522,8 @@ vol_mount_resolve(struct vol_store *st, const struct vol_mount_request *req,
         return r;
     }
     r = vol_mount_build(req, sub ? sub : v->mountpoint, &out->mount, err);
+    if (r == 0 && sub)
+        out->mount.source_root = xstrdup(v->mountpoint);
     if (r == 0) {
         out->volume = xstrdup(v->name);
         /* Docker copies image content into a volume's root only. */

@@ -255,6 +255,11 @@ struct vol_oci_mount {
     char *type; /* "bind" or "tmpfs" */
     char *source;
     char **options;
+    /* A volume subpath's bind: the volume's _data, below which the runtime
+     * resolves source again when it mounts (RESOLVE_IN_ROOT), so a symlink
+     * the container planted since cannot lead out. JSON key
+     * "x-berth-source-root"; NULL for others. */
+    char *source_root;
 };
 void vol_oci_mount_done(struct vol_oci_mount *m);
 json_t *vol_oci_mount_to_json(const struct vol_oci_mount *m);

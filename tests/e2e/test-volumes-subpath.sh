@@ -2,7 +2,7 @@
 # volume.subpath: a service mounts only one directory of a named volume and
 # writes land there; a missing subpath, one with '..' and one that is not
 # relative fail up naming it, with no container left; a symlink planted in
-# the volume resolves inside the volume, never to the host.
+# the volume, even after up, resolves inside the volume, never to the host.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
@@ -46,6 +46,15 @@ expect_eq "$(b exec -T app cat /x/inner.txt)" "inner" "the subpath's file"
 b exec -T app sh -c 'echo written >/x/new.txt' || bt_fail "write through the mount"
 expect_eq "$(cat "$D/sub/dir/new.txt")" "written" "the write is in the volume's subdirectory"
 [ ! -e "$D/new.txt" ] || bt_fail "the write went to the volume's root"
+
+echo "== the subpath swapped for a symlink since up still resolves inside the volume"
+mv "$D/sub/dir" "$D/sub/dir.real"
+ln -s /etc "$D/sub/dir"
+b restart -t 1 app >/dev/null 2>&1 || bt_fail "restart: $(b restart -t 1 app 2>&1)"
+expect_eq "$(b exec -T app cat /x/marker)" "volume-etc" "the swapped link resolved inside"
+if b exec -T app test -e /x/passwd; then bt_fail "the host's /etc is mounted after the swap"; fi
+rm "$D/sub/dir"
+mv "$D/sub/dir.real" "$D/sub/dir"
 b down >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after down"
 [ -f "$D/sub/dir/new.txt" ] || bt_fail "down removed the volume's content"
