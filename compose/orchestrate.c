@@ -372,6 +372,8 @@ service_mounts(struct up_ctx *u, const struct compose_service *s, const char *id
             src[k].destination = xstrdup(bt_json_str(mj, "destination") ?: "");
             src[k].type = xstrdup(bt_json_str(mj, "type") ?: "");
             src[k].source = xstrdup(bt_json_str(mj, "source") ?: "");
+            const char *sr = bt_json_str(mj, "x-berth-source-root");
+            src[k].source_root = sr ? xstrdup(sr) : NULL;
             size_t q;
             json_t *opt;
             json_array_foreach (json_object_get(mj, "options"), q, opt)

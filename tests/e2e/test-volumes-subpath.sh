@@ -55,6 +55,22 @@ expect_eq "$(b exec -T app cat /x/marker)" "volume-etc" "the swapped link resolv
 if b exec -T app test -e /x/passwd; then bt_fail "the host's /etc is mounted after the swap"; fi
 rm "$D/sub/dir"
 mv "$D/sub/dir.real" "$D/sub/dir"
+
+echo "== volumes_from takes the subpath mount as it is"
+python3 - compose.yaml <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read().replace("volumes:\n  data: {}", "  reader:\n"
+    "    image: berth-test/busybox:latest\n    command: [sleep, \"300\"]\n"
+    "    stop_grace_period: 1s\n    healthcheck: {disable: true}\n"
+    "    volumes_from: [app]\nvolumes:\n  data: {}")
+open(p, "w").write(s)
+PY
+b up -d >/dev/null 2>&1 || bt_fail "up with volumes_from: $(b up -d 2>&1)"
+expect_eq "$(b exec -T reader cat /x/inner.txt)" "inner" "the subpath through volumes_from"
+reader_id=$(b container inspect -f '{{.Id}}' demo-reader-1) || bt_fail "inspect reader"
+grep -q "$reader_id" "$BERTH_ROOT/volumes/demo_data/volume.json" ||
+    bt_fail "the volume does not record reader as a user"
 b down >/dev/null 2>&1 || bt_fail "down"
 assert_nothing_left "after down"
 [ -f "$D/sub/dir/new.txt" ] || bt_fail "down removed the volume's content"
