@@ -53,6 +53,16 @@ int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv);
 
+/* cmd-system.c */
+int cli_cmd_system(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-inspect.c */
+int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv);
+struct bt_buf;
+/* Renders the Go-template forms scripts use with inspect: text around
+ * {{.A.B}}, {{json .A}} and {{json .}}; a missing field is <no value>. */
+int cli_template_render(const char *tmpl, json_t *obj, struct bt_buf *out, struct bt_err **err);
+/* engine_container_inspect plus Docker's NetworkSettings. New reference. */
+json_t *cli_container_inspect_json(const char *id, struct bt_err **err);
 /* cmd-registry.c */
 int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv);

@@ -16,6 +16,7 @@
 
 #include "cli/attach.h"
 #include "cli/cli.h"
+#include "compose/orchestrate.h"
 #include "engine/container.h"
 #include "engine/engine.h"
 #include "engine/oci-runtime.h"
@@ -675,71 +676,6 @@ logs_print(const char *id, bool follow, long tail, bool timestamps, bool stop_wh
     return 0;
 }
 
-/* ---- inspect -f: {{.A.B}} and {{json .A}} ---- */
-
-static char *
-render_value(json_t *v, bool as_json)
-{
-    if (!v)
-        return xstrdup("<no value>");
-    if (as_json || json_is_object(v) || json_is_array(v))
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (json_is_string(v))
-        return xstrdup(json_string_value(v));
-    if (json_is_true(v))
-        return xstrdup("true");
-    if (json_is_false(v))
-        return xstrdup("false");
-    if (json_is_null(v))
-        return xstrdup("<nil>");
-    if (json_is_integer(v))
-        return xasprintf("%lld", (long long)json_integer_value(v));
-    return xasprintf("%g", json_real_value(v));
-}
-
-static int
-render_template(const char *tmpl, json_t *obj, struct bt_buf *out, struct bt_err **err)
-{
-    const char *p = tmpl;
-    while (*p) {
-        const char *open = strstr(p, "{{");
-        if (!open) {
-            bt_buf_puts(out, p);
-            break;
-        }
-        bt_buf_append(out, p, (size_t)(open - p));
-        const char *close = strstr(open, "}}");
-        if (!close)
-            return bt_err_set(err, EINVAL, "template: unclosed action");
-        _cleanup_free_ char *expr = xstrndup(open + 2, (size_t)(close - open - 2));
-        char *e = expr;
-        while (*e == ' ')
-            e++;
-        size_t el = strlen(e);
-        while (el && e[el - 1] == ' ')
-            e[--el] = '\0';
-        bool as_json = false;
-        if (bt_str_startswith(e, "json ")) {
-            as_json = true;
-            e += 5;
-            while (*e == ' ')
-                e++;
-        }
-        if (e[0] != '.')
-            return bt_err_set(err, EINVAL, "template: unsupported action '%s'", e);
-        json_t *v = obj;
-        if (e[1]) {
-            _cleanup_strv_ char **keys = bt_strv_split(e + 1, ".");
-            bt_strv_foreach (k, keys)
-                v = v ? json_object_get(v, k) : NULL;
-        }
-        _cleanup_free_ char *s = render_value(v, as_json);
-        bt_buf_puts(out, s);
-        p = close + 2;
-    }
-    return 0;
-}
-
 /* ---- commands ---- */
 
 static int
@@ -1092,9 +1028,13 @@ cmd_simple(const char *sub, int argc, char **argv)
             r = engine_container_stop(id, timeout, &err);
         else if (!strcmp(sub, "kill"))
             r = engine_container_kill(id, sig, &err);
-        else if (!strcmp(sub, "rm"))
-            r = engine_container_remove(id, force, &err);
-        else if (!strcmp(sub, "pause") || !strcmp(sub, "unpause"))
+        else if (!strcmp(sub, "rm")) {
+            /* Everything the container holds goes with it, as with a
+             * compose rm: network plumbing, secrets, volume and image use. */
+            r = force ? 0 : engine_container_check_removable(id, &err);
+            if (r >= 0)
+                r = compose_container_remove(id, false, &err);
+        } else if (!strcmp(sub, "pause") || !strcmp(sub, "unpause"))
             r = engine_container_pause(id, !strcmp(sub, "pause"), &err);
         else if (!strcmp(sub, "wait")) {
             r = engine_container_wait(id, &err);
@@ -1214,14 +1154,14 @@ cmd_inspect(int argc, char **argv)
             continue;
         }
         struct bt_err *err = NULL;
-        json_t *j = engine_container_inspect(id, &err);
+        json_t *j = cli_container_inspect_json(id, &err);
         if (!j) {
             rc = cli_fail(&err, "container inspect");
             continue;
         }
         if (format) {
             struct bt_buf b = {0};
-            if (render_template(format, j, &b, &err) < 0) {
+            if (cli_template_render(format, j, &b, &err) < 0) {
                 bt_buf_done(&b);
                 json_decref(j);
                 json_decref(arr);

@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
     {"wait", cli_cmd_compose_wait, "Block until the first service container stops"},
     {"config", cli_cmd_config, "Parse, resolve and render the compose file in canonical format"},
     {"version", cli_cmd_version, "Show the berth version information"},
+    {"inspect", cli_cmd_inspect, "Return low-level information on berth objects"},
+    {"system", cli_cmd_system, "Restore containers after a reboot"},
     {"volume", cli_cmd_volume, "Manage volumes"},
     {"container", cli_cmd_container, "Manage single containers: run, ls, logs, exec, stop, rm"},
     {"runtime", cli_cmd_runtime, "Run OCI bundles: create, start, state, kill, delete, run, exec"},

@@ -300,6 +300,7 @@ service_mounts(struct up_ctx *u, const struct compose_service *s, const char *id
                 m->source ? compose_project_volume(u->p, m->source) : NULL;
             req.source = v ? v->name : m->source;
             req.nocopy = m->volume.nocopy;
+            req.subpath = m->volume.subpath;
             break;
         }
         case COMPOSE_MOUNT_TMPFS:
@@ -371,6 +372,8 @@ service_mounts(struct up_ctx *u, const struct compose_service *s, const char *id
             src[k].destination = xstrdup(bt_json_str(mj, "destination") ?: "");
             src[k].type = xstrdup(bt_json_str(mj, "type") ?: "");
             src[k].source = xstrdup(bt_json_str(mj, "source") ?: "");
+            const char *sr = bt_json_str(mj, "x-berth-source-root");
+            src[k].source_root = sr ? xstrdup(sr) : NULL;
             size_t q;
             json_t *opt;
             json_array_foreach (json_object_get(mj, "options"), q, opt)
@@ -426,6 +429,7 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
     struct vol_store *vs = NULL;
     struct net_container_net *cn = NULL;
     json_t *cfg = NULL;
+    _cleanup_json_ json_t *netrec = NULL;
     _cleanup_json_ json_t *mounts = json_array();
     _cleanup_free_ struct net_port_spec *specs = NULL;
     _cleanup_free_ char *netns = NULL, *hosts = NULL, *resolv = NULL, *join = NULL;
@@ -487,6 +491,8 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
         };
         if (rc >= 0)
             rc = net_container_setup(ctx, &spec, &cn, err);
+        if (rc >= 0)
+            netrec = compose_net_record(&spec, cn);
         bt_strv_free(extra_hosts);
         free(att);
         if (rc >= 0) {
@@ -543,6 +549,8 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
             }
         }
     }
+    if (rc >= 0 && netrec)
+        json_object_set(cfg, "net", netrec);
     if (rc >= 0) {
         cid = engine_container_create(cfg, err);
         if (!cid)

@@ -254,6 +254,22 @@ int compose_project_op(const char *project, enum compose_op op, const struct com
  * with anon_volumes its anonymous volumes. */
 int compose_container_remove(const char *id, bool anon_volumes, struct bt_err **err);
 
+/* What a container's network plumbing was made from (networks with the
+ * addresses they got, published ports, DNS options), kept as "net" in its
+ * config.json so that `system restore` can make it again. New reference. */
+struct net_container_spec;
+struct net_container_net;
+json_t *compose_net_record(const struct net_container_spec *spec,
+                           const struct net_container_net *cn);
+/* `berth system restore`, after a host reboot: starts again every
+ * container whose restart policy is always or unless-stopped and that was
+ * running when the host went down (not those the user stopped), after
+ * making its network namespace, addresses, ports and resolution files
+ * again. Each container is reported through fn ("Restoring", "Restored" or
+ * the error); the first failure is returned after trying all of them. */
+int compose_system_restore(const char *monitor, compose_event_fn fn, void *data,
+                           struct bt_err **err);
+
 /* One `run` container of s, made as up makes the service's containers
  * (image pulled per pull or pull_policy, networks and volumes ensured, ports
  * and mounts as s has them) but labelled oneoff=True, without restart

@@ -3,11 +3,12 @@
  * Without a cluster store, a secret or config comes from a file (relative to
  * the project directory), the value of an environment variable, or (configs
  * only) inline content. Content from the environment or from content: is
- * written under RUNROOT/secrets/<container-id>/ with the requested owner and
+ * written under RUNROOT/containers/<container-id>/secrets/ with the requested owner and
  * mode; a file source is bind-mounted read-only as it is, or copied there
  * when uid, gid or mode is given. Every one reaches the container as a
  * read-only bind mount at its target, never in the image or the writable
- * layer, and RUNROOT/secrets/<container-id>/ goes with the container. */
+ * layer; that directory lies in the engine's run directory of the container,
+ * so it goes with the container however the container is removed. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,7 +41,7 @@ int compose_secrets_check(const struct compose_project *p, char *const *services
 
 /* Appends to mounts (a JSON array) the OCI mount objects of s's secrets and
  * configs for the container container_id, materialising content under
- * RUNROOT/secrets/<container_id>/. On failure nothing is left there. */
+ * RUNROOT/containers/<container_id>/secrets/. On failure nothing is left there. */
 int compose_secrets_mounts(const struct compose_project *p, const struct compose_service *s,
                            const char *container_id, json_t *mounts, struct bt_err **err);
 

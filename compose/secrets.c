@@ -1,6 +1,8 @@
 /* Secrets and configs without a cluster store: sources checked before up,
- * content materialised per container under RUNROOT/secrets/<id>/, read-only
- * bind mounts at the targets, and a hash of their content. */
+ * content materialised per container under RUNROOT/containers/<id>/secrets/
+ * (the engine's run directory of that container, so that removing the
+ * container by any path, `berth container rm` included, removes them too),
+ * read-only bind mounts at the targets, and a hash of their content. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -21,9 +23,15 @@ runroot(void)
 }
 
 static char *
+container_rundir(const char *container_id)
+{
+    return xasprintf("%s/containers/%s", runroot(), container_id);
+}
+
+static char *
 secrets_dir(const char *container_id)
 {
-    return xasprintf("%s/secrets/%s", runroot(), container_id);
+    return xasprintf("%s/containers/%s/secrets", runroot(), container_id);
 }
 
 static const char *
@@ -211,19 +219,8 @@ compose_secrets_mounts(const struct compose_project *p, const struct compose_ser
     if (!s->n_secrets && !s->n_configs)
         return 0;
     _cleanup_free_ char *dir = secrets_dir(container_id);
-    _cleanup_free_ char *parent = bt_path_dirname(dir);
-    /* the parent goes with its last container (see cleanup): retry when
-     * it went between the two mkdirs */
-    int made = -1;
-    for (int tries = 0; made < 0 && tries < 5; tries++) {
-        if (bt_mkdir_p(parent, 0700, err) < 0)
-            return bt_err_ret(err);
-        made = mkdir(dir, 0700) < 0 && errno != EEXIST ? -errno : 0;
-        if (made < 0 && made != -ENOENT)
-            break;
-    }
-    if (made < 0)
-        return bt_err_errno(err, -made, "mkdir %s", dir);
+    if (bt_mkdir_p(dir, 0700, err) < 0)
+        return bt_err_ret(err);
     int rc = 0;
     size_t before = json_array_size(mounts);
     for (int k = 0; k < 2 && rc >= 0; k++) {
@@ -240,6 +237,8 @@ compose_secrets_mounts(const struct compose_project *p, const struct compose_ser
         while (json_array_size(mounts) > before)
             json_array_remove(mounts, json_array_size(mounts) - 1);
         bt_rm_rf(dir, NULL);
+        _cleanup_free_ char *rundir = container_rundir(container_id);
+        (void)rmdir(rundir); /* only when the container was not made yet */
     }
     return rc;
 }
@@ -253,9 +252,10 @@ compose_secrets_cleanup(const char *container_id, struct bt_err **err)
     _cleanup_free_ char *dir = secrets_dir(container_id);
     if (bt_rm_rf(dir, err) < 0)
         return bt_err_ret(err);
-    /* nothing stays under RUNROOT once the last container is gone */
-    _cleanup_free_ char *parent = bt_path_dirname(dir);
-    (void)rmdir(parent);
+    /* A container that was never created leaves its run directory empty;
+     * a live one still holds its monitor's files, and rmdir fails. */
+    _cleanup_free_ char *rundir = container_rundir(container_id);
+    (void)rmdir(rundir);
     return 0;
 }
 

@@ -430,19 +430,36 @@ engine_container_pause(const char *id, bool pause, struct bt_err **err)
     return r ? 0 : bt_err_ret(err);
 }
 
+static int
+busy_error(const char *id, json_t *st, struct bt_err **err)
+{
+    const char *status = bt_json_str(st, "Status");
+    if (!is_active(status) && !init_alive(st))
+        return 0;
+    return bt_err_set(err, EBUSY,
+                      "cannot remove container %s: container is %s: stop the container "
+                      "before removing or force remove",
+                      id, status);
+}
+
+int
+engine_container_check_removable(const char *id, struct bt_err **err)
+{
+    _cleanup_json_ json_t *st = engine_container_state(id, err);
+    if (!st)
+        return bt_err_ret(err);
+    return busy_error(id, st, err);
+}
+
 int
 engine_container_remove(const char *id, bool force, struct bt_err **err)
 {
     _cleanup_json_ json_t *st = engine_container_state(id, err);
     if (!st)
         return bt_err_ret(err);
-    const char *status = bt_json_str(st, "Status");
-    if (is_active(status) || init_alive(st)) {
+    if (is_active(bt_json_str(st, "Status")) || init_alive(st)) {
         if (!force)
-            return bt_err_set(err, EBUSY,
-                              "cannot remove container %s: container is %s: stop the container "
-                              "before removing or force remove",
-                              id, status);
+            return busy_error(id, st, err);
         if (engine_container_stop(id, 0, err) < 0)
             return bt_err_ret(err);
     }

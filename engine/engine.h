@@ -192,6 +192,9 @@ int engine_container_kill(const char *id, int sig, struct bt_err **err);
 int engine_container_pause(const char *id, bool pause, struct bt_err **err);
 /* Refuses a running container unless force (which stops it first). */
 int engine_container_remove(const char *id, bool force, struct bt_err **err);
+/* The check engine_container_remove makes without force: fails with EBUSY
+ * while the container is running, paused or restarting. */
+int engine_container_check_removable(const char *id, struct bt_err **err);
 /* The state, corrected when the monitor is gone; caller owns. */
 json_t *engine_container_state(const char *id, struct bt_err **err);
 /* Docker-like inspect object / array of them; caller owns. */

@@ -170,13 +170,42 @@ mount_cgroup_v1(struct mctx *c, const struct rt_mount *m, int dirfd, struct bt_e
     return 0;
 }
 
+/* A bind source confined to a root (a volume's subpath): opened again
+ * below the root with RESOLVE_IN_ROOT, so that what the container changed
+ * in the volume since (a directory swapped for a symlink) cannot lead out;
+ * the bind then goes through /proc/self/fd/N. */
+static int
+confined_source(const struct rt_mount *m, char **path, struct bt_err **err)
+{
+    _cleanup_close_ int root = open(m->source_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return bt_err_errno(err, errno, "source root '%s'", m->source_root);
+    const char *rel = m->source + strlen(m->source_root);
+    while (*rel == '/')
+        rel++;
+    int fd = bt_openat_in_root(root, *rel ? rel : ".", O_PATH, 0, err);
+    if (fd < 0)
+        return fd;
+    *path = xasprintf("/proc/self/fd/%d", fd);
+    return fd;
+}
+
 static int
 do_mount(struct mctx *c, const struct rt_mount *m, struct bt_err **err)
 {
     bool is_dir = true;
+    _cleanup_close_ int srcfd = -1;
+    _cleanup_free_ char *srcpath = NULL;
+    const char *source = m->source;
+    if (m->bind && m->source_root) {
+        srcfd = confined_source(m, &srcpath, err);
+        if (srcfd < 0)
+            return srcfd;
+        source = srcpath;
+    }
     if (m->bind) {
         struct stat st;
-        if (stat(m->source, &st) < 0)
+        if (stat(source, &st) < 0)
             return bt_err_errno(err, errno, "source '%s'", m->source);
         is_dir = S_ISDIR(st.st_mode);
     }
@@ -186,7 +215,7 @@ do_mount(struct mctx *c, const struct rt_mount *m, struct bt_err **err)
     _cleanup_free_ char *target = fd_path(fd);
     if (m->bind) {
         unsigned long f = MS_BIND | (m->recursive ? MS_REC : 0);
-        if (mount(m->source, target, NULL, f, NULL) < 0)
+        if (mount(source, target, NULL, f, NULL) < 0)
             return bt_err_errno(err, errno, "bind '%s'", m->source);
         unsigned long extra = m->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
         if (extra || m->propagation) {

@@ -320,6 +320,7 @@ mount_done(struct rt_mount *m)
     free(m->type);
     free(m->source);
     free(m->data);
+    free(m->source_root);
 }
 
 struct rt_spec *
@@ -608,6 +609,7 @@ parse_mounts(struct rt_spec *s, json_t *arr, struct bt_err **err)
         if ((r = get_str(e, "destination", true, &dest, err)) < 0 ||
             (r = get_str(e, "type", false, &m->type, err)) < 0 ||
             (r = get_str(e, "source", false, &m->source, err)) < 0 ||
+            (r = get_str(e, "x-berth-source-root", false, &m->source_root, err)) < 0 ||
             (r = rt_mount_options_parse(json_object_get(e, "options"), m, err)) < 0) {
             bt_err_prefix(err, "mounts[%zu]", i);
             return r;
@@ -627,6 +629,14 @@ parse_mounts(struct rt_spec *s, json_t *arr, struct bt_err **err)
             char *abs = bt_path_absolute(s->bundle, m->source);
             free(m->source);
             m->source = abs;
+            if (m->source_root) {
+                size_t n = strlen(m->source_root);
+                if (m->source_root[0] != '/' || strncmp(m->source, m->source_root, n) != 0 ||
+                    (m->source[n] != '/' && m->source[n] != '\0'))
+                    return bt_err_set(err, EINVAL,
+                                      "mounts[%zu]: source '%s' is not below its root '%s'", i,
+                                      m->source, m->source_root);
+            }
         } else if (!m->type) {
             return bt_err_set(err, EINVAL, "mounts[%zu] ('%s'): 'type' is required", i,
                               m->destination);

@@ -23,6 +23,9 @@ struct rt_mount {
     bool bind;                 /* bind or rbind */
     bool recursive;            /* rbind */
     char *data;                /* filesystem options passed to mount(2) */
+    char *source_root;         /* bind: source is resolved again below this
+                                * directory at mount time (berth's
+                                * "x-berth-source-root"), or NULL */
 };
 
 struct rt_namespace {

@@ -2,6 +2,7 @@
  * from one, as `docker network connect/disconnect` do. A container is found
  * by its endpoints (id, unique id prefix or container name): what it is
  * attached to already tells its namespace, names and hostname. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/net-internal.h"
@@ -173,4 +174,65 @@ net_container_disconnect(struct net_ctx *ctx, const char *network, const char *c
     r = disconnect_locked(ctx, network, container, err);
     net_unlock(ctx);
     return r;
+}
+
+/* One network's entry in NetworkSettings.Networks. */
+static json_t *
+settings_entry(const struct net_network *nw, const char *cid, json_t *ep, char **addr, int *plen,
+               char **gw)
+{
+    const char *cidr = bt_json_str(ep, "ipv4") ? bt_json_str(ep, "ipv4") : "";
+    const char *slash = strchr(cidr, '/');
+    *addr = slash ? xstrndup(cidr, (size_t)(slash - cidr)) : xstrdup(cidr);
+    *plen = slash ? atoi(slash + 1) : 0;
+    char g[20] = "";
+    if (nw->gateway && !nw->internal)
+        net_addr_fmt(nw->gateway, g);
+    *gw = xstrdup(g);
+    json_t *aliases = json_object_get(ep, "aliases");
+    return json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "Aliases",
+                     aliases ? json_deep_copy(aliases) : json_array(), "NetworkID", nw->id,
+                     "EndpointID", bt_json_str(ep, "host_ifname") ?: "", "Gateway", g, "IPAddress",
+                     *addr, "MacAddress", bt_json_str(ep, "mac") ?: "", "IPPrefixLen", *plen,
+                     "DNSNames", bt_json_str(ep, "name") ?: "", "ContainerID", cid);
+}
+
+json_t *
+net_container_settings_json(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    size_t n = 0;
+    struct net_network **all = net_network_list(ctx, &n, err);
+    if (!all && err && *err)
+        return NULL;
+    json_t *nets = json_object();
+    json_t *top = json_pack("{s:s, s:i, s:s, s:s}", "IPAddress", "", "IPPrefixLen", 0, "Gateway",
+                            "", "MacAddress", "");
+    bool have_any = false, have_primary = false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *ep = json_object_get(all[i]->endpoints, container_id);
+        if (!ep)
+            continue;
+        _cleanup_free_ char *addr = NULL, *gw = NULL;
+        int plen = 0;
+        json_t *e = settings_entry(all[i], container_id, ep, &addr, &plen, &gw);
+        json_t *dns = json_object_get(e, "DNSNames");
+        json_object_set_new(e, "DNSNames", json_pack("[O]", dns));
+        json_object_set_new(nets, all[i]->name, e);
+        /* The top-level fields tell the network of the default route (or
+         * the first one), so -f '{{.NetworkSettings.IPAddress}}' answers
+         * for compose containers too. */
+        bool primary = json_is_true(json_object_get(ep, "default_route"));
+        if (!have_any || (primary && !have_primary)) {
+            json_object_set_new(top, "IPAddress", json_string(addr));
+            json_object_set_new(top, "IPPrefixLen", json_integer(plen));
+            json_object_set_new(top, "Gateway", json_string(gw));
+            json_object_set_new(top, "MacAddress",
+                                json_string(bt_json_str(ep, "mac") ? bt_json_str(ep, "mac") : ""));
+            have_any = true;
+            have_primary = primary;
+        }
+    }
+    net_network_list_free(all, n);
+    json_object_set_new(top, "Networks", nets);
+    return top;
 }

@@ -160,6 +160,9 @@ struct net_network {
  * nftables elements. Nothing is left behind on failure. */
 struct net_network *net_network_create(struct net_ctx *ctx, const struct net_network_opts *opts,
                                        struct bt_err **err);
+/* Makes a recorded network's bridge (gateway address, MTU) and nftables
+ * elements again, as after a host reboot; what exists already is kept. */
+int net_network_restore(struct net_ctx *ctx, const char *ref, struct bt_err **err);
 /* By exact name, full id or unique id prefix. NULL without error when not
  * found. */
 struct net_network *net_network_get(struct net_ctx *ctx, const char *ref, struct bt_err **err);
@@ -219,6 +222,14 @@ int net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *co
 int net_container_connect(struct net_ctx *ctx, const char *network, const char *container,
                           const char *ipv4_address, char *const *aliases, struct net_endpoint *out,
                           struct bt_err **err);
+/* Docker's NetworkSettings of a container's inspect object: IPAddress,
+ * IPPrefixLen, Gateway and MacAddress of the network that carries its
+ * default route (or its first network), and Networks: network name ->
+ * {NetworkID, EndpointID, Gateway, IPAddress, IPPrefixLen, MacAddress,
+ * Aliases, DNSNames}. Empty fields for a container on no network. New
+ * reference. */
+json_t *net_container_settings_json(struct net_ctx *ctx, const char *container_id,
+                                    struct bt_err **err);
 /* `network disconnect`: detaches it from one network; if that one carried
  * the default route, the next non-internal network takes it over. EBUSY
  * when the container's published ports lead through that network. */

@@ -358,6 +358,26 @@ network_apply(struct net_ctx *ctx, const struct net_network *nw, bool *created_b
     return r;
 }
 
+int
+net_network_restore(struct net_ctx *ctx, const char *ref, struct bt_err **err)
+{
+    int r = net_lock(ctx, err);
+    if (r < 0)
+        return r;
+    struct net_network *nw = net_network_get(ctx, ref, err);
+    if (!nw) {
+        net_unlock(ctx);
+        return err && *err ? bt_err_ret(err) : bt_err_set(err, ENOENT, "network %s not found", ref);
+    }
+    bool created_bridge = false;
+    r = network_apply(ctx, nw, &created_bridge, err);
+    if (r < 0)
+        bt_err_prefix(err, "restore network %s", nw->name);
+    net_network_free(nw);
+    net_unlock(ctx);
+    return r;
+}
+
 struct net_network *
 net_network_create(struct net_ctx *ctx, const struct net_network_opts *opts, struct bt_err **err)
 {

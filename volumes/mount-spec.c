@@ -3,6 +3,8 @@
  * syntax) turned into OCI runtime-spec mount objects. */
 #include <ctype.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -27,6 +29,7 @@ vol_mount_request_done(struct vol_mount_request *req)
     free((char *)req->target);
     free((char *)req->propagation);
     free((char *)req->selinux);
+    free((char *)req->subpath);
     bt_strv_free(req->tmpfs_options);
     *req = (struct vol_mount_request){0};
 }
@@ -266,6 +269,23 @@ vol_tmpfs_parse(const char *spec, struct vol_mount_request *req, struct bt_err *
 
 /* ---- validation ---- */
 
+static int
+subpath_validate(const struct vol_mount_request *req, struct bt_err **err)
+{
+    const char *sp = req->subpath;
+    if (req->type != VOL_MOUNT_VOLUME)
+        return bt_err_set(err, EINVAL, "subpath applies to volumes only");
+    if (!*sp)
+        return bt_err_set(err, EINVAL, "subpath must not be empty");
+    if (sp[0] == '/')
+        return bt_err_set(err, EINVAL, "subpath '%s' must be relative to the volume", sp);
+    _cleanup_strv_ char **parts = bt_strv_split(sp, "/");
+    for (char **p = parts; *p; p++)
+        if (strcmp(*p, "..") == 0)
+            return bt_err_set(err, EINVAL, "subpath '%s' must not contain '..'", sp);
+    return 0;
+}
+
 int
 vol_mount_request_validate(const struct vol_mount_request *req, struct bt_err **err)
 {
@@ -286,6 +306,8 @@ vol_mount_request_validate(const struct vol_mount_request *req, struct bt_err **
         return bt_err_set(err, EINVAL, "invalid propagation '%s'", req->propagation);
     if (req->nocopy && req->type != VOL_MOUNT_VOLUME)
         return bt_err_set(err, EINVAL, "nocopy applies to volumes only");
+    if (req->subpath && subpath_validate(req, err) < 0)
+        return bt_err_ret(err);
     if (req->type != VOL_MOUNT_TMPFS &&
         (req->tmpfs_size || req->tmpfs_mode_set || req->tmpfs_options))
         return bt_err_set(err, EINVAL, "tmpfs options apply to tmpfs mounts only");
@@ -323,6 +345,7 @@ vol_oci_mount_done(struct vol_oci_mount *m)
     free(m->destination);
     free(m->type);
     free(m->source);
+    free(m->source_root);
     bt_strv_free(m->options);
     *m = (struct vol_oci_mount){0};
 }
@@ -333,8 +356,11 @@ vol_oci_mount_to_json(const struct vol_oci_mount *m)
     json_t *opts = json_array();
     bt_strv_foreach (o, m->options)
         json_array_append_new(opts, json_string(o));
-    return json_pack("{s:s, s:s, s:s, s:o}", "destination", m->destination, "type", m->type,
-                     "source", m->source, "options", opts);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "destination", m->destination, "type", m->type,
+                          "source", m->source, "options", opts);
+    if (m->source_root)
+        json_object_set_new(j, "x-berth-source-root", json_string(m->source_root));
+    return j;
 }
 
 /* tmpfs options: Docker's defaults (nosuid, nodev, noexec), each dropped
@@ -413,6 +439,51 @@ bind_source_ensure(const struct vol_mount_request *req, struct bt_err **err)
     return bt_mkdir_p(req->source, 0755, err);
 }
 
+static char *
+fd_realpath(int fd)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    char buf[PATH_MAX];
+    ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+    if (n < 0)
+        return NULL;
+    buf[n] = '\0';
+    return xstrdup(buf);
+}
+
+/* The host path of subpath inside v's content: resolved with
+ * RESOLVE_IN_ROOT so that neither '..' nor a symlink planted in the volume
+ * leads out of it, then checked to lie below the volume's own directory. */
+static int
+subpath_resolve(const struct vol_volume *v, const char *subpath, char **out, struct bt_err **err)
+{
+    _cleanup_close_ int root = open(v->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return bt_err_errno(err, errno, "volume '%s'", v->name);
+    _cleanup_close_ int fd = bt_openat_in_root(root, subpath, O_PATH, 0, err);
+    if (fd < 0) {
+        if (fd == -ENOENT) {
+            bt_err_free(*err);
+            *err = NULL;
+            return bt_err_set(err, ENOENT, "subpath '%s' does not exist in volume '%s'", subpath,
+                              v->name);
+        }
+        bt_err_prefix(err, "volume '%s'", v->name);
+        return fd;
+    }
+    _cleanup_free_ char *rootp = fd_realpath(root);
+    _cleanup_free_ char *p = fd_realpath(fd);
+    if (!rootp || !p)
+        return bt_err_errno(err, errno, "volume '%s': subpath '%s'", v->name, subpath);
+    size_t n = strlen(rootp);
+    if (strncmp(p, rootp, n) != 0 || (p[n] != '/' && p[n] != '\0'))
+        return bt_err_set(err, EPERM, "subpath '%s' resolves outside volume '%s'", subpath,
+                          v->name);
+    *out = TAKE_PTR(p);
+    return 0;
+}
+
 int
 vol_mount_resolve(struct vol_store *st, const struct vol_mount_request *req,
                   const struct vol_anon_owner *owner, struct vol_mount_plan *out,
@@ -445,10 +516,18 @@ vol_mount_resolve(struct vol_store *st, const struct vol_mount_request *req,
     }
     if (r < 0)
         return r;
-    r = vol_mount_build(req, v->mountpoint, &out->mount, err);
+    _cleanup_free_ char *sub = NULL;
+    if (req->subpath && (r = subpath_resolve(v, req->subpath, &sub, err)) < 0) {
+        vol_volume_free(v);
+        return r;
+    }
+    r = vol_mount_build(req, sub ? sub : v->mountpoint, &out->mount, err);
+    if (r == 0 && sub)
+        out->mount.source_root = xstrdup(v->mountpoint);
     if (r == 0) {
         out->volume = xstrdup(v->name);
-        out->copy_up = !req->nocopy && !v->copied_up;
+        /* Docker copies image content into a volume's root only. */
+        out->copy_up = !req->nocopy && !req->subpath && !v->copied_up;
     }
     vol_volume_free(v);
     return r;

@@ -96,7 +96,9 @@ vol_mounts_from(const struct vol_store *st, const struct vol_oci_mount *src, siz
         p->mount.type = xstrdup(m->type);
         p->mount.source = xstrdup(m->source);
         p->mount.options = options_with_mode(m->options, mode);
-        p->volume = vol_store_volume_of_path(st, m->source);
+        /* a subpath mount stays confined to, and uses, its volume */
+        p->mount.source_root = m->source_root ? xstrdup(m->source_root) : NULL;
+        p->volume = vol_store_volume_of_path(st, m->source_root ? m->source_root : m->source);
         p->copy_up = false;
     }
     *out = plans;

@@ -221,8 +221,12 @@ struct vol_mount_request {
     const char *propagation; /* bind: [r]private, [r]shared, [r]slave; NULL: rprivate */
     const char *selinux;     /* "z", "Z" or NULL: accepted, no relabelling */
     bool nocopy;             /* volume: skip copy-up */
-    uint64_t tmpfs_size;     /* bytes, 0: unlimited (kernel default) */
-    uint32_t tmpfs_mode;     /* 0: default 1777 */
+    /* volume: mount only this directory of the volume (compose's
+     * volume.subpath). Relative, without '..'; it must exist, and symlinks
+     * in it resolve inside the volume. No copy-up is done for it. */
+    const char *subpath;
+    uint64_t tmpfs_size; /* bytes, 0: unlimited (kernel default) */
+    uint32_t tmpfs_mode; /* 0: default 1777 */
     bool tmpfs_mode_set;
     char **tmpfs_options; /* extra tmpfs options ("exec", "uid=1000"); may be NULL */
 };
@@ -251,6 +255,11 @@ struct vol_oci_mount {
     char *type; /* "bind" or "tmpfs" */
     char *source;
     char **options;
+    /* A volume subpath's bind: the volume's _data, below which the runtime
+     * resolves source again when it mounts (RESOLVE_IN_ROOT), so a symlink
+     * the container planted since cannot lead out. JSON key
+     * "x-berth-source-root"; NULL for others. */
+    char *source_root;
 };
 void vol_oci_mount_done(struct vol_oci_mount *m);
 json_t *vol_oci_mount_to_json(const struct vol_oci_mount *m);
@@ -271,7 +280,10 @@ void vol_mount_plan_done(struct vol_mount_plan *p);
 /* Resolves a request against the host: creates the named volume if it does
  * not exist (or the anonymous one of owner, which may then not be NULL),
  * creates a missing bind source when the request allows it or fails with
- * "bind source path does not exist", and builds the OCI mount. */
+ * "bind source path does not exist", and builds the OCI mount. A subpath is
+ * resolved inside the volume with openat2(RESOLVE_IN_ROOT); the mount's
+ * source is then the directory it resolved to, which never lies outside the
+ * volume's _data. */
 int vol_mount_resolve(struct vol_store *st, const struct vol_mount_request *req,
                       const struct vol_anon_owner *owner, struct vol_mount_plan *out,
                       struct bt_err **err);

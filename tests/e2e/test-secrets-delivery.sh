@@ -4,13 +4,22 @@
 # (file, environment, inline content) is read at its target with the owner
 # and mode asked for and cannot be written, nor is it in the writable layer;
 # berth config shows them normalised; changing a secret file's content
-# recreates the services that use it and only them; down leaves nothing
-# under RUNROOT.
+# recreates the services that use it and only them; removing a container
+# with the low-level `container rm` removes its materialised secrets; down
+# leaves nothing under RUNROOT.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
 . "$BERTH_SOURCE_DIR/tests/e2e/up-lib.sh"
 up_image
+
+# The containers that have a materialised secrets directory.
+secret_ids() {
+    local d
+    for d in "$BERTH_RUNROOT"/containers/*/secrets; do
+        [ -d "$d" ] && basename "$(dirname "$d")"
+    done | sort
+}
 
 echo "== a missing secret file fails up before any container starts"
 up_project broken <<'YAML'
@@ -136,7 +145,7 @@ echo "== a one-off container of the service gets them too, and they go with it"
 out=$(b run --rm -T app sh -c 'cat /run/secrets/api; stat -c " %u %a" /run/secrets/api' 2>&1) ||
     bt_fail "run: $out"
 expect_eq "$out" "k3y-from-env 1000 400" "run"
-expect_eq "$(ls "$BERTH_RUNROOT/secrets" | sort)" "$(printf '%s\n' "$app_id" "$web_id" | sort)" \
+expect_eq "$(secret_ids)" "$(printf '%s\n' "$app_id" "$web_id" | sort)" \
     "only the services' containers have secrets dirs"
 
 echo "== none can be written, even by root"
@@ -151,8 +160,8 @@ echo "== nothing of them is in the image or the writable layer"
 left=$(grep -rl -e s3cret-one -e k3y-from-env -e "listen 8081" \
     "$BERTH_ROOT/containers" "$BERTH_ROOT/images" 2>/dev/null | grep -v -e '-json.log$' || true)
 expect_eq "$left" "" "content under ROOT"
-[ -d "$BERTH_RUNROOT/secrets/$app_id" ] || bt_fail "no secrets dir for app"
-[ ! -e "$BERTH_RUNROOT/secrets/$plain_id" ] || bt_fail "a secrets dir for plain"
+[ -d "$BERTH_RUNROOT/containers/$app_id/secrets" ] || bt_fail "no secrets dir for app"
+[ ! -e "$BERTH_RUNROOT/containers/$plain_id/secrets" ] || bt_fail "a secrets dir for plain"
 
 echo "== unchanged: every container kept"
 out=$(b up -d 2>&1) || bt_fail "up: $out"
@@ -168,7 +177,7 @@ new_app=$(b ps -q app)
 expect_eq "$(b ps -q web) $(b ps -q plain)" "$web_id $plain_id" "web and plain kept"
 expect_eq "$(x 'cat /run/secrets/db_password')" "s3cret-two" "the new content"
 expect_eq "$(x 'cat /etc/pw-copy')" "s3cret-two" "the new copied content"
-[ ! -e "$BERTH_RUNROOT/secrets/$app_id" ] || bt_fail "the old container's secrets stayed"
+[ ! -e "$BERTH_RUNROOT/containers/$app_id/secrets" ] || bt_fail "the old container's secrets stayed"
 
 echo "== a changed content config recreates both of its users"
 printf 'API_KEY=k3y-from-env\nSITE_PORT=9090\n' >.env
@@ -178,8 +187,21 @@ out=$(b up -d 2>&1) || bt_fail "up: $out"
 expect_eq "$(b ps -q plain)" "$plain_id" "plain kept"
 expect_eq "$(b exec -T web cat /site_conf 2>&1)" "listen 9090" "the new config"
 
+echo "== the low-level container rm removes a compose container's secrets"
+web_now=$(b ps -q web)
+[ -d "$BERTH_RUNROOT/containers/$web_now/secrets" ] || bt_fail "no secrets dir for web"
+if out=$(b container rm "$web_now" 2>&1); then bt_fail "rm of a running container: $out"; fi
+expect_in "$out" "stop the container before removing" "rm without -f refuses"
+[ -d "$BERTH_RUNROOT/containers/$web_now/secrets" ] || bt_fail "the refused rm removed secrets"
+out=$(b container rm -f "$web_now" 2>&1) || bt_fail "container rm: $out"
+[ ! -e "$BERTH_RUNROOT/containers/$web_now" ] ||
+    bt_fail "left after container rm: $(ls -AR "$BERTH_RUNROOT/containers/$web_now")"
+expect_eq "$(secret_ids)" "$(b ps -q app)" "only app's secrets remain"
+
 echo "== down leaves nothing under RUNROOT"
 b down -t 1 >/dev/null 2>&1 || bt_fail "down"
+left=$(secret_ids)
+[ -z "$left" ] || bt_fail "secrets left for: $left"
 [ ! -e "$BERTH_RUNROOT/secrets" ] || bt_fail "secrets left: $(ls -AR "$BERTH_RUNROOT/secrets")"
 assert_nothing_left
 echo PASS

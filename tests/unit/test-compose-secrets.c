@@ -217,8 +217,8 @@ test_mounts_and_cleanup(void **state)
     assert_non_null(m);
     _cleanup_free_ char *db = bt_path_join(dir, "db.txt");
     assert_string_equal(bt_json_str(m, "source"), db);
-    /* materialised: under RUNROOT/secrets/ID with owner and mode */
-    _cleanup_free_ char *sdir = xasprintf("%s/secrets/%s", runroot, id);
+    /* materialised: under RUNROOT/containers/ID/secrets with owner and mode */
+    _cleanup_free_ char *sdir = xasprintf("%s/containers/%s/secrets", runroot, id);
     m = mount_at(mounts, "/run/secrets/key");
     assert_non_null(m);
     assert_true(bt_str_startswith(bt_json_str(m, "source"), sdir));
@@ -237,12 +237,13 @@ test_mounts_and_cleanup(void **state)
     assert_int_equal(
         compose_secrets_mounts(p, compose_project_service(p, "plain"), "ffff", none, &err), 0);
     assert_int_equal(json_array_size(none), 0);
-    _cleanup_free_ char *fdir = xasprintf("%s/secrets/ffff", runroot);
+    _cleanup_free_ char *fdir = xasprintf("%s/containers/ffff", runroot);
     assert_false(bt_path_exists(fdir));
 
     assert_int_equal(compose_secrets_cleanup(id, &err), 0);
     assert_false(bt_path_exists(sdir));
-    _cleanup_free_ char *parent = bt_path_join(runroot, "secrets");
+    /* the container was never made: its run directory goes too */
+    _cleanup_free_ char *parent = xasprintf("%s/containers/%s", runroot, id);
     assert_false(bt_path_exists(parent));
     /* again, or for a container that never had any: fine */
     assert_int_equal(compose_secrets_cleanup(id, &err), 0);
@@ -266,7 +267,7 @@ test_failed_mounts_leave_nothing(void **state)
     assert_non_null(strstr(err->msg, "nobody"));
     bt_err_free(err);
     assert_int_equal(json_array_size(mounts), 1);
-    _cleanup_free_ char *sdir = xasprintf("%s/secrets/abcd", runroot);
+    _cleanup_free_ char *sdir = xasprintf("%s/containers/abcd", runroot);
     assert_false(bt_path_exists(sdir));
 }
 

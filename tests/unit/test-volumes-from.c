@@ -55,10 +55,10 @@ test_mounts_from(void **state)
     char *o_ro[] = {"rbind", "ro", "rprivate", NULL};
     char *o_tmp[] = {"nosuid", "mode=1777", NULL};
     struct vol_oci_mount src[] = {
-        {"/data", "bind", vsrc, o_rw},
-        {"/etc/app", "bind", "/srv/conf", o_ro},
-        {"/run", "tmpfs", "tmpfs", o_tmp},
-        {"/cache/", "bind", "/srv/cache", o_rw},
+        {"/data", "bind", vsrc, o_rw, NULL},
+        {"/etc/app", "bind", "/srv/conf", o_ro, NULL},
+        {"/run", "tmpfs", "tmpfs", o_tmp, NULL},
+        {"/cache/", "bind", "/srv/cache", o_rw, NULL},
     };
     struct vol_mount_plan *p = NULL;
     size_t n = 0;
@@ -111,9 +111,9 @@ static void
 test_unique(void **state)
 {
     _cleanup_err_ struct bt_err *err = NULL;
-    struct vol_oci_mount a = {"/data", "bind", "/x", NULL};
-    struct vol_oci_mount b = {"/other", "bind", "/y", NULL};
-    struct vol_oci_mount c = {"/data/", "tmpfs", "tmpfs", NULL};
+    struct vol_oci_mount a = {"/data", "bind", "/x", NULL, NULL};
+    struct vol_oci_mount b = {"/other", "bind", "/y", NULL, NULL};
+    struct vol_oci_mount c = {"/data/", "tmpfs", "tmpfs", NULL, NULL};
     const struct vol_oci_mount *ok[] = {&a, &b};
     assert_int_equal(vol_mounts_check_unique(ok, 2, &err), 0);
     const struct vol_oci_mount *dup[] = {&a, &b, &c};

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -466,6 +467,62 @@ test_leftovers_removed(void **state)
     assert_false(bt_path_exists(dir));
 }
 
+/* volume.subpath: resolved inside the volume, symlinks included; refused
+ * when missing, absolute, with '..', or on a bind. */
+static void
+test_subpath(void **state)
+{
+    struct fixture *f = *state;
+    struct bt_err *err = NULL;
+    struct vol_create_opts o = {.name = "data"};
+    struct vol_volume *v = NULL;
+    assert_int_equal(vol_volume_create(f->st, &o, &v, NULL, &err), 0);
+    _cleanup_free_ char *dir = bt_path_join(v->mountpoint, "sub/dir");
+    assert_int_equal(bt_mkdir_p(dir, 0755, &err), 0);
+    _cleanup_free_ char *link = bt_path_join(v->mountpoint, "esc");
+    assert_int_equal(symlink("/etc", link), 0);
+    _cleanup_free_ char *up = bt_path_join(v->mountpoint, "up");
+    assert_int_equal(symlink("../../../../..", up), 0);
+
+    struct vol_mount_request req = {.type = VOL_MOUNT_VOLUME,
+                                    .source = "data",
+                                    .target = "/x",
+                                    .long_syntax = true,
+                                    .subpath = "sub/dir"};
+    struct vol_mount_plan plan;
+    assert_int_equal(vol_mount_resolve(f->st, &req, NULL, &plan, &err), 0);
+    assert_string_equal(plan.mount.source, dir);
+    assert_string_equal(plan.mount.source_root, v->mountpoint);
+    assert_false(plan.copy_up);
+    _cleanup_json_ json_t *j = vol_oci_mount_to_json(&plan.mount);
+    assert_string_equal(bt_json_str(j, "x-berth-source-root"), v->mountpoint);
+    vol_mount_plan_done(&plan);
+
+    /* an absolute link and a climbing one both stay in the volume */
+    req.subpath = "esc";
+    assert_int_equal(vol_mount_resolve(f->st, &req, NULL, &plan, &err), -ENOENT);
+    assert_non_null(strstr(err->msg, "does not exist in volume 'data'"));
+    err = bt_err_free(err);
+    req.subpath = "up";
+    assert_int_equal(vol_mount_resolve(f->st, &req, NULL, &plan, &err), 0);
+    assert_string_equal(plan.mount.source, v->mountpoint);
+    vol_mount_plan_done(&plan);
+
+    static const char *const bad[] = {"missing", "/sub/dir", "sub/../..", ""};
+    for (size_t i = 0; i < BT_ARRAY_SIZE(bad); i++) {
+        req.subpath = bad[i];
+        assert_true(vol_mount_resolve(f->st, &req, NULL, &plan, &err) < 0);
+        assert_non_null(strstr(err->msg, "subpath"));
+        err = bt_err_free(err);
+    }
+    struct vol_mount_request bind = {
+        .type = VOL_MOUNT_BIND, .source = "/tmp", .target = "/x", .subpath = "a"};
+    assert_true(vol_mount_request_validate(&bind, &err) < 0);
+    assert_non_null(strstr(err->msg, "volumes only"));
+    err = bt_err_free(err);
+    vol_volume_free(v);
+}
+
 int
 main(void)
 {
@@ -480,6 +537,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_prune_and_external, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gone_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leftovers_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subpath, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
