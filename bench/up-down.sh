@@ -14,6 +14,7 @@
 # down) is reported as failed, not timed. podman runs with runc when it is
 # installed: crun refuses the hybrid cgroup layout of some machines. Results
 # (median of ROUNDS, default 5) go to standard output as a Markdown table.
+# BENCH_PEERS=0 times berth alone.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 export BERTH_SOURCE_DIR=$src
@@ -22,7 +23,7 @@ rounds=${2:-5}
 . "$src/tests/lib/sandbox.sh"
 if [ "${BERTH_IN_SANDBOX:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "bench/up-down.sh: run it as root" >&2; exit 1; }
-    if [ "${BENCH_INSTALL:-1}" = 1 ]; then
+    if [ "${BENCH_INSTALL:-1}" = 1 ] && [ "${BENCH_PEERS:-1}" = 1 ]; then
         missing=""
         command -v podman-compose >/dev/null || missing="$missing podman-compose podman"
         command -v docker-compose >/dev/null || missing="$missing docker-compose"
@@ -73,7 +74,9 @@ down_cmd[berth]="$BERTH_BIN down -t 10"
 ps_cmd[berth]="$BERTH_BIN container ls -q"
 tools+=(berth)
 
-if command -v dockerd >/dev/null && command -v docker-compose >/dev/null; then
+if [ "${BENCH_PEERS:-1}" = 0 ]; then
+    echo "peers: left out (BENCH_PEERS=0)" >&2
+elif command -v dockerd >/dev/null && command -v docker-compose >/dev/null; then
     mkdir -p "$T/docker"
     dockerd --data-root "$T/docker/root" --exec-root "$T/docker/exec" \
         -H "unix://$T/docker/sock" --pidfile "$T/docker/pid" --iptables=false \
@@ -92,7 +95,9 @@ else
     echo "docker-compose: not installed (needs docker-compose and docker.io)" >&2
 fi
 
-if command -v podman-compose >/dev/null && command -v podman >/dev/null; then
+if [ "${BENCH_PEERS:-1}" = 0 ]; then
+    :
+elif command -v podman-compose >/dev/null && command -v podman >/dev/null; then
     mkdir -p "$T/podman"
     cat >"$T/podman/storage.conf" <<CONF
 [storage]

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
 #include <time.h>
@@ -48,29 +49,78 @@ berth_root(void)
     return xstrdup(r && r[0] ? r : "/var/lib/berth");
 }
 
+static char *
+project_lock_path(const char *project)
+{
+    const char *rr = getenv("BERTH_RUNROOT");
+    _cleanup_free_ char *name = xasprintf("compose/%s.lock", project);
+    return bt_path_join(rr && rr[0] ? rr : "/run/berth", name);
+}
+
 /* Commands that change a project are serialised by an exclusive flock on
  * RUNROOT/compose/PROJECT.lock, so two `up`s, or an `up` and a `down`,
- * never interleave. Returns the fd (closing it releases the lock). */
+ * never interleave. Returns the fd (closing it releases the lock).
+ *
+ * `down` unlinks the file, with the lock held, once nothing of the project
+ * remains. A command that opened the file before that and then got the
+ * lock holds a lock on a file no longer at the path, which serialises
+ * nothing: so after locking, the file at the path must still be the one
+ * locked, or the lock is taken again on the file now there. */
 static int
 project_lock(const char *project, struct bt_err **err)
 {
-    const char *rr = getenv("BERTH_RUNROOT");
-    _cleanup_free_ char *dir = bt_path_join(rr && rr[0] ? rr : "/run/berth", "compose");
+    _cleanup_free_ char *path = project_lock_path(project);
+    _cleanup_free_ char *dir = xstrdup(path);
+    *strrchr(dir, '/') = '\0';
     if (bt_mkdir_p(dir, 0700, err) < 0)
         return bt_err_ret(err);
-    _cleanup_free_ char *name = xasprintf("%s.lock", project);
-    _cleanup_free_ char *path = bt_path_join(dir, name);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return bt_err_errno(err, errno, "open %s", path);
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno == EINTR)
-            continue;
-        int e = errno;
-        close(fd);
-        return bt_err_errno(err, e, "lock %s", path);
+    for (;;) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return bt_err_errno(err, errno, "open %s", path);
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            return bt_err_errno(err, e, "lock %s", path);
+        }
+        struct stat held, now;
+        if (fstat(fd, &held) < 0) {
+            int e = errno;
+            close(fd);
+            return bt_err_errno(err, e, "stat %s", path);
+        }
+        int sr = stat(path, &now);
+        if (sr == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+            return fd;
+        if (sr < 0 && errno != ENOENT) {
+            int e = errno;
+            close(fd);
+            return bt_err_errno(err, e, "stat %s", path);
+        }
+        close(fd); /* unlinked by a `down` meanwhile: lock the new file */
     }
-    return fd;
+}
+
+/* With the project's lock held (fd): removes the lock file when nothing of
+ * the project remains, so that `down` leaves nothing behind in RUNROOT. */
+static void
+project_lock_drop(const char *project, int fd)
+{
+    struct compose_actual a;
+    if (compose_actual_load(project, true, &a, NULL) < 0)
+        return; /* cannot tell: the file stays, which is harmless */
+    bool empty = a.n_containers == 0 && !a.networks[0] && !a.volumes[0];
+    compose_actual_done(&a);
+    if (!empty)
+        return;
+    _cleanup_free_ char *path = project_lock_path(project);
+    struct stat held, now;
+    /* only the file this process holds locked */
+    if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && now.st_dev == held.st_dev &&
+        now.st_ino == held.st_ino)
+        unlink(path);
 }
 
 static char *
@@ -1887,6 +1937,8 @@ compose_project_down(const char *project, const struct compose_project *p,
         image_store_free(is);
     }
     compose_actual_done(&a);
+    if (rc >= 0)
+        project_lock_drop(project, lock);
     return rc < 0 ? rc : 0;
 }
 

@@ -924,12 +924,42 @@ net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *contai
     return r;
 }
 
+/* Deleting a veth waits in the kernel for an RCU grace period (tens of
+ * milliseconds). The host ends of a container's veths carry names of its
+ * own, read from the state (written by atomic renames, so readable without
+ * the lock), and are deleted before the store's lock is taken: the
+ * containers of one `down` are unplugged in parallel, where the kernel
+ * batches those waits, and no other command waits behind them. The
+ * endpoints stay in the state, their addresses reserved, until the lock is
+ * held; what fails here is retried, and reported, under the lock. */
+static void
+unplug_unlocked(struct net_ctx *ctx, const char *container_id)
+{
+    struct bt_err *ignored = NULL;
+    _cleanup_(network_list_done) struct network_list all = {0};
+    all.v = net_network_list(ctx, &all.n, &ignored);
+    _cleanup_nl_ struct nl_sock *sk = NULL;
+    for (size_t i = 0; all.v && i < all.n; i++) {
+        json_t *ep = json_object_get(all.v[i]->endpoints, container_id);
+        const char *host_if = bt_json_str(ep, "host_ifname");
+        if (!host_if)
+            continue;
+        if (!sk)
+            sk = net_nl_open(NULL, &ignored);
+        if (sk)
+            net_link_delete(sk, host_if, &ignored);
+        ignored = bt_err_free(ignored);
+    }
+    ignored = bt_err_free(ignored);
+}
+
 int
 net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
 {
     if (!net_id_valid(container_id))
         return bt_err_set(err, EINVAL, "invalid container id '%s'",
                           container_id ? container_id : "");
+    unplug_unlocked(ctx, container_id);
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;
