@@ -72,6 +72,18 @@ int rt_cgroup_destroy(struct rt_cgroup *cg, struct bt_err **err);
 const char *rt_cgroup_dir(const struct rt_cgroup *cg, const char *controller);
 bool rt_cgroup_is_v2(const struct rt_cgroup *cg);
 
+/* Device access control on v2 (engine/devices-bpf.c). build translates
+ * the rules (last match wins, nothing matched is denied) into a
+ * BPF_PROG_TYPE_CGROUP_DEVICE program (owned, *n_insns instructions);
+ * attach loads it and attaches it to the cgroup directory, replacing the
+ * device programs attached there before. */
+struct rt_device_rule;
+struct bpf_insn;
+struct bpf_insn *rt_devices_bpf_build(const struct rt_device_rule *rules, size_t n, size_t *n_insns,
+                                      struct bt_err **err);
+int rt_devices_bpf_attach(const char *dir, const struct rt_device_rule *rules, size_t n,
+                          struct bt_err **err);
+
 /* v2 conversions (pure). */
 uint64_t rt_cgroup_shares_to_weight(uint64_t shares);
 uint64_t rt_cgroup_blkio_to_io_weight(uint64_t weight);

@@ -715,6 +715,9 @@ v2_create(struct rt_cgroup *cg, const struct rt_resources *r, struct bt_err **er
         return bt_err_ret(err);
     if (!r)
         return 0;
+    /* No devices.allow on v2: the rules become a BPF program. */
+    if (r->n_device_rules && rt_devices_bpf_attach(d, r->device_rules, r->n_device_rules, err) < 0)
+        return bt_err_ret(err);
     if (r->memory_limit > 0 &&
         write_fmt(d, "memory.max", err, "%lld", (long long)r->memory_limit) < 0)
         return bt_err_ret(err);
