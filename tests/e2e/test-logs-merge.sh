@@ -37,8 +37,10 @@ wait_exit() {
 }
 
 echo "== two services interleaved: merged in time order with padded prefixes"
-svc web 1 sh -c 'echo w1; sleep 0.3; echo w3; sleep 0.3; echo w5 >&2'
-svc db 1 sh -c 'sleep 0.15; echo d2; sleep 0.3; echo d4'
+# Lines a second apart: db starts a moment after web (more on a busy
+# machine), and that delay must not reorder them.
+svc web 1 sh -c 'echo w1; sleep 2; echo w3; sleep 0.3; echo w5 >&2'
+svc db 1 sh -c 'sleep 1; echo d2; sleep 2; echo d4'
 wait_exit demo-web-1 demo-db-1
 out=$(b logs --no-color 2>/dev/null)
 expect=$(printf 'web-1 | w1\ndb-1  | d2\nweb-1 | w3\ndb-1  | d4')
