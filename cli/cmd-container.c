@@ -143,73 +143,6 @@ run_opts_done(struct run_opts *o)
 }
 
 static json_t *
-caps_array(uint64_t mask)
-{
-    json_t *a = json_array();
-    for (int c = 0; c <= 40; c++) {
-        if (!(mask & (UINT64_C(1) << c)))
-            continue;
-        static const char *const names[] = {"CAP_CHOWN",
-                                            "CAP_DAC_OVERRIDE",
-                                            "CAP_DAC_READ_SEARCH",
-                                            "CAP_FOWNER",
-                                            "CAP_FSETID",
-                                            "CAP_KILL",
-                                            "CAP_SETGID",
-                                            "CAP_SETUID",
-                                            "CAP_SETPCAP",
-                                            "CAP_LINUX_IMMUTABLE",
-                                            "CAP_NET_BIND_SERVICE",
-                                            "CAP_NET_BROADCAST",
-                                            "CAP_NET_ADMIN",
-                                            "CAP_NET_RAW",
-                                            "CAP_IPC_LOCK",
-                                            "CAP_IPC_OWNER",
-                                            "CAP_SYS_MODULE",
-                                            "CAP_SYS_RAWIO",
-                                            "CAP_SYS_CHROOT",
-                                            "CAP_SYS_PTRACE",
-                                            "CAP_SYS_PACCT",
-                                            "CAP_SYS_ADMIN",
-                                            "CAP_SYS_BOOT",
-                                            "CAP_SYS_NICE",
-                                            "CAP_SYS_RESOURCE",
-                                            "CAP_SYS_TIME",
-                                            "CAP_SYS_TTY_CONFIG",
-                                            "CAP_MKNOD",
-                                            "CAP_LEASE",
-                                            "CAP_AUDIT_WRITE",
-                                            "CAP_AUDIT_CONTROL",
-                                            "CAP_SETFCAP",
-                                            "CAP_MAC_OVERRIDE",
-                                            "CAP_MAC_ADMIN",
-                                            "CAP_SYSLOG",
-                                            "CAP_WAKE_ALARM",
-                                            "CAP_BLOCK_SUSPEND",
-                                            "CAP_AUDIT_READ",
-                                            "CAP_PERFMON",
-                                            "CAP_BPF",
-                                            "CAP_CHECKPOINT_RESTORE"};
-        json_array_append_new(a, json_string(names[c]));
-    }
-    return a;
-}
-
-static int
-cap_index(const char *name)
-{
-    _cleanup_json_ json_t *all = caps_array(~UINT64_C(0));
-    size_t i;
-    json_t *v;
-    const char *n =
-        bt_str_startswith(name, "CAP_") || bt_str_startswith(name, "cap_") ? name + 4 : name;
-    json_array_foreach (all, i, v)
-        if (strcasecmp(json_string_value(v) + 4, n) == 0)
-            return (int)i;
-    return -1;
-}
-
-static json_t *
 build_config(struct run_opts *o, char **cmd, struct bt_err **err)
 {
     _cleanup_json_ json_t *spec = engine_spec_default(false);
@@ -265,42 +198,9 @@ build_config(struct run_opts *o, char **cmd, struct bt_err **err)
         json_object_set_new(json_object_get(spec, "root"), "readonly", json_true());
 
     /* capabilities and the seccomp profile that goes with them */
-    uint64_t caps = 0;
-    _cleanup_json_ json_t *def = engine_caps_docker_default();
-    size_t i;
-    json_t *v;
-    json_array_foreach (def, i, v)
-        caps |= UINT64_C(1) << cap_index(json_string_value(v));
-    if (o->privileged)
-        caps = (UINT64_C(1) << 41) - 1;
-    /* Docker's order: ALL first (add ALL, or drop ALL), then the named
-     * additions, then the named drops. */
-    uint64_t all = (UINT64_C(1) << 41) - 1;
-    bool add_all = false, drop_all = false;
-    bt_strv_foreach (c, o->cap_add)
-        add_all |= strcasecmp(c, "ALL") == 0;
-    bt_strv_foreach (c, o->cap_drop)
-        drop_all |= strcasecmp(c, "ALL") == 0;
-    if (add_all)
-        caps = all;
-    else if (drop_all)
-        caps = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        bt_strv_foreach (c, pass == 0 ? o->cap_add : o->cap_drop) {
-            if (strcasecmp(c, "ALL") == 0)
-                continue;
-            int k = cap_index(c);
-            if (k < 0) {
-                bt_err_set(err, EINVAL, "unknown capability '%s'", c);
-                return NULL;
-            }
-            if (pass == 0)
-                caps |= UINT64_C(1) << k;
-            else
-                caps &= ~(UINT64_C(1) << k);
-        }
-    }
-    json_t *cset = caps_array(caps);
+    json_t *cset = engine_caps_resolve(o->privileged, o->cap_add, o->cap_drop, err);
+    if (!cset)
+        return NULL;
     json_object_set_new(
         proc, "capabilities",
         json_pack("{s:O,s:O,s:o}", "bounding", cset, "effective", cset, "permitted", cset));

@@ -12,109 +12,6 @@
 #include "image/image.h"
 #include "volumes/volumes.h"
 
-static const char *const cap_names[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
-#define CAP_ALL ((UINT64_C(1) << BT_ARRAY_SIZE(cap_names)) - 1)
-
-static int
-cap_index(const char *name)
-{
-    const char *n = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
-    for (size_t i = 0; i < BT_ARRAY_SIZE(cap_names); i++)
-        if (strcasecmp(cap_names[i] + 4, n) == 0)
-            return (int)i;
-    return -1;
-}
-
-static json_t *
-caps_json(uint64_t mask)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < BT_ARRAY_SIZE(cap_names); i++)
-        if (mask & (UINT64_C(1) << i))
-            json_array_append_new(a, json_string(cap_names[i]));
-    return a;
-}
-
-static int
-caps_resolve(const struct compose_service *s, uint64_t *out, struct bt_err **err)
-{
-    uint64_t caps = 0;
-    _cleanup_json_ json_t *def = engine_caps_docker_default();
-    size_t i;
-    json_t *v;
-    json_array_foreach (def, i, v) {
-        int k = cap_index(json_string_value(v));
-        if (k >= 0)
-            caps |= UINT64_C(1) << k;
-    }
-    if (s->privileged)
-        caps = CAP_ALL;
-    bt_strv_foreach (c, s->cap_add) {
-        if (strcasecmp(c, "ALL") == 0) {
-            caps = CAP_ALL;
-            continue;
-        }
-        int k = cap_index(c);
-        if (k < 0)
-            return bt_err_set(err, EINVAL, "cap_add: unknown capability '%s'", c);
-        caps |= UINT64_C(1) << k;
-    }
-    bt_strv_foreach (c, s->cap_drop) {
-        if (strcasecmp(c, "ALL") == 0) {
-            caps = 0;
-            continue;
-        }
-        int k = cap_index(c);
-        if (k < 0)
-            return bt_err_set(err, EINVAL, "cap_drop: unknown capability '%s'", c);
-        caps &= ~(UINT64_C(1) << k);
-    }
-    *out = caps;
-    return 0;
-}
-
 static json_t *
 strv_json(char *const *v)
 {
@@ -597,10 +494,9 @@ compose_container_config(const struct compose_container_input *in, struct bt_err
     if (s->domainname)
         json_object_set_new(spec, "domainname", json_string(s->domainname));
 
-    uint64_t caps = 0;
-    if (caps_resolve(s, &caps, err) < 0)
+    json_t *cset = engine_caps_resolve(s->privileged, s->cap_add, s->cap_drop, err);
+    if (!cset)
         return NULL;
-    json_t *cset = caps_json(caps);
     json_object_set_new(
         proc, "capabilities",
         json_pack("{s:O,s:O,s:O}", "bounding", cset, "effective", cset, "permitted", cset));

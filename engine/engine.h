@@ -43,6 +43,14 @@ json_t *engine_spec_default(bool rootless);
  * default seccomp profile for a capability list (NULL: Docker's set). */
 json_t *engine_caps_docker_default(void);
 json_t *engine_seccomp_docker_default(json_t *cap_names);
+/* The capability set of a container as Docker computes it: every
+ * capability when privileged (additions and drops ignored); otherwise the
+ * default set, replaced by all when `add` holds "ALL" or by none when `drop`
+ * holds "ALL", then the named additions, then the named drops. Names take
+ * or omit the CAP_ prefix, in any case. Returns CAP_* names (caller owns);
+ * NULL with *err naming an unknown capability. */
+json_t *engine_caps_resolve(bool privileged, char *const *add, char *const *drop,
+                            struct bt_err **err);
 
 /* ---- the container's init ---- */
 

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include "engine/engine.h"
 #include "engine/runtime-internal.h"
 
 #ifndef CAP_CHECKPOINT_RESTORE
@@ -91,6 +92,50 @@ rt_caps_docker_default(void)
     for (size_t i = 0; i < BT_ARRAY_SIZE(caps); i++)
         m |= UINT64_C(1) << caps[i];
     return m;
+}
+
+static bool
+strv_has_all(char *const *v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (strcasecmp(v[i], "ALL") == 0)
+            return true;
+    return false;
+}
+
+json_t *
+engine_caps_resolve(bool privileged, char *const *add, char *const *drop, struct bt_err **err)
+{
+    uint64_t all = (UINT64_C(1) << (rt_cap_last() + 1)) - 1;
+    uint64_t caps = rt_caps_docker_default();
+    if (privileged)
+        caps = all;
+    else if (strv_has_all(add))
+        caps = all;
+    else if (strv_has_all(drop))
+        caps = 0;
+    for (int pass = 0; pass < 2 && !privileged; pass++) {
+        char *const *names = pass == 0 ? add : drop;
+        for (size_t i = 0; names && names[i]; i++) {
+            if (strcasecmp(names[i], "ALL") == 0)
+                continue;
+            int k = rt_cap_from_name(names[i]);
+            if (k < 0) {
+                bt_err_set(err, EINVAL, "%s: unknown capability '%s'",
+                           pass == 0 ? "cap_add" : "cap_drop", names[i]);
+                return NULL;
+            }
+            if (pass == 0)
+                caps |= UINT64_C(1) << k;
+            else
+                caps &= ~(UINT64_C(1) << k);
+        }
+    }
+    json_t *a = json_array();
+    for (int c = 0; c <= rt_cap_last(); c++)
+        if (caps & (UINT64_C(1) << c))
+            json_array_append_new(a, json_string(rt_cap_name(c)));
+    return a;
 }
 
 int

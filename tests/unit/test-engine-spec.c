@@ -378,17 +378,63 @@ test_memswap(void **state)
     bt_err_free(err);
 }
 
+static bool
+caps_have(json_t *caps, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (caps, i, v)
+        if (strcmp(json_string_value(v), name) == 0)
+            return true;
+    return false;
+}
+
+/* Docker's rules: ALL first, then named additions, then named drops;
+ * privileged takes every capability and ignores both lists. */
+static void
+test_caps_resolve(void **state)
+{
+    struct bt_err *err = NULL;
+    char *add[] = {"net_admin", NULL};
+    char *drop_all[] = {"ALL", NULL};
+    _cleanup_json_ json_t *only = engine_caps_resolve(false, add, drop_all, &err);
+    assert_non_null(only);
+    assert_int_equal(json_array_size(only), 1);
+    assert_true(caps_have(only, "CAP_NET_ADMIN"));
+
+    char *drop[] = {"CAP_CHOWN", NULL};
+    _cleanup_json_ json_t *def = engine_caps_resolve(false, NULL, drop, &err);
+    _cleanup_json_ json_t *docker = engine_caps_docker_default();
+    assert_int_equal(json_array_size(def), json_array_size(docker) - 1);
+    assert_false(caps_have(def, "CAP_CHOWN"));
+    assert_true(caps_have(def, "CAP_KILL"));
+
+    char *add_all[] = {"ALL", NULL};
+    _cleanup_json_ json_t *all_but = engine_caps_resolve(false, add_all, drop, &err);
+    assert_true(caps_have(all_but, "CAP_SYS_ADMIN"));
+    assert_false(caps_have(all_but, "CAP_CHOWN"));
+
+    _cleanup_json_ json_t *priv = engine_caps_resolve(true, NULL, drop_all, &err);
+    assert_true(caps_have(priv, "CAP_SYS_ADMIN"));
+    assert_true(caps_have(priv, "CAP_CHOWN"));
+
+    char *bad[] = {"FLY", NULL};
+    assert_null(engine_caps_resolve(false, bad, NULL, &err));
+    assert_non_null(strstr(err->msg, "cap_add: unknown capability 'FLY'"));
+    bt_err_free(err);
+}
+
 int
 main(void)
 {
     bt_json_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_spec),  cmocka_unit_test(test_rootless_spec),
-        cmocka_unit_test(test_mount_options), cmocka_unit_test(test_bad_specs),
-        cmocka_unit_test(test_sysctls),       cmocka_unit_test(test_resources),
-        cmocka_unit_test(test_names),         cmocka_unit_test(test_seccomp_default),
-        cmocka_unit_test(test_seccomp_bad),   cmocka_unit_test(test_user_resolve),
-        cmocka_unit_test(test_memswap),
+        cmocka_unit_test(test_caps_resolve),    cmocka_unit_test(test_default_spec),
+        cmocka_unit_test(test_rootless_spec),   cmocka_unit_test(test_mount_options),
+        cmocka_unit_test(test_bad_specs),       cmocka_unit_test(test_sysctls),
+        cmocka_unit_test(test_resources),       cmocka_unit_test(test_names),
+        cmocka_unit_test(test_seccomp_default), cmocka_unit_test(test_seccomp_bad),
+        cmocka_unit_test(test_user_resolve),    cmocka_unit_test(test_memswap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
