@@ -732,7 +732,7 @@ dep_check(struct run *r, const struct node_dep *d, char **why)
         _cleanup_json_ json_t *cfg = engine_container_config_load(id, NULL);
         _cleanup_json_ json_t *st = engine_container_state(id, NULL);
         if (!st)
-            continue;
+            return 0; /* not readable at this moment: look again, never assume */
         const char *cname = bt_json_str(cfg, "name") ?: id;
         const char *status = bt_json_str(st, "Status") ?: "";
         int code = (int)json_integer_value(json_object_get(st, "ExitCode"));
