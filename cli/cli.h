@@ -36,6 +36,9 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
 int cli_fail(struct bt_err **err, const char *context);
 /* Prints a usage error for a command and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) BT_PRINTF(2, 3);
+/* Prints "WARNING! <what>" and Docker's "Are you sure you want to
+ * continue? [y/N]" prompt; true only when the answer starts with y or Y. */
+bool cli_confirm(const char *fmt, ...) BT_PRINTF(1, 2);
 
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);

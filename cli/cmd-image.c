@@ -585,15 +585,10 @@ cmd_prune(int argc, char **argv)
             return cli_usage_error("image prune", "unknown option");
         }
     }
-    if (!force && isatty(STDIN_FILENO)) {
-        printf("WARNING! This will remove all %s images.\nAre you sure you want to continue? "
-               "[y/N] ",
-               all ? "images without at least one container associated to them" : "dangling");
-        fflush(stdout);
-        char line[16] = {0};
-        if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
-            return CLI_EXIT_OK;
-    }
+    if (!force && isatty(STDIN_FILENO) &&
+        !cli_confirm("This will remove all %s images.",
+                     all ? "images without at least one container associated to them" : "dangling"))
+        return CLI_EXIT_OK;
     struct bt_err *err = NULL;
     _cleanup_(image_store_freep) struct image_store *s = open_store(&err);
     if (!s)

@@ -370,14 +370,9 @@ cmd_prune(int argc, char **argv)
         }
         return cli_usage_error("network prune", "unknown option");
     }
-    if (!force) {
-        printf("WARNING! This will remove all custom networks not used by at least one "
-               "container.\nAre you sure you want to continue? [y/N] ");
-        fflush(stdout);
-        char line[16];
-        if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
-            return CLI_EXIT_OK;
-    }
+    if (!force && !cli_confirm("This will remove all custom networks not used by at least "
+                               "one container."))
+        return CLI_EXIT_OK;
     struct bt_err *err = NULL;
     _cleanup_net_ctx_ struct net_ctx *ctx = net_ctx_new(&err);
     size_t n = 0;

@@ -486,16 +486,11 @@ cmd_prune(int argc, char **argv)
         vol_filter_done(&f);
         return cli_usage_error("volume prune", "takes no arguments");
     }
-    if (!force) {
-        printf("WARNING! This will remove %s local volumes not used by at least one "
-               "container.\nAre you sure you want to continue? [y/N] ",
-               all ? "all" : "anonymous");
-        fflush(stdout);
-        char line[64] = "";
-        if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
-            vol_filter_done(&f);
-            return CLI_EXIT_OK;
-        }
+    if (!force && !cli_confirm("This will remove %s local volumes not used by at least one "
+                               "container.",
+                               all ? "all" : "anonymous")) {
+        vol_filter_done(&f);
+        return CLI_EXIT_OK;
     }
     _cleanup_(vol_store_freep) struct vol_store *st = open_store(&err);
     if (!st) {

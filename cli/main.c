@@ -92,6 +92,19 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
+bool
+cli_confirm(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *what = xvasprintf(fmt, ap);
+    va_end(ap);
+    printf("WARNING! %s\nAre you sure you want to continue? [y/N] ", what);
+    fflush(stdout);
+    char line[64] = "";
+    return fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
+}
+
 static bool
 parse_log_level(const char *s)
 {
