@@ -412,6 +412,9 @@ void compose_kvs_set(struct compose_kvs *kvs, const char *key, const char *value
  * volumes, secrets, configs, with every mapping's keys sorted. Caller owns. */
 json_t *compose_project_to_json(const struct compose_project *p);
 json_t *compose_service_to_json(const struct compose_service *s);
+/* One top-level network or volume as `config` prints it. Caller owns. */
+json_t *compose_network_to_json(const struct compose_network *n);
+json_t *compose_volume_to_json(const struct compose_volume *v);
 /* Canonical YAML / indented JSON text of the above; byte-for-byte stable for
  * the same input. Caller owns. */
 char *compose_project_to_yaml(const struct compose_project *p);
@@ -423,6 +426,11 @@ int compose_project_print(const struct compose_project *p, bool json, FILE *f, s
  * sha256 (hex) over the service without build, pull_policy, scale,
  * deploy.replicas, depends_on and profiles. Caller owns. */
 char *compose_service_hash(const struct compose_service *s);
+/* The same label on the networks and volumes berth makes for a project:
+ * sha256 (hex) over the normalised definition (its name included), so a
+ * changed definition is noticed on the next up. Caller owns. */
+char *compose_network_hash(const struct compose_network *n);
+char *compose_volume_hash(const struct compose_volume *v);
 
 /* ---- dependency graph (graph.c) ----
  * Edges from depends_on, network_mode/ipc/pid "service:x", volumes_from and

@@ -567,6 +567,20 @@ volume_json(const struct compose_volume *v)
     return o;
 }
 
+json_t *
+compose_network_to_json(const struct compose_network *n)
+{
+    _cleanup_json_ json_t *o = network_json(n);
+    return sorted(o);
+}
+
+json_t *
+compose_volume_to_json(const struct compose_volume *v)
+{
+    _cleanup_json_ json_t *o = volume_json(v);
+    return sorted(o);
+}
+
 static json_t *
 file_object_json(const struct compose_file_object *f)
 {

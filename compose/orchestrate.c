@@ -965,6 +965,8 @@ up_work(struct node *n)
             emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_DONE, "Running");
             break;
         case COMPOSE_ACTION_REMOVE:
+            if (a->removed)
+                break; /* with its network */
             emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_WORKING, "Stopping");
             rc = engine_container_stop(a->id, o->timeout, err);
             if (rc >= 0)
@@ -987,8 +989,9 @@ up_work(struct node *n)
         case COMPOSE_ACTION_RECREATE:
             emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_WORKING,
                  "Recreate (%s)", a->reason ? a->reason : "changed");
-            rc = engine_container_stop(a->id, o->timeout, err);
-            if (rc >= 0)
+            if (!a->removed)
+                rc = engine_container_stop(a->id, o->timeout, err);
+            if (rc >= 0 && !a->removed)
                 rc = compose_container_remove(a->id, o->renew_anon_volumes, err);
             if (rc >= 0)
                 rc = container_create(u, un->s, a->number, a->name, err);
@@ -1197,6 +1200,241 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
     return 0;
 }
 
+/* Whether a selected service is on the project's network key. */
+static bool
+network_used(const struct compose_project *p, char *const *services, const char *key)
+{
+    for (size_t k = 0; k < p->n_services; k++) {
+        const struct compose_service *s = &p->services[k];
+        if (!bt_strv_contains(services, s->name))
+            continue;
+        for (size_t j = 0; j < s->n_networks; j++)
+            if (strcmp(s->networks[j].name, key) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* A network of the project whose definition changed: up removes it with
+ * the containers on it and makes both again, as Compose does. */
+struct net_change {
+    const struct compose_network *n;
+    char *reason;
+    char **containers; /* ids of the containers attached; never NULL */
+};
+
+static void
+net_changes_free(struct net_change *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].reason);
+        bt_strv_free(v[i].containers);
+    }
+    free(v);
+}
+
+static const struct compose_container *
+actual_by_id(const struct compose_actual *a, const char *id)
+{
+    for (size_t i = 0; i < a->n_containers; i++)
+        if (strcmp(a->containers[i].id, id) == 0)
+            return &a->containers[i];
+    return NULL;
+}
+
+/* Finds the project's networks (of the selected services) whose definition
+ * no longer matches the existing network. Their containers must go with
+ * them: services not selected that have containers on one join the
+ * selection (*services grows); a container that up cannot make again (a
+ * `run` container, another project's, an orphan without remove_orphans)
+ * is an error before anything is touched. */
+static int
+up_networks_check(struct up_ctx *u, const struct compose_actual *actual, char ***services,
+                  struct net_change **out, size_t *n_out, struct bt_err **err)
+{
+    const struct compose_project *p = u->p;
+    *out = NULL;
+    *n_out = 0;
+    if (!p->n_networks)
+        return 0;
+    struct net_ctx *ctx = net_ctx_new(err);
+    if (!ctx)
+        return bt_err_ret(err);
+    int rc = 0;
+    for (size_t i = 0; rc >= 0 && i < p->n_networks; i++) {
+        const struct compose_network *n = &p->networks[i];
+        if (n->external || !network_used(p, *services, n->key))
+            continue;
+        struct net_network *got = net_network_get(ctx, n->name, err);
+        if (!got) {
+            rc = *err ? bt_err_ret(err) : 0;
+            continue;
+        }
+        _cleanup_json_ json_t *inspect = net_network_to_json(got);
+        char *reason = compose_network_diverged(n, inspect);
+        if (!reason) {
+            net_network_free(got);
+            continue;
+        }
+        *out = xreallocarray(*out, *n_out + 1, sizeof(**out));
+        struct net_change *c = &(*out)[(*n_out)++];
+        *c =
+            (struct net_change){.n = n, .reason = reason, .containers = xcalloc(1, sizeof(char *))};
+        const char *id;
+        json_t *ep;
+        json_object_foreach (got->endpoints, id, ep) {
+            const struct compose_container *ct = actual_by_id(actual, id);
+            const char *name = bt_json_str(ep, "name") ?: id;
+            if (!ct)
+                rc = bt_err_set(err, EBUSY,
+                                "network %s: %s, but container %s, which up does not manage, "
+                                "is attached to it: remove or disconnect it first",
+                                n->name, reason, name);
+            else if (!compose_project_service(p, ct->service) && !u->o->remove_orphans)
+                rc = bt_err_set(err, EBUSY,
+                                "network %s: %s, but the orphan container %s is attached to it: "
+                                "run up with --remove-orphans or remove it first",
+                                n->name, reason, name);
+            if (rc < 0)
+                break;
+            c->containers = bt_strv_push(c->containers, id);
+            if (compose_project_service(p, ct->service) &&
+                !bt_strv_contains(*services, ct->service))
+                *services = bt_strv_push(*services, ct->service);
+        }
+        net_network_free(got);
+    }
+    net_ctx_free(ctx);
+    if (rc < 0) {
+        net_changes_free(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+    }
+    return rc;
+}
+
+/* 1 + the position of service in the start order; 0 for a service the
+ * project does not have (an orphan, which nothing depends on). */
+static size_t
+start_position(const struct compose_project *p, const char *service)
+{
+    for (size_t oi = 0; oi < p->n_services; oi++) {
+        const struct compose_service *s = &p->services[p->order ? p->order[oi] : oi];
+        if (strcmp(s->name, service) == 0)
+            return oi + 1;
+    }
+    return 0;
+}
+
+/* Stops and removes the containers on the changed networks, dependents
+ * first, then the networks themselves; up_networks_volumes makes the
+ * networks again and the plan's RECREATE actions the containers. */
+static int
+up_networks_recreate(struct up_ctx *u, const struct compose_actual *actual,
+                     struct compose_plan *plan, const struct net_change *changes, size_t n,
+                     struct bt_err **err)
+{
+    const struct compose_up_opts *o = u->o;
+    const struct compose_project *p = u->p;
+    if (!n)
+        return 0;
+    /* the containers to remove, latest in start order first */
+    _cleanup_strv_ char **ids = NULL;
+    for (size_t i = 0; i < n; i++) {
+        emit(o->event, o->event_data, "Network", changes[i].n->name, COMPOSE_EVENT_WORKING,
+             "Recreate: %s", changes[i].reason);
+        bt_strv_foreach (id, changes[i].containers)
+            if (!bt_strv_contains(ids, id))
+                ids = bt_strv_push(ids, id);
+    }
+    size_t n_ids = bt_strv_length(ids);
+    for (size_t i = 1; i < n_ids; i++)
+        for (size_t k = i; k > 0; k--) {
+            const struct compose_container *a = actual_by_id(actual, ids[k - 1]);
+            const struct compose_container *b = actual_by_id(actual, ids[k]);
+            size_t pa = start_position(p, a->service), pb = start_position(p, b->service);
+            if (pa > pb || (pa == pb && a->number >= b->number))
+                break;
+            char *t = ids[k - 1];
+            ids[k - 1] = ids[k];
+            ids[k] = t;
+        }
+    int rc = 0;
+    for (size_t i = 0; rc >= 0 && i < n_ids; i++) {
+        const struct compose_container *c = actual_by_id(actual, ids[i]);
+        emit(o->event, o->event_data, "Container", c->name, COMPOSE_EVENT_WORKING, "Stopping");
+        rc = engine_container_stop(c->id, o->timeout, err);
+        if (rc >= 0)
+            rc = compose_container_remove(c->id, o->renew_anon_volumes, err);
+        if (rc < 0) {
+            emit(o->event, o->event_data, "Container", c->name, COMPOSE_EVENT_ERROR, "Error");
+            bt_err_prefix(err, "network %s changed: remove container %s", changes[0].n->name,
+                          c->name);
+            return rc;
+        }
+        emit(o->event, o->event_data, "Container", c->name, COMPOSE_EVENT_DONE, "Removed");
+        for (size_t k = 0; k < plan->n_actions; k++) {
+            struct compose_action *a = &plan->actions[k];
+            if (!a->id || strcmp(a->id, c->id) != 0)
+                continue;
+            a->removed = true;
+            if (a->kind != COMPOSE_ACTION_REMOVE && a->kind != COMPOSE_ACTION_RECREATE) {
+                /* on the network, though no longer in the file (--no-recreate) */
+                a->kind = COMPOSE_ACTION_RECREATE;
+                free(a->reason);
+                a->reason = xasprintf("network %s changed", changes[0].n->name);
+            }
+        }
+    }
+    struct net_ctx *ctx = net_ctx_new(err);
+    if (!ctx)
+        return bt_err_ret(err);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        const char *name = changes[i].n->name;
+        rc = net_network_remove(ctx, name, err);
+        if (rc < 0) {
+            emit(o->event, o->event_data, "Network", name, COMPOSE_EVENT_ERROR, "Error");
+            bt_err_prefix(err, "network %s", name);
+        } else {
+            emit(o->event, o->event_data, "Network", name, COMPOSE_EVENT_DONE, "Removed");
+        }
+    }
+    net_ctx_free(ctx);
+    return rc;
+}
+
+/* A named volume whose definition changed is an error, as with Compose
+ * when it may not ask: making it again would lose its data, which only the
+ * user may decide. A volume without the hash label is taken as it is. */
+static int
+up_volumes_check(const struct compose_project *p, struct bt_err **err)
+{
+    if (!p->n_volumes)
+        return 0;
+    _cleanup_free_ char *root = berth_root();
+    struct vol_store *vs = vol_store_open(root, err);
+    if (!vs)
+        return bt_err_ret(err);
+    int rc = 0;
+    for (size_t i = 0; rc >= 0 && i < p->n_volumes; i++) {
+        const struct compose_volume *v = &p->volumes[i];
+        struct vol_volume *got = NULL;
+        if (v->external || (rc = vol_volume_get(vs, v->name, &got, err)) <= 0)
+            continue;
+        const char *have = vol_volume_label(got, COMPOSE_LABEL_HASH);
+        _cleanup_free_ char *want = compose_volume_hash(v);
+        if (have && *have && strcmp(have, want) != 0)
+            rc = bt_err_set(err, EEXIST,
+                            "volume \"%s\" exists but doesn't match configuration in compose "
+                            "file; making it again loses its data: remove it (berth volume rm "
+                            "%s, or down -v) and run up again",
+                            v->name, v->name);
+        vol_volume_free(got);
+    }
+    vol_store_free(vs);
+    return rc < 0 ? rc : 0;
+}
+
 static int
 up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err)
 {
@@ -1208,16 +1446,7 @@ up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err
     int rc = 0;
     for (size_t i = 0; rc >= 0 && i < p->n_networks; i++) {
         const struct compose_network *n = &p->networks[i];
-        bool used = false;
-        for (size_t k = 0; k < p->n_services && !used; k++) {
-            const struct compose_service *s = &p->services[k];
-            if (!bt_strv_contains(services, s->name))
-                continue;
-            for (size_t j = 0; j < s->n_networks; j++)
-                if (strcmp(s->networks[j].name, n->key) == 0)
-                    used = true;
-        }
-        if (!used)
+        if (!network_used(p, services, n->key))
             continue;
         struct net_network *got = net_network_get(ctx, n->name, err);
         if (!got && *err) {
@@ -1234,6 +1463,7 @@ up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err
             break;
         }
         emit(o->event, o->event_data, "Network", n->name, COMPOSE_EVENT_WORKING, "Creating");
+        _cleanup_free_ char *hash = compose_network_hash(n);
         _cleanup_json_ json_t *labels = json_object();
         for (size_t k = 0; k < n->labels.n; k++)
             json_object_set_new(labels, n->labels.v[k].key,
@@ -1241,6 +1471,7 @@ up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err
         json_object_set_new(labels, COMPOSE_LABEL_PROJECT, json_string(p->name));
         json_object_set_new(labels, COMPOSE_LABEL_NETWORK, json_string(n->key));
         json_object_set_new(labels, COMPOSE_LABEL_VERSION, json_string(COMPOSE_VERSION));
+        json_object_set_new(labels, COMPOSE_LABEL_HASH, json_string(hash));
         _cleanup_json_ json_t *dopts = json_object();
         for (size_t k = 0; k < n->driver_opts.n; k++)
             json_object_set_new(dopts, n->driver_opts.v[k].key,
@@ -1311,6 +1542,8 @@ up_networks_volumes(struct up_ctx *u, char *const *services, struct bt_err **err
         labels = bt_strv_push_take(labels, xasprintf("%s=%s", COMPOSE_LABEL_VOLUME, v->key));
         labels =
             bt_strv_push_take(labels, xasprintf("%s=%s", COMPOSE_LABEL_VERSION, COMPOSE_VERSION));
+        _cleanup_free_ char *hash = compose_volume_hash(v);
+        labels = bt_strv_push_take(labels, xasprintf("%s=%s", COMPOSE_LABEL_HASH, hash));
         for (size_t k = 0; k < v->driver_opts.n; k++)
             opts = bt_strv_push_take(
                 opts, xasprintf("%s=%s", v->driver_opts.v[k].key, v->driver_opts.v[k].value ?: ""));
@@ -1507,9 +1740,19 @@ compose_project_up(const struct compose_project *p, const struct compose_up_opts
         rc = compose_secrets_check(p, services, err);
     if (rc >= 0)
         rc = compose_actual_load(p->name, false, &actual, err);
+    struct net_change *changes = NULL;
+    size_t n_changes = 0;
+    _cleanup_strv_ char **changed_keys = NULL;
+    if (rc >= 0)
+        rc = up_volumes_check(p, err);
+    if (rc >= 0)
+        rc = up_networks_check(&u, &actual, &services, &changes, &n_changes, err);
+    for (size_t i = 0; i < n_changes; i++)
+        changed_keys = bt_strv_push(changed_keys, changes[i].n->key);
     if (rc >= 0)
         rc = up_images(&u, services, err);
     struct compose_plan_opts po = {
+        .networks_recreated = changed_keys,
         .services = services,
         .force_recreate = o->force_recreate,
         .no_recreate = o->no_recreate,
@@ -1530,11 +1773,15 @@ compose_project_up(const struct compose_project *p, const struct compose_up_opts
              names);
     }
     if (rc >= 0)
+        rc = up_networks_recreate(&u, &actual, &plan, changes, n_changes, err);
+    net_changes_free(changes, n_changes);
+    if (rc >= 0)
         rc = up_networks_volumes(&u, services, err);
     /* orphans first, when asked */
     for (size_t i = 0; rc >= 0 && i < plan.n_actions; i++) {
         const struct compose_action *a = &plan.actions[i];
-        if (a->kind != COMPOSE_ACTION_REMOVE || !a->reason || strcmp(a->reason, "orphan") != 0)
+        if (a->kind != COMPOSE_ACTION_REMOVE || !a->reason || strcmp(a->reason, "orphan") != 0 ||
+            a->removed)
             continue;
         emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_WORKING, "Removing");
         rc = engine_container_stop(a->id, o->timeout, err);

@@ -16,6 +16,7 @@
 
 struct compose_project;
 struct compose_service;
+struct compose_network;
 
 /* Compose's labels. */
 #define COMPOSE_LABEL_PROJECT      "com.docker.compose.project"
@@ -130,6 +131,7 @@ struct compose_action {
     char *name;   /* the container's name (existing, or the one to create) */
     char *id;     /* the existing container; NULL for CREATE */
     char *reason; /* why: "configuration changed", "image changed", "scale 3 -> 1" */
+    bool removed; /* the old container is gone already (its network was recreated) */
 };
 
 struct compose_plan {
@@ -150,6 +152,10 @@ struct compose_plan_opts {
      * whose com.docker.compose.image label differs is recreated. NULL or a
      * missing entry: not compared. */
     const struct compose_kvs *image_ids;
+    /* keys of the project's networks that up recreates because their
+     * definition changed: the containers on them are recreated, whatever
+     * no_recreate says (their network goes away). May be NULL. */
+    char *const *networks_recreated;
 };
 
 /* How many containers a service should have: --scale, then scale, then
@@ -159,6 +165,14 @@ int compose_service_scale(const struct compose_service *s, const struct compose_
  * Caller owns. */
 char *compose_container_name(const struct compose_project *p, const struct compose_service *s,
                              int n);
+
+/* Why an existing network of the project no longer matches its definition
+ * n in the file, given the network's `network inspect` object: NULL when it
+ * matches (same com.docker.compose.config-hash label, or none, as on a
+ * network made before berth recorded it; external networks always match),
+ * else "configuration changed (ipam.config[0].subnet, internal)" naming
+ * the keys that differ where the network shows them. Pure; caller owns. */
+char *compose_network_diverged(const struct compose_network *n, json_t *inspect);
 
 /* Decides, as Compose does, what to do to every container. Pure. */
 int compose_plan_make(const struct compose_project *p, const struct compose_actual *actual,

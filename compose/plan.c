@@ -1,5 +1,6 @@
 /* compose: the plan — desired (the project) vs actual (its labelled
  * containers), decided per container as Compose does. Pure. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,19 @@ joined_recreated(const struct compose_plan *plan, const struct compose_service *
     return NULL;
 }
 
+/* The name of a network s is on that this up recreates, or NULL. */
+static const char *
+network_recreated(const struct compose_project *p, const struct compose_service *s,
+                  char *const *keys)
+{
+    for (size_t i = 0; keys && i < s->n_networks; i++)
+        if (bt_strv_contains(keys, s->networks[i].name)) {
+            const struct compose_network *n = compose_project_network(p, s->networks[i].name);
+            return n ? n->name : s->networks[i].name;
+        }
+    return NULL;
+}
+
 static bool
 is_running(const struct compose_container *c)
 {
@@ -175,8 +189,11 @@ compose_plan_make(const struct compose_project *p, const struct compose_actual *
                 continue;
             }
             char *reason = NULL;
+            const char *net = network_recreated(p, s, opts->networks_recreated);
             if (opts->force_recreate)
                 reason = xstrdup("forced");
+            else if (net)
+                reason = xasprintf("network %s changed", net);
             else if (joined)
                 reason = xasprintf("%s was recreated", joined);
             else if (strcmp(c->config_hash, hash) != 0)
@@ -186,7 +203,7 @@ compose_plan_make(const struct compose_project *p, const struct compose_actual *
             else if (image_id &&
                      !bt_streq_null(bt_json_str(c->labels, COMPOSE_LABEL_IMAGE), image_id))
                 reason = xstrdup("image changed");
-            if (reason && opts->no_recreate) {
+            if (reason && opts->no_recreate && !net) {
                 free(reason);
                 reason = NULL;
             }
@@ -215,4 +232,109 @@ compose_plan_make(const struct compose_project *p, const struct compose_actual *
                 xstrdup("orphan"));
     }
     return 0;
+}
+
+/* ---- networks: does an existing one still match the file? ---- */
+
+static bool
+kvs_has(const struct compose_kvs *kvs, const char *key)
+{
+    for (size_t i = 0; i < kvs->n; i++)
+        if (strcmp(kvs->v[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+static bool
+kv_differs(const char *want, const char *have)
+{
+    return !bt_streq_null(want ? want : "", have ? have : "");
+}
+
+/* The keys of a mapping that differ between the file's kvs and the
+ * network's object (keys starting with skip_prefix ignored), appended as
+ * "what.KEY". */
+static char **
+kvs_diff(char **keys, const char *what, const struct compose_kvs *want, json_t *have,
+         const char *skip_prefix)
+{
+    for (size_t i = 0; i < want->n; i++)
+        if (kv_differs(want->v[i].value, bt_json_str(have, want->v[i].key)))
+            keys = bt_strv_push_take(keys, xasprintf("%s.%s", what, want->v[i].key));
+    const char *k;
+    json_t *v;
+    json_object_foreach (have, k, v) {
+        if ((skip_prefix && bt_str_startswith(k, skip_prefix)) || kvs_has(want, k))
+            continue;
+        keys = bt_strv_push_take(keys, xasprintf("%s.%s", what, k));
+    }
+    return keys;
+}
+
+/* The IPAM.Config entry of inspect for the family of subnet (IPv6 when it
+ * has a ':'), or the first IPv4 one. */
+static json_t *
+ipam_entry(json_t *inspect, const char *subnet)
+{
+    bool v6 = subnet && strchr(subnet, ':');
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(json_object_get(inspect, "IPAM"), "Config"), i, c) {
+        const char *have = bt_json_str(c, "Subnet");
+        if (have && (strchr(have, ':') != NULL) == v6)
+            return c;
+    }
+    return NULL;
+}
+
+char *
+compose_network_diverged(const struct compose_network *n, json_t *inspect)
+{
+    if (n->external)
+        return NULL;
+    const char *have_hash = bt_json_str(json_object_get(inspect, "Labels"), COMPOSE_LABEL_HASH);
+    _cleanup_free_ char *hash = compose_network_hash(n);
+    /* a network made before berth recorded the hash is taken as it is, as
+     * Compose does */
+    if (!have_hash || !*have_hash || strcmp(have_hash, hash) == 0)
+        return NULL;
+    char **keys = NULL;
+    if (kv_differs(n->driver ? n->driver : "bridge", bt_json_str(inspect, "Driver")))
+        keys = bt_strv_push(keys, "driver");
+    keys =
+        kvs_diff(keys, "driver_opts", &n->driver_opts, json_object_get(inspect, "Options"), NULL);
+    if (n->internal != json_is_true(json_object_get(inspect, "Internal")))
+        keys = bt_strv_push(keys, "internal");
+    if ((n->enable_ipv6 == COMPOSE_TRUE) != json_is_true(json_object_get(inspect, "EnableIPv6")))
+        keys = bt_strv_push(keys, "enable_ipv6");
+    for (size_t i = 0; i < n->ipam.n_config; i++) {
+        const struct compose_ipam_config *c = &n->ipam.config[i];
+        json_t *have = ipam_entry(inspect, c->subnet);
+        static const struct {
+            const char *key, *field;
+            size_t off;
+        } fields[] = {
+            {"subnet", "Subnet", offsetof(struct compose_ipam_config, subnet)},
+            {"gateway", "Gateway", offsetof(struct compose_ipam_config, gateway)},
+            {"ip_range", "IPRange", offsetof(struct compose_ipam_config, ip_range)},
+        };
+        for (size_t f = 0; f < BT_ARRAY_SIZE(fields); f++) {
+            const char *want = *(char *const *)((const char *)c + fields[f].off);
+            /* an address left to berth is whatever it picked */
+            if (want && kv_differs(want, bt_json_str(have, fields[f].field)))
+                keys = bt_strv_push_take(keys, xasprintf("ipam.config[%zu].%s", i, fields[f].key));
+        }
+        json_t *aux = json_object_get(have, "AuxiliaryAddresses");
+        if (!(c->subnet && strchr(c->subnet, ':')) && (c->aux_addresses.n || aux)) {
+            _cleanup_free_ char *what = xasprintf("ipam.config[%zu].aux_addresses", i);
+            keys = kvs_diff(keys, what, &c->aux_addresses, aux, NULL);
+        }
+    }
+    keys = kvs_diff(keys, "labels", &n->labels, json_object_get(inspect, "Labels"),
+                    "com.docker.compose.");
+    if (!keys)
+        return xstrdup("configuration changed");
+    _cleanup_free_ char *list = bt_strv_join(keys, ", ");
+    bt_strv_free(keys);
+    return xasprintf("configuration changed (%s)", list);
 }

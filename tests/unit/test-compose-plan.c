@@ -458,6 +458,96 @@ test_bad_input_is_a_clear_error(void **state)
     bt_err_free(err);
 }
 
+/* The inspect object of a network made from n as berth makes it: its hash
+ * label and what the net module reports. */
+static json_t *
+inspect_of(const struct compose_network *n, const char *subnet)
+{
+    _cleanup_free_ char *hash = compose_network_hash(n);
+    return json_pack("{s:s, s:b, s:b, s:{s:[{s:s, s:s}]}, s:{}, s:{s:s, s:s, s:s, s:s}}", "Driver",
+                     "bridge", "Internal", n->internal, "EnableIPv6", false, "IPAM", "Config",
+                     "Subnet", subnet, "Gateway", "172.28.0.1", "Options", "Labels",
+                     COMPOSE_LABEL_HASH, hash, COMPOSE_LABEL_PROJECT, "demo", COMPOSE_LABEL_NETWORK,
+                     n->key, "tier", "db");
+}
+
+static void
+test_network_diverged_names_the_keys(void **state)
+{
+    _cleanup_project_ struct compose_project *p =
+        load("name: demo\nservices:\n  db: {image: busybox, networks: [back]}\n"
+             "networks:\n  back:\n    labels: {tier: db}\n"
+             "    ipam: {config: [{subnet: 172.28.0.0/24}]}\n");
+    _cleanup_project_ struct compose_project *q =
+        load("name: demo\nservices:\n  db: {image: busybox, networks: [back]}\n"
+             "networks:\n  back:\n    labels: {tier: db}\n    internal: true\n"
+             "    ipam: {config: [{subnet: 172.29.0.0/24}]}\n");
+    const struct compose_network *n = compose_project_network(p, "back");
+    const struct compose_network *m = compose_project_network(q, "back");
+    _cleanup_free_ char *h1 = compose_network_hash(n);
+    _cleanup_free_ char *h2 = compose_network_hash(m);
+    assert_int_equal(strlen(h1), 64);
+    assert_string_not_equal(h1, h2);
+    /* made from n: n matches, m does not, and the keys are named */
+    _cleanup_json_ json_t *have = inspect_of(n, "172.28.0.0/24");
+    assert_null(compose_network_diverged(n, have));
+    _cleanup_free_ char *why = compose_network_diverged(m, have);
+    assert_non_null(why);
+    assert_string_equal(why, "configuration changed (internal, ipam.config[0].subnet)");
+    /* a network without the hash label (made before it was recorded) and
+     * an external one are taken as they are */
+    json_object_del(json_object_get(have, "Labels"), COMPOSE_LABEL_HASH);
+    assert_null(compose_network_diverged(m, have));
+    /* a change the network does not show still counts, without keys */
+    _cleanup_project_ struct compose_project *r =
+        load("name: demo\nservices:\n  db: {image: busybox, networks: [back]}\n"
+             "networks:\n  back:\n    labels: {tier: db}\n    attachable: true\n"
+             "    ipam: {config: [{subnet: 172.28.0.0/24}]}\n");
+    _cleanup_json_ json_t *have2 = inspect_of(n, "172.28.0.0/24");
+    _cleanup_free_ char *why2 = compose_network_diverged(compose_project_network(r, "back"), have2);
+    assert_string_equal(why2, "configuration changed");
+}
+
+static void
+test_containers_on_a_recreated_network_are_recreated(void **state)
+{
+    _cleanup_project_ struct compose_project *p =
+        load("name: demo\nservices:\n  db: {image: busybox, networks: [back]}\n"
+             "  web: {image: busybox, networks: [front]}\n"
+             "networks:\n  back: {}\n  front: {}\n");
+    struct compose_actual a = {0};
+    actual_add(&a, p, "db", 1, "running", NULL);
+    actual_add(&a, p, "web", 1, "running", NULL);
+    char *keys[] = {"back", NULL};
+    /* even with --no-recreate: the container's network goes away */
+    struct compose_plan_opts o = {.networks_recreated = keys, .no_recreate = true};
+    struct compose_plan plan;
+    struct bt_err *err = NULL;
+    assert_int_equal(compose_plan_make(p, &a, &o, &plan, &err), 0);
+    const struct compose_action *db = find(&plan, "demo-db-1");
+    assert_int_equal(db->kind, COMPOSE_ACTION_RECREATE);
+    assert_string_equal(db->reason, "network demo_back changed");
+    assert_int_equal(find(&plan, "demo-web-1")->kind, COMPOSE_ACTION_KEEP);
+    compose_plan_done(&plan);
+    compose_actual_done(&a);
+}
+
+static void
+test_volume_hash_follows_the_definition(void **state)
+{
+    _cleanup_project_ struct compose_project *p = load(
+        "name: demo\nservices:\n  db: {image: busybox}\nvolumes:\n  data: {labels: {a: '1'}}\n");
+    _cleanup_project_ struct compose_project *q = load(
+        "name: demo\nservices:\n  db: {image: busybox}\nvolumes:\n  data: {labels: {a: '2'}}\n");
+    _cleanup_project_ struct compose_project *r = load(
+        "name: demo\nservices:\n  db: {image: busybox}\nvolumes:\n  data:\n    labels: [a=1]\n");
+    _cleanup_free_ char *h1 = compose_volume_hash(&p->volumes[0]);
+    _cleanup_free_ char *h2 = compose_volume_hash(&q->volumes[0]);
+    _cleanup_free_ char *h3 = compose_volume_hash(&r->volumes[0]);
+    assert_string_not_equal(h1, h2);
+    assert_string_equal(h1, h3); /* spelling does not matter */
+}
+
 int
 main(void)
 {
@@ -474,6 +564,9 @@ main(void)
         cmocka_unit_test(test_service_to_container_config),
         cmocka_unit_test(test_entrypoint_drops_image_command_and_privileged),
         cmocka_unit_test(test_bad_input_is_a_clear_error),
+        cmocka_unit_test(test_network_diverged_names_the_keys),
+        cmocka_unit_test(test_containers_on_a_recreated_network_are_recreated),
+        cmocka_unit_test(test_volume_hash_follows_the_definition),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
