@@ -580,6 +580,7 @@ cmd_up(struct cli_ctx *ctx, int argc, char **argv, bool create)
     o.services = services[0] ? services : NULL;
     o.scale = scale.n ? &scale : NULL;
     o.event = on_event;
+    o.layer_event = cli_progress_layer;
     o.event_data = progress;
     struct sigaction sa = {.sa_handler = on_up_signal, .sa_flags = SA_RESTART}, old_int, old_term;
     sigemptyset(&sa.sa_mask);

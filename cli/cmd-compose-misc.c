@@ -494,11 +494,11 @@ struct transfer {
     int err_fd;
 };
 
-/* Transfers run in parallel, one child process each (the registry client
+/* Pushes run in parallel, one child process each (the registry client
  * blocks); a child reports its error text on a pipe and its result as the
  * exit status. */
 static pid_t
-transfer_spawn(bool push, struct transfer *t, struct bt_err **err)
+push_spawn(struct transfer *t, struct bt_err **err)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
@@ -516,9 +516,7 @@ transfer_spawn(bool push, struct transfer *t, struct bt_err **err)
         struct bt_err *e = NULL;
         struct image_pull_opts po = {.quiet = true};
         struct image_store *s = image_store_open(NULL, &e);
-        int r = !s     ? -1
-                : push ? image_push(s, t->image, &po, &e)
-                       : image_pull(s, t->image, &po, NULL, &e);
+        int r = s ? image_push(s, t->image, &po, &e) : -1;
         if (r < 0 && e) {
             ssize_t w = write(fds[1], e->msg, strlen(e->msg));
             (void)w; /* the parent reports a failure without text */
@@ -529,6 +527,34 @@ transfer_spawn(bool push, struct transfer *t, struct bt_err **err)
     t->pid = pid;
     t->err_fd = fds[0];
     return pid;
+}
+
+/* A failed transfer: a warning when failures are ignored or the image can
+ * be built, else an error naming the services (-1). */
+static int
+transfer_failed(struct cli_progress *prog, const char *cmd, bool push, bool ignore_fail,
+                const struct transfer *t, const char *msg)
+{
+    if (ignore_fail || (!push && t->buildable)) {
+        cli_progress_eventf(prog, "Image", t->image, CLI_PROGRESS_WARNING, "Warning: %s",
+                            msg[0] ? msg : "failed");
+        return 0;
+    }
+    cli_progress_eventf(prog, "Image", t->image, CLI_PROGRESS_ERROR, "Error");
+    cli_progress_flush(prog);
+    fprintf(stderr, "berth: %s: %s (service %s): %s\n", cmd, t->image, t->services,
+            msg[0] ? msg : "failed");
+    return -1;
+}
+
+/* Pulls report Pulling and Pulled as they happen; a failure is reported
+ * once all have ended, with the services' names. */
+static void
+on_pull_event(void *data, const char *kind, const char *name, enum compose_event_status st,
+              const char *text)
+{
+    if (st == COMPOSE_EVENT_WORKING || st == COMPOSE_EVENT_DONE)
+        cli_progress_event(data, kind, name, (enum cli_progress_status)st, text);
 }
 
 static int
@@ -672,11 +698,31 @@ compose_transfer(bool push, struct cli_ctx *ctx, int argc, char **argv)
                                     .err_fd = -1};
     }
     int rc = CLI_EXIT_OK;
+    size_t n_spawn = n;
+    if (!push) {
+        /* pulls run on threads, with each layer's progress unless -q */
+        struct compose_pull *items = xcalloc(n + 1, sizeof(*items));
+        for (size_t k = 0; k < n; k++)
+            items[k].image = ts[k].image;
+        if (compose_images_pull(items, n, on_pull_event, prog ? cli_progress_layer : NULL, prog,
+                                &err) < 0) {
+            cli_fail(&err, cmd);
+            rc = CLI_EXIT_FAILURE;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (rc == CLI_EXIT_OK && items[k].err &&
+                transfer_failed(prog, cmd, false, ignore_fail, &ts[k], items[k].err->msg) < 0)
+                rc = CLI_EXIT_FAILURE;
+            free(items[k].id);
+            bt_err_free(items[k].err);
+        }
+        free(items);
+        n_spawn = 0;
+    }
     size_t running = 0;
-    for (size_t k = 0; k < n; k++) {
-        cli_progress_event(prog, "Image", ts[k].image, CLI_PROGRESS_WORKING,
-                           push ? "Pushing" : "Pulling");
-        if (transfer_spawn(push, &ts[k], &err) < 0) {
+    for (size_t k = 0; k < n_spawn; k++) {
+        cli_progress_event(prog, "Image", ts[k].image, CLI_PROGRESS_WORKING, "Pushing");
+        if (push_spawn(&ts[k], &err) < 0) {
             cli_fail(&err, cmd);
             rc = CLI_EXIT_FAILURE;
             break;
@@ -701,19 +747,10 @@ compose_transfer(bool push, struct cli_ctx *ctx, int argc, char **argv)
             close(ts[k].err_fd);
             ts[k].pid = -1;
             bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            if (ok) {
-                cli_progress_event(prog, "Image", ts[k].image, CLI_PROGRESS_DONE,
-                                   push ? "Pushed" : "Pulled");
-            } else if (ignore_fail || (!push && ts[k].buildable)) {
-                cli_progress_eventf(prog, "Image", ts[k].image, CLI_PROGRESS_WARNING, "Warning: %s",
-                                    msg[0] ? msg : "failed");
-            } else {
-                cli_progress_eventf(prog, "Image", ts[k].image, CLI_PROGRESS_ERROR, "Error");
-                cli_progress_flush(prog);
-                fprintf(stderr, "berth: %s: %s (service %s): %s\n", cmd, ts[k].image,
-                        ts[k].services, msg[0] ? msg : "failed");
+            if (ok)
+                cli_progress_event(prog, "Image", ts[k].image, CLI_PROGRESS_DONE, "Pushed");
+            else if (transfer_failed(prog, cmd, push, ignore_fail, &ts[k], msg) < 0)
                 rc = CLI_EXIT_FAILURE;
-            }
         }
     }
     for (size_t k = 0; k < n; k++) {

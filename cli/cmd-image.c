@@ -10,26 +10,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/size.h"
 #include "image/image.h"
 
 static struct image_store *
 open_store(struct bt_err **err)
 {
     return image_store_open(NULL, err);
-}
-
-/* Docker's sizes: decimal units, three significant digits. */
-static char *
-human_size(int64_t n)
-{
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1000 && u + 1 < BT_ARRAY_SIZE(units)) {
-        v /= 1000;
-        u++;
-    }
-    return xasprintf("%.3g%s", v, units[u]);
 }
 
 static char *
@@ -281,7 +268,7 @@ cmd_ls(int argc, char **argv)
             }
             char idbuf[16];
             const char *id = short_hex(list[i].id, no_trunc, idbuf);
-            _cleanup_free_ char *size = human_size(list[i].size);
+            _cleanup_free_ char *size = bt_size_human(list[i].size);
             _cleanup_free_ char *ago = human_ago(list[i].created);
             if (quiet) {
                 printf("%s\n", no_trunc ? list[i].id : id);
@@ -473,7 +460,7 @@ cmd_history(int argc, char **argv)
         char idbuf[16];
         const char *id = bt_json_str(e, "Id");
         const char *sid = strcmp(id, "<missing>") == 0 ? id : short_hex(id, no_trunc, idbuf);
-        _cleanup_free_ char *size = human_size(json_integer_value(json_object_get(e, "Size")));
+        _cleanup_free_ char *size = bt_size_human(json_integer_value(json_object_get(e, "Size")));
         _cleanup_free_ char *ago = human_ago(json_integer_value(json_object_get(e, "Created")));
         const char *by = bt_json_str(e, "CreatedBy");
         if (quiet) {
@@ -604,7 +591,7 @@ cmd_prune(int argc, char **argv)
         }
         printf("\n");
     }
-    _cleanup_free_ char *size = human_size(reclaimed);
+    _cleanup_free_ char *size = bt_size_human(reclaimed);
     printf("Total reclaimed space: %s\n", size);
     return CLI_EXIT_OK;
 }

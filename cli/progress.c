@@ -3,13 +3,19 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli/progress.h"
+#include "common/size.h"
 
 struct entry {
     char *kind, *name, *text;
     enum cli_progress_status status;
+    /* a child (cli_progress_child): its parent's kind and name; kind is ""
+     * and name the child's id */
+    char *parent_kind, *parent_name;
+    int64_t current, total;
 };
 
 struct cli_progress {
@@ -52,6 +58,8 @@ entries_clear(struct cli_progress *p)
         free(p->entries[i].kind);
         free(p->entries[i].name);
         free(p->entries[i].text);
+        free(p->entries[i].parent_kind);
+        free(p->entries[i].parent_name);
     }
     free(p->entries);
     p->entries = NULL;
@@ -110,6 +118,8 @@ label_width(const struct cli_progress *p)
 {
     size_t w = 0;
     for (size_t i = 0; i < p->n; i++) {
+        if (p->entries[i].parent_kind)
+            continue;
         size_t l = strlen(p->entries[i].kind) + 1 + strlen(p->entries[i].name);
         if (l > w)
             w = l;
@@ -130,24 +140,115 @@ draw_entry(struct cli_progress *p, const struct entry *e, size_t width)
                 (int)(width - l), "", e->text);
 }
 
+static bool
+is_child_of(const struct entry *c, const struct entry *parent)
+{
+    return c->parent_kind && strcmp(c->parent_kind, parent->kind) == 0 &&
+           strcmp(c->parent_name, parent->name) == 0;
+}
+
+/* "a1b2c3d4e5f6 Downloading [=====>      ]  1.2MB/3.4MB", indented below
+ * its parent. */
+static void
+draw_child(struct cli_progress *p, const struct entry *e)
+{
+    enum { BAR = 30 };
+    char bar[BAR + 4] = "";
+    _cleanup_free_ char *bytes = NULL;
+    if (e->total > 0 && e->status == CLI_PROGRESS_WORKING) {
+        int64_t cur = e->current < e->total ? e->current : e->total;
+        size_t eqs = (size_t)(cur * BAR / e->total);
+        bar[0] = '[';
+        for (size_t k = 0; k < BAR; k++)
+            bar[1 + k] = k < eqs ? '=' : k == eqs ? '>' : ' ';
+        bar[BAR + 1] = ']';
+        bar[BAR + 2] = '\0';
+        _cleanup_free_ char *a = bt_size_human(cur);
+        _cleanup_free_ char *b = bt_size_human(e->total);
+        bytes = xasprintf("%s/%s", a, b);
+    }
+    if (p->color)
+        fprintf(p->out, "   %s%s\033[0m %s %s%s%s%s%s\033[K\n", color_of(e->status),
+                glyph(p, e->status), e->name, e->text, bar[0] ? " " : "", bar, bytes ? " " : "",
+                bytes ? bytes : "");
+    else
+        fprintf(p->out, "   %s %s %s%s%s%s%s\n", glyph(p, e->status), e->name, e->text,
+                bar[0] ? " " : "", bar, bytes ? " " : "", bytes ? bytes : "");
+}
+
+/* Rows of the terminal, 0 when unknown. */
+static unsigned
+term_rows(const struct cli_progress *p)
+{
+    struct winsize ws;
+    if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) < 0)
+        return 0;
+    return ws.ws_row;
+}
+
 static void
 redraw(struct cli_progress *p)
 {
     if (p->drawn)
         fprintf(p->out, "\033[%zuA\r", p->drawn);
-    size_t width = label_width(p), done = 0;
-    for (size_t i = 0; i < p->n; i++)
+    size_t width = label_width(p), done = 0, top = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->entries[i].parent_kind)
+            continue;
+        top++;
         done += p->entries[i].status != CLI_PROGRESS_WORKING;
+    }
     /* Compose's header: how many of the objects have finished */
     if (p->color)
-        fprintf(p->out, "\033[34m[+] Running %zu/%zu\033[0m\033[K\n", done, p->n);
+        fprintf(p->out, "\033[34m[+] Running %zu/%zu\033[0m\033[K\n", done, top);
     else
-        fprintf(p->out, "[+] Running %zu/%zu\n", done, p->n);
-    for (size_t i = 0; i < p->n; i++)
-        draw_entry(p, &p->entries[i], width);
-    p->drawn = p->n + 1;
+        fprintf(p->out, "[+] Running %zu/%zu\n", done, top);
+    /* the parts only while the whole block fits the screen, as Compose
+     * does: moving up past the top of the screen cannot redraw */
+    unsigned rows = term_rows(p);
+    bool children = rows == 0 || p->n + 1 < rows;
+    size_t lines = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct entry *e = &p->entries[i];
+        if (e->parent_kind)
+            continue;
+        draw_entry(p, e, width);
+        lines++;
+        for (size_t k = 0; children && k < p->n; k++)
+            if (is_child_of(&p->entries[k], e)) {
+                draw_child(p, &p->entries[k]);
+                lines++;
+            }
+    }
+    if (lines < p->drawn) {
+        /* fewer lines than last time: clear what is left below */
+        fprintf(p->out, "\033[J");
+    }
+    p->drawn = lines;
     p->spin++;
     fflush(p->out);
+}
+
+static struct entry *
+entry_get(struct cli_progress *p, const char *parent_kind, const char *parent_name,
+          const char *kind, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        struct entry *e = &p->entries[i];
+        if (strcmp(e->kind, kind) == 0 && strcmp(e->name, name) == 0 &&
+            bt_streq_null(e->parent_kind, parent_kind) &&
+            bt_streq_null(e->parent_name, parent_name))
+            return e;
+    }
+    p->entries = xreallocarray(p->entries, p->n + 1, sizeof(*p->entries));
+    struct entry *e = &p->entries[p->n++];
+    *e = (struct entry){
+        .kind = xstrdup(kind),
+        .name = xstrdup(name),
+        .parent_kind = parent_kind ? xstrdup(parent_kind) : NULL,
+        .parent_name = parent_name ? xstrdup(parent_name) : NULL,
+    };
+    return e;
 }
 
 void
@@ -163,22 +264,45 @@ cli_progress_event(struct cli_progress *p, const char *kind, const char *name,
         pthread_mutex_unlock(&p->lock);
         return;
     }
-    struct entry *e = NULL;
-    for (size_t i = 0; i < p->n; i++)
-        if (strcmp(p->entries[i].kind, kind) == 0 && strcmp(p->entries[i].name, name) == 0)
-            e = &p->entries[i];
-    if (!e) {
-        p->entries = xreallocarray(p->entries, p->n + 1, sizeof(*p->entries));
-        e = &p->entries[p->n++];
-        e->kind = xstrdup(kind);
-        e->name = xstrdup(name);
-        e->text = NULL;
-    }
+    struct entry *e = entry_get(p, NULL, NULL, kind, name);
     free(e->text);
     e->text = xstrdup(text);
     e->status = status;
     redraw(p);
     pthread_mutex_unlock(&p->lock);
+}
+
+void
+cli_progress_child(struct cli_progress *p, const char *kind, const char *name, const char *id,
+                   enum cli_progress_status status, const char *text, int64_t current,
+                   int64_t total)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    struct entry *e = entry_get(p, kind, name, "", id);
+    bool changed = !bt_streq_null(e->text, text);
+    free(e->text);
+    e->text = xstrdup(text);
+    e->status = status;
+    e->current = current;
+    e->total = total;
+    if (p->tty) {
+        redraw(p);
+    } else if (changed) {
+        fprintf(p->out, " %s %s\n", id, text);
+        fflush(p->out);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void
+cli_progress_layer(void *data, const char *image, const char *layer,
+                   enum compose_event_status status, const char *text, int64_t current,
+                   int64_t total)
+{
+    cli_progress_child(data, "Image", image, layer, (enum cli_progress_status)status, text, current,
+                       total);
 }
 
 void

@@ -15,9 +15,11 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/common.h"
+#include "compose/orchestrate.h"
 
 enum cli_progress_status {
     CLI_PROGRESS_WORKING, /* Creating, Starting, Stopping, Waiting */
@@ -44,6 +46,20 @@ void cli_progress_event(struct cli_progress *p, const char *kind, const char *na
                         enum cli_progress_status status, const char *text);
 void cli_progress_eventf(struct cli_progress *p, const char *kind, const char *name,
                          enum cli_progress_status status, const char *fmt, ...) BT_PRINTF(5, 6);
+/* A line under kind/name for one of its parts (a layer of an image being
+ * pulled), identified by id: on a terminal drawn indented below its
+ * parent, with a bar and current/total bytes when total > 0
+ * ("a1b2c3d4e5f6 Downloading [=====>      ]  1.2MB/3.4MB"); elsewhere one
+ * plain line ("a1b2c3d4e5f6 Pull complete") each time text changes, never
+ * for byte counts alone. p may be NULL. */
+void cli_progress_child(struct cli_progress *p, const char *kind, const char *name, const char *id,
+                        enum cli_progress_status status, const char *text, int64_t current,
+                        int64_t total);
+/* The same as a compose_layer_fn (data: the cli_progress), so that a
+ * pull's layers show under their "Image REF" line. */
+void cli_progress_layer(void *data, const char *image, const char *layer,
+                        enum compose_event_status status, const char *text, int64_t current,
+                        int64_t total);
 /* A free-standing message (a warning about orphans, say) printed above the
  * block on a terminal, as one line elsewhere. */
 void cli_progress_message(struct cli_progress *p, const char *fmt, ...) BT_PRINTF(2, 3);

@@ -1,6 +1,7 @@
 /* compose: the executor — one libuv loop runs a project's services as the
  * nodes of their dependency graph; the blocking work of a node (engine,
  * network and volume calls) runs in libuv's thread pool. */
+#include <assert.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -1056,25 +1057,41 @@ has_healthcheck(const struct compose_service *s, struct image_store *is, const c
 /* Images pulled in parallel, one thread-pool job each. */
 struct pull_job {
     uv_work_t req;
-    const struct compose_up_opts *o;
-    const char *image;
-    char *id;
-    struct bt_err *err;
+    struct compose_pull *item;
+    compose_event_fn event;
+    compose_layer_fn layer;
+    void *data;
 };
+
+static void
+on_pull_layer(void *data, const char *id, enum image_layer_state st, int64_t current, int64_t total)
+{
+    struct pull_job *j = data;
+    enum compose_event_status status = st == IMAGE_LAYER_FAILED ? COMPOSE_EVENT_ERROR
+                                       : st == IMAGE_LAYER_EXISTS || st == IMAGE_LAYER_COMPLETE
+                                           ? COMPOSE_EVENT_DONE
+                                           : COMPOSE_EVENT_WORKING;
+    j->layer(j->data, j->item->image, id, status, image_layer_state_text(st), current, total);
+}
 
 static void
 on_pull(uv_work_t *req)
 {
     struct pull_job *j = req->data;
-    struct image_store *is = image_store_open(NULL, &j->err);
+    struct compose_pull *it = j->item;
+    struct image_store *is = image_store_open(NULL, &it->err);
     if (!is)
         return;
-    emit(j->o->event, j->o->event_data, "Image", j->image, COMPOSE_EVENT_WORKING, "Pulling");
+    emit(j->event, j->data, "Image", it->image, COMPOSE_EVENT_WORKING, "Pulling");
     struct image_pull_opts po = {.quiet = true};
-    if (image_pull(is, j->image, &po, &j->id, &j->err) < 0)
-        emit(j->o->event, j->o->event_data, "Image", j->image, COMPOSE_EVENT_ERROR, "Error");
+    if (j->layer) {
+        po.layer = on_pull_layer;
+        po.layer_data = j;
+    }
+    if (image_pull(is, it->image, &po, &it->id, &it->err) < 0)
+        emit(j->event, j->data, "Image", it->image, COMPOSE_EVENT_ERROR, "Error");
     else
-        emit(j->o->event, j->o->event_data, "Image", j->image, COMPOSE_EVENT_DONE, "Pulled");
+        emit(j->event, j->data, "Image", it->image, COMPOSE_EVENT_DONE, "Pulled");
     image_store_free(is);
 }
 
@@ -1082,31 +1099,32 @@ static void
 on_pulled(uv_work_t *req, int status)
 {
     struct pull_job *j = req->data;
-    if (status < 0 && !j->err)
-        bt_err_set(&j->err, ECANCELED, "cancelled");
+    if (status < 0 && !j->item->err)
+        bt_err_set(&j->item->err, ECANCELED, "cancelled");
 }
 
-static int
-pulls_run(const struct compose_up_opts *o, char *const *images, struct pull_job **out,
-          struct bt_err **err)
+int
+compose_images_pull(struct compose_pull *items, size_t n, compose_event_fn event,
+                    compose_layer_fn layer, void *data, struct bt_err **err)
 {
     threadpool_size();
-    size_t n = bt_strv_length(images);
-    struct pull_job *jobs = xcalloc(n + 1, sizeof(*jobs));
-    *out = jobs;
     uv_loop_t loop;
     int rc = uv_loop_init(&loop);
     if (rc < 0)
         return bt_err_set(err, -rc, "event loop: %s", uv_strerror(rc));
+    struct pull_job *jobs = xcalloc(n + 1, sizeof(*jobs));
     for (size_t i = 0; i < n; i++) {
-        jobs[i] = (struct pull_job){.o = o, .image = images[i]};
+        jobs[i] =
+            (struct pull_job){.item = &items[i], .event = event, .layer = layer, .data = data};
         jobs[i].req.data = &jobs[i];
         rc = uv_queue_work(&loop, &jobs[i].req, on_pull, on_pulled);
         if (rc < 0)
-            bt_err_set(&jobs[i].err, -rc, "%s", uv_strerror(rc));
+            bt_err_set(&items[i].err, -rc, "%s", uv_strerror(rc));
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    rc = uv_loop_close(&loop);
+    assert(rc == 0); /* every job's request has completed */
+    free(jobs);
     return 0;
 }
 
@@ -1152,30 +1170,33 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
             to_pull = bt_strv_push(to_pull, s->image);
     }
     if (to_pull) {
-        struct pull_job *jobs = NULL;
         size_t n = bt_strv_length(to_pull);
-        int rc = pulls_run(o, to_pull, &jobs, err);
+        struct compose_pull *items = xcalloc(n + 1, sizeof(*items));
+        for (size_t k = 0; k < n; k++)
+            items[k].image = to_pull[k];
+        int rc = compose_images_pull(items, n, o->event, o->quiet_pull ? NULL : o->layer_event,
+                                     o->event_data, err);
         for (size_t i = 0; rc >= 0 && i < u->p->n_services; i++) {
             const struct compose_service *s = &u->p->services[i];
             if (!bt_strv_contains(services, s->name) || compose_kvs_get(&u->image_ids, s->name))
                 continue;
             for (size_t k = 0; k < n; k++)
-                if (s->image && strcmp(jobs[k].image, s->image) == 0) {
-                    if (jobs[k].err) {
-                        bt_err_set(err, jobs[k].err->code, "service '%s': pull %s: %s", s->name,
-                                   s->image, jobs[k].err->msg);
-                        rc = -jobs[k].err->code;
+                if (s->image && strcmp(items[k].image, s->image) == 0) {
+                    if (items[k].err) {
+                        bt_err_set(err, items[k].err->code, "service '%s': pull %s: %s", s->name,
+                                   s->image, items[k].err->msg);
+                        rc = -items[k].err->code;
                     } else {
-                        compose_kvs_set(&u->image_ids, s->name, jobs[k].id);
+                        compose_kvs_set(&u->image_ids, s->name, items[k].id);
                     }
                     break;
                 }
         }
-        for (size_t k = 0; jobs && k < n; k++) {
-            free(jobs[k].id);
-            bt_err_free(jobs[k].err);
+        for (size_t k = 0; k < n; k++) {
+            free(items[k].id);
+            bt_err_free(items[k].err);
         }
-        free(jobs);
+        free(items);
         if (rc < 0)
             return rc;
     }

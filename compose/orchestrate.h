@@ -197,6 +197,28 @@ enum compose_event_status {
 typedef void (*compose_event_fn)(void *data, const char *kind, const char *name,
                                  enum compose_event_status status, const char *text);
 
+/* Progress of one layer of an image being pulled: image as the service
+ * names it, layer the first 12 hex digits of its digest, text Docker's
+ * word for its state ("Downloading", "Pull complete"), current/total its
+ * bytes while it downloads (else 0). Called from worker threads: it must
+ * be thread-safe. */
+typedef void (*compose_layer_fn)(void *data, const char *image, const char *layer,
+                                 enum compose_event_status status, const char *text,
+                                 int64_t current, int64_t total);
+
+/* One image to pull: image in; id (caller frees) or err out. */
+struct compose_pull {
+    const char *image;
+    char *id;
+    struct bt_err *err;
+};
+/* Pulls the images in parallel, one thread-pool job each, reporting
+ * "Image REF" Pulling, then Pulled or Error through event and, when layer
+ * is set, each layer's progress through it (both get data). Each item's
+ * own failure is in its err; fails itself only when it cannot run. */
+int compose_images_pull(struct compose_pull *items, size_t n, compose_event_fn event,
+                        compose_layer_fn layer, void *data, struct bt_err **err);
+
 struct compose_up_opts {
     char *const *services; /* NULL: every service; with their dependencies
                               unless no_deps */
@@ -213,6 +235,8 @@ struct compose_up_opts {
     volatile int *cancel;
     int64_t wait_timeout_ms; /* 0: none */
     compose_event_fn event;
+    compose_layer_fn layer_event; /* per-layer pull progress; NULL or
+                                     quiet_pull: none */
     void *event_data;
 };
 

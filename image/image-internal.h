@@ -88,4 +88,9 @@ struct image_unpacker;
 struct image_unpacker *image_unpacker_new(struct image_store *s, char *const *blobs,
                                           char *const *diff_ids);
 void image_unpacker_push(struct image_unpacker *u, size_t i);
+/* Reports each layer it unpacks (EXTRACTING, then COMPLETE or FAILED) to
+ * fn, with the layer's index, from its unpacking thread. */
+void image_unpacker_on_layer(struct image_unpacker *u,
+                             void (*fn)(void *data, size_t i, enum image_layer_state st),
+                             void *data);
 int image_unpacker_finish(struct image_unpacker *u, struct bt_err **err);

@@ -236,11 +236,34 @@ int image_archive_import(struct image_store *s, int fd, const char *name, json_t
 
 /* ---- registry ---- */
 
+/* The states a layer goes through in a pull, as Docker names them. */
+enum image_layer_state {
+    IMAGE_LAYER_WAITING,     /* "Waiting": its turn to download has not come */
+    IMAGE_LAYER_EXISTS,      /* "Already exists": the store has it */
+    IMAGE_LAYER_DOWNLOADING, /* "Downloading", with bytes so far and in all */
+    IMAGE_LAYER_VERIFYING,   /* "Verifying Checksum" */
+    IMAGE_LAYER_DOWNLOADED,  /* "Download complete" */
+    IMAGE_LAYER_EXTRACTING,  /* "Extracting" */
+    IMAGE_LAYER_COMPLETE,    /* "Pull complete" */
+    IMAGE_LAYER_FAILED,      /* "Failed" */
+};
+/* Docker's word for a state ("Pull complete"); static. */
+const char *image_layer_state_text(enum image_layer_state st);
+/* Progress of one layer: id is the first 12 hex digits of its digest,
+ * current/total its bytes while it downloads (else 0). Called from the
+ * pulling thread and from the threads that unpack layers: it must be
+ * thread-safe. */
+typedef void (*image_layer_fn)(void *data, const char *id, enum image_layer_state st,
+                               int64_t current, int64_t total);
+
 struct image_pull_opts {
     bool quiet;           /* no progress lines */
     bool tty;             /* redraw per-layer progress lines in place */
     FILE *progress;       /* where progress goes (stderr when NULL) */
     const char *platform; /* "linux/amd64" when NULL */
+    /* When set, each layer's progress goes here and nothing is printed. */
+    image_layer_fn layer;
+    void *layer_data;
 };
 /* Pulls name into the store; *id_out (optional) gets the image id. */
 int image_pull(struct image_store *s, const char *name, const struct image_pull_opts *opts,

@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "common/size.h"
 #include "image/registry-internal.h"
 
 #define MANIFEST_MAX   (8 << 20)
@@ -195,6 +196,8 @@ struct reg {
     size_t nmirrors;   /* bases[0..nmirrors) are registry-mirrors */
     FILE *progress;
     bool tty, quiet;
+    image_layer_fn layer; /* per-layer progress instead of lines */
+    void *layer_data;
 };
 
 static void
@@ -744,6 +747,7 @@ struct dl {
     int64_t done, total;
     bool finished, failed, exists;
     struct bt_err *err;
+    int64_t reported; /* bytes last reported to r->layer */
 };
 
 static int
@@ -762,17 +766,41 @@ short12(const char *digest, char out[13])
     snprintf(out, 13, "%s", image_digest_hex(digest));
 }
 
-static char *
-size_str(int64_t n)
+const char *
+image_layer_state_text(enum image_layer_state st)
 {
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1000 && u + 1 < BT_ARRAY_SIZE(units)) {
-        v /= 1000;
-        u++;
+    switch (st) {
+    case IMAGE_LAYER_WAITING:
+        return "Waiting";
+    case IMAGE_LAYER_EXISTS:
+        return "Already exists";
+    case IMAGE_LAYER_DOWNLOADING:
+        return "Downloading";
+    case IMAGE_LAYER_VERIFYING:
+        return "Verifying Checksum";
+    case IMAGE_LAYER_DOWNLOADED:
+        return "Download complete";
+    case IMAGE_LAYER_EXTRACTING:
+        return "Extracting";
+    case IMAGE_LAYER_COMPLETE:
+        return "Pull complete";
+    case IMAGE_LAYER_FAILED:
+        return "Failed";
     }
-    return xasprintf("%.3g%s", v, units[u]);
+    return "?";
+}
+
+static void
+report(struct reg *r, struct dl *d, enum image_layer_state st)
+{
+    if (!r->layer)
+        return;
+    char id[13];
+    short12(d->desc->digest, id);
+    int64_t total = d->total ? d->total : d->desc->size;
+    bool bytes = st == IMAGE_LAYER_DOWNLOADING;
+    r->layer(r->layer_data, id, st, bytes ? d->done : 0, bytes ? total : 0);
+    d->reported = d->done;
 }
 
 static void
@@ -794,8 +822,8 @@ draw(struct reg *r, struct dl *dls, size_t n, bool redraw)
         else if (!dls[i].easy)
             fprintf(r->progress, "\r\033[K%s: Waiting\n", id);
         else {
-            _cleanup_free_ char *a = size_str(dls[i].done);
-            _cleanup_free_ char *b = size_str(dls[i].total ? dls[i].total : dls[i].desc->size);
+            _cleanup_free_ char *a = bt_size_human(dls[i].done);
+            _cleanup_free_ char *b = bt_size_human(dls[i].total ? dls[i].total : dls[i].desc->size);
             fprintf(r->progress, "\r\033[K%s: Downloading %s/%s\n", id, a, b);
         }
     }
@@ -820,6 +848,7 @@ dl_start(struct reg *r, struct image_store *s, CURLM *m, struct dl *d, struct bt
     curl_easy_setopt(d->easy, CURLOPT_XFERINFODATA, d);
     curl_easy_setopt(d->easy, CURLOPT_PRIVATE, d);
     curl_multi_add_handle(m, d->easy);
+    report(r, d, IMAGE_LAYER_DOWNLOADING);
     return 0;
 }
 
@@ -875,8 +904,11 @@ dl_finish(struct reg *r, CURLM *m, struct dl *d, CURLcode c, bool *reauth)
     } else {
         struct image_blob_writer *w = TAKE_PTR(d->w);
         d->resp.w = NULL;
-        if (image_blob_writer_commit(w, d->desc->digest, NULL, &e) == 0)
+        report(r, d, IMAGE_LAYER_VERIFYING);
+        if (image_blob_writer_commit(w, d->desc->digest, NULL, &e) == 0) {
             d->finished = true;
+            report(r, d, IMAGE_LAYER_DOWNLOADED);
+        }
     }
     dl_stop(m, d);
     if (retry) {
@@ -887,6 +919,7 @@ dl_finish(struct reg *r, CURLM *m, struct dl *d, CURLcode c, bool *reauth)
         bt_err_prefix(&e, "blob %s", d->desc->digest);
         d->err = e;
         d->failed = true;
+        report(r, d, IMAGE_LAYER_FAILED);
     }
     return 0;
 }
@@ -906,6 +939,8 @@ download_blobs(struct reg *r, struct image_store *s, const struct image_desc *de
         dls[i].exists = image_blob_exists(s, descs[i].digest);
         dls[i].url = xasprintf("%s/v2/%s/blobs/%s", r->base, r->repo, descs[i].digest);
     }
+    for (size_t i = 0; i < n; i++)
+        report(r, &dls[i], dls[i].exists ? IMAGE_LAYER_EXISTS : IMAGE_LAYER_WAITING);
     if (unpacker)
         for (size_t i = 0; i < n; i++)
             if (dls[i].exists)
@@ -955,6 +990,9 @@ download_blobs(struct reg *r, struct image_store *s, const struct image_desc *de
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 > 150) {
             draw(r, dls, n, true);
+            for (size_t i = 0; i < n; i++)
+                if (dls[i].easy && dls[i].done != dls[i].reported)
+                    report(r, &dls[i], IMAGE_LAYER_DOWNLOADING);
             last = now;
         }
         /* one failed layer fails the pull: stop the others */
@@ -1009,7 +1047,24 @@ reg_setup_output(struct reg *r, const struct image_pull_opts *opts)
 {
     r->progress = opts && opts->progress ? opts->progress : stderr;
     r->tty = opts && opts->tty;
-    r->quiet = opts && opts->quiet;
+    r->quiet = opts && (opts->quiet || opts->layer);
+    r->layer = opts ? opts->layer : NULL;
+    r->layer_data = opts ? opts->layer_data : NULL;
+}
+
+/* The unpacker's reports, by layer index, as the layer's progress. */
+struct unpack_report {
+    struct reg *r;
+    const struct image_desc *layers;
+};
+
+static void
+on_unpack(void *data, size_t i, enum image_layer_state st)
+{
+    struct unpack_report *u = data;
+    char id[13];
+    short12(u->layers[i].digest, id);
+    u->r->layer(u->r->layer_data, id, st, 0, 0);
 }
 
 static int
@@ -1074,9 +1129,12 @@ pull_locked(struct image_store *s, struct reg *r, const struct image_ref *ref,
             all[i + 1] = m.layers[i];
         /* the config first, quietly, then the layers with progress */
         bool q = r->quiet;
+        image_layer_fn layer = r->layer;
         r->quiet = true;
+        r->layer = NULL;
         rc = download_blobs(r, s, all, 1, NULL, err);
         r->quiet = q;
+        r->layer = layer;
         _cleanup_json_ json_t *config = rc == 0 ? image_blob_json(s, m.config_digest, err) : NULL;
         if (rc == 0 && !config)
             rc = bt_err_ret(err);
@@ -1095,6 +1153,9 @@ pull_locked(struct image_store *s, struct reg *r, const struct image_ref *ref,
                             bt_strv_length(diff_ids), m.nlayers);
         if (rc == 0) {
             struct image_unpacker *u = image_unpacker_new(s, blobs, diff_ids);
+            struct unpack_report ur_data = {.r = r, .layers = all + 1};
+            if (r->layer)
+                image_unpacker_on_layer(u, on_unpack, &ur_data);
             rc = download_blobs(r, s, all + 1, m.nlayers, u, err);
             struct bt_err *uerr = NULL;
             int ur = image_unpacker_finish(u, &uerr);

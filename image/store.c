@@ -507,6 +507,8 @@ struct image_unpacker {
     pthread_t *threads;
     bool *started;
     struct bt_err *err; /* the first failure */
+    void (*on_layer)(void *data, size_t i, enum image_layer_state st);
+    void *on_layer_data;
 };
 
 struct unpack_arg {
@@ -527,9 +529,14 @@ unpack_thread(void *data)
     bool stop = u->err != NULL;
     pthread_mutex_unlock(&u->lock);
     struct bt_err *e = NULL;
-    if (!stop)
+    if (!stop) {
+        if (u->on_layer)
+            u->on_layer(u->on_layer_data, i, IMAGE_LAYER_EXTRACTING);
         layer_ensure(u->s, u->blobs[i], u->diff_ids[i], u->chains[i], i ? u->chains[i - 1] : NULL,
                      &e);
+        if (u->on_layer)
+            u->on_layer(u->on_layer_data, i, e ? IMAGE_LAYER_FAILED : IMAGE_LAYER_COMPLETE);
+    }
     sem_post(&u->slots);
     if (e) {
         pthread_mutex_lock(&u->lock);
@@ -558,6 +565,14 @@ image_unpacker_new(struct image_store *s, char *const *blobs, char *const *diff_
     u->threads = xcalloc(u->n + 1, sizeof(*u->threads));
     u->started = xcalloc(u->n + 1, sizeof(*u->started));
     return u;
+}
+
+void
+image_unpacker_on_layer(struct image_unpacker *u,
+                        void (*fn)(void *data, size_t i, enum image_layer_state st), void *data)
+{
+    u->on_layer = fn;
+    u->on_layer_data = data;
 }
 
 void
