@@ -480,7 +480,8 @@ test_network_diverged_names_the_keys(void **state)
              "    ipam: {config: [{subnet: 172.28.0.0/24}]}\n");
     _cleanup_project_ struct compose_project *q =
         load("name: demo\nservices:\n  db: {image: busybox, networks: [back]}\n"
-             "networks:\n  back:\n    labels: {tier: db}\n    internal: true\n"
+             "networks:\n  back:\n    labels: {tier: web}\n    internal: true\n"
+             "    driver_opts: {com.docker.network.driver.mtu: '1400'}\n"
              "    ipam: {config: [{subnet: 172.29.0.0/24}]}\n");
     const struct compose_network *n = compose_project_network(p, "back");
     const struct compose_network *m = compose_project_network(q, "back");
@@ -493,7 +494,8 @@ test_network_diverged_names_the_keys(void **state)
     assert_null(compose_network_diverged(n, have));
     _cleanup_free_ char *why = compose_network_diverged(m, have);
     assert_non_null(why);
-    assert_string_equal(why, "configuration changed (internal, ipam.config[0].subnet)");
+    assert_string_equal(why, "configuration changed (driver_opts.com.docker.network.driver.mtu, "
+                             "internal, ipam.config[0].subnet, labels.tier)");
     /* a network without the hash label (made before it was recorded) and
      * an external one are taken as they are */
     json_object_del(json_object_get(have, "Labels"), COMPOSE_LABEL_HASH);
