@@ -136,7 +136,7 @@ draw_entry(struct cli_progress *p, const struct entry *e, size_t width)
                 glyph(p, e->status), e->kind, e->name, (int)(width - l), "",
                 e->status == CLI_PROGRESS_ERROR ? "\033[31m" : "", e->text);
     else
-        fprintf(p->out, " %s %s %s%*s  %s\n", glyph(p, e->status), e->kind, e->name,
+        fprintf(p->out, " %s %s %s%*s  %s\033[K\n", glyph(p, e->status), e->kind, e->name,
                 (int)(width - l), "", e->text);
 }
 
@@ -147,7 +147,7 @@ is_child_of(const struct entry *c, const struct entry *parent)
            strcmp(c->parent_name, parent->name) == 0;
 }
 
-/* "a1b2c3d4e5f6 Downloading [=====>      ]  1.2MB/3.4MB", indented below
+/* "a1b2c3d4e5f6 Downloading [=====>      ] 1.2MB/3.4MB", indented below
  * its parent. */
 static void
 draw_child(struct cli_progress *p, const struct entry *e)
@@ -172,7 +172,7 @@ draw_child(struct cli_progress *p, const struct entry *e)
                 glyph(p, e->status), e->name, e->text, bar[0] ? " " : "", bar, bytes ? " " : "",
                 bytes ? bytes : "");
     else
-        fprintf(p->out, "   %s %s %s%s%s%s%s\n", glyph(p, e->status), e->name, e->text,
+        fprintf(p->out, "   %s %s %s%s%s%s%s\033[K\n", glyph(p, e->status), e->name, e->text,
                 bar[0] ? " " : "", bar, bytes ? " " : "", bytes ? bytes : "");
 }
 
@@ -202,7 +202,7 @@ redraw(struct cli_progress *p)
     if (p->color)
         fprintf(p->out, "\033[34m[+] Running %zu/%zu\033[0m\033[K\n", done, top);
     else
-        fprintf(p->out, "[+] Running %zu/%zu\n", done, top);
+        fprintf(p->out, "[+] Running %zu/%zu\033[K\n", done, top);
     /* the parts only while the whole block fits the screen, as Compose
      * does: moving up past the top of the screen cannot redraw */
     unsigned rows = term_rows(p);
