@@ -97,6 +97,16 @@ expect_eq "$(b ps -q db)" "$db_id" "db kept"
 expect_eq "$(b ps -q api)" "$api_id" "api kept"
 expect_eq "$(b ps -q web)" "$web_id" "web kept"
 
+echo "== a run container on a changed network: an error before anything is touched"
+run_id=$(b run -d db sleep 300 2>/dev/null) || bt_fail "run -d"
+compose 172.30.0.0/24
+out=$(b up -d 2>&1) && bt_fail "up with a run container on the network succeeded: $out"
+expect_in "$out" "network demo_back: configuration changed (ipam.config[0].subnet), but container demo-db-run-" "names the run container"
+expect_in "$out" "remove or disconnect it first" "says what to do"
+expect_eq "$(b ps -q db)" "$db_id" "db untouched"
+expect_in "$(b network inspect demo_back)" '"Subnet": "172.29.0.0/24"' "network untouched"
+b container rm -f "$run_id" >/dev/null || bt_fail "remove the run container"
+
 echo "== a changed volume definition is an error, nothing touched"
 compose 172.29.0.0/24 two
 out=$(b up -d 2>&1) && bt_fail "up with a changed volume succeeded: $out"
