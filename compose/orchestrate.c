@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "compose/compose.h"
+#include "compose/build.h"
 #include "compose/orchestrate.h"
 #include "compose/secrets-internal.h"
 #include "engine/container.h"
@@ -1107,6 +1108,30 @@ pulls_run(const struct compose_up_opts *o, char *const *images, struct pull_job 
     return 0;
 }
 
+/* A service with a build section: builds its image with --build, with
+ * pull_policy build, or when it is missing (unless --no-build); *id gets
+ * the image id, or stays NULL when the image is to be pulled. */
+static int
+up_build(struct up_ctx *u, struct image_store *is, const struct compose_service *s,
+         const char *policy, char **id, struct bt_err **err)
+{
+    const struct compose_up_opts *o = u->o;
+    _cleanup_free_ char *name = compose_service_image_name(u->p, s);
+    if (!o->build && strcmp(policy, "build") != 0) {
+        if (s->image && strcmp(policy, "always") == 0)
+            return 0; /* pulled like any image */
+        *id = image_store_resolve(is, name, err);
+        if (*id || *err)
+            return *err ? bt_err_ret(err) : 0;
+        if (o->no_build)
+            return bt_err_set(err, ENOENT,
+                              "service '%s': image %s is missing and --no-build was given", s->name,
+                              name);
+    }
+    struct compose_build_opts bo = {.quiet = o->quiet_pull};
+    return compose_service_build(u->p, s, &bo, id, err);
+}
+
 /* Resolves (and pulls, per pull policy) the image of every selected service. */
 static int
 up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
@@ -1120,16 +1145,19 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
         const struct compose_service *s = &u->p->services[i];
         if (!bt_strv_contains(services, s->name))
             continue;
-        if (!s->image) {
-            return bt_err_set(err, ENOTSUP,
-                              "service '%s' has no image: building images is not supported yet; "
-                              "build and load it, then name it with image:",
-                              s->name);
-        }
         const char *policy = o->pull ? o->pull : s->pull_policy ? s->pull_policy : "missing";
         if (strcmp(policy, "if_not_present") == 0)
             policy = "missing";
         _cleanup_free_ char *id = NULL;
+        if (s->build) {
+            int r = up_build(u, is, s, policy, &id, err);
+            if (r < 0)
+                return r;
+            if (id) {
+                compose_kvs_set(&u->image_ids, s->name, id);
+                continue;
+            }
+        }
         if (strcmp(policy, "always") != 0) {
             id = image_store_resolve(is, s->image, err);
             if (!id && *err)
@@ -1141,7 +1169,7 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
                               "never",
                               s->name, s->image);
         if (!id && strcmp(policy, "build") == 0)
-            return bt_err_set(err, ENOTSUP, "service '%s': pull_policy build is not supported",
+            return bt_err_set(err, EINVAL, "service '%s': pull_policy build needs a build section",
                               s->name);
         if (id)
             compose_kvs_set(&u->image_ids, s->name, id);
