@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The rest of the Dockerfile builder through compose: ADD of a local tar
+# (extracted) and refusal of URLs, COPY globs with --chown and --chmod,
+# USER and SHELL for RUN, a --target stage, dockerfile_inline with
+# labels and tags, pull_policy: build, up --no-build, and clear refusals
+# of what berth does not build (remote contexts, build.ssh).
+. "$(dirname "$0")/../lib/sandbox.sh"
+bt_sandbox_enter "$0" "$@"
+set -u
+. "$BERTH_SOURCE_DIR/tests/e2e/up-lib.sh"
+up_image
+up_project feat <<'YAML'
+services:
+  app:
+    build:
+      context: ./ctx
+      target: final
+    stop_grace_period: 1s
+YAML
+mkdir -p ctx/files/nested
+echo one >ctx/files/a.conf
+echo two >ctx/files/b.conf
+echo skip >ctx/files/c.txt
+mkdir -p tarsrc/pkg
+echo "from the tarball" >tarsrc/pkg/data.txt
+tar -C tarsrc -czf ctx/bundle.tar.gz pkg
+cat >ctx/Dockerfile <<'DF'
+FROM berth-test/busybox:latest AS final
+SHELL ["/bin/sh", "-ec"]
+ADD bundle.tar.gz /opt/
+COPY --chown=1000:1000 --chmod=600 files/*.conf /etc/app/
+RUN adduser -D -u 1234 builder 2>/dev/null || echo 'builder:x:1234:1234::/home/builder:/bin/sh' >> /etc/passwd
+USER builder
+RUN id -u > /tmp/uid
+USER root
+LABEL stage=final
+CMD ["sh"]
+
+FROM final AS extra
+RUN echo "never built" > /extra
+DF
+
+echo "== build with --target"
+out=$(b build 2>&1) || bt_fail "build failed: $out"
+echo "$out"
+expect_not_in "$out" "never built" "a stage after the target ran"
+check=$(b run --rm app sh -c 'cat /opt/pkg/data.txt; ls /etc/app; stat -c "%u:%g %a" /etc/app/a.conf; cat /tmp/uid; test -e /extra && echo extra-present; true' 2>&1) ||
+    bt_fail "run: $check"
+echo "$check"
+b down >/dev/null 2>&1 || bt_fail "down after run"
+expect_in "$check" "from the tarball" "ADD extracted the tarball"
+expect_in "$check" "a.conf" "glob a.conf"
+expect_in "$check" "b.conf" "glob b.conf"
+expect_not_in "$check" "c.txt" "glob excludes c.txt"
+expect_in "$check" "1000:1000 600" "--chown and --chmod"
+expect_in "$check" "1234" "RUN as USER builder"
+expect_not_in "$check" "extra-present" "the stage after --target"
+
+echo "== ADD of a URL is refused"
+printf 'FROM berth-test/busybox:latest\nADD http://127.0.0.1:1/x /x\n' >ctx/Dockerfile
+sed -i '/target: final/d' compose.yaml
+if out=$(b build 2>&1); then bt_fail "ADD URL built"; fi
+expect_in "$out" "sources from URLs are not supported" "ADD URL message"
+expect_in "$out" "Dockerfile:2" "ADD URL line"
+
+echo "== missing COPY source"
+printf 'FROM berth-test/busybox:latest\nCOPY nothing-here /x\n' >ctx/Dockerfile
+if out=$(b build 2>&1); then bt_fail "missing source built"; fi
+expect_in "$out" "source 'nothing-here' not found" "missing source message"
+
+echo "== dockerfile_inline, labels, tags, pull_policy: build"
+cat >compose.yaml <<'YAML'
+services:
+  inline:
+    image: feat/inline:v1
+    pull_policy: build
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM berth-test/busybox:latest
+        RUN echo inline > /inline.txt
+        CMD ["cat", "/inline.txt"]
+      labels:
+        org.example.built-by: berth
+      tags: ["feat/inline:extra"]
+    stop_grace_period: 1s
+YAML
+out=$(b up -d 2>&1) || bt_fail "up with pull_policy build: $out"
+echo "$out"
+expect_in "$out" "RUN echo inline" "pull_policy build builds"
+b image ls | grep -q "feat/inline" || bt_fail "no feat/inline image"
+b image inspect feat/inline:extra >/dev/null 2>&1 || bt_fail "extra tag missing"
+lbl=$(b image inspect feat/inline:v1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Config"]["Labels"]["org.example.built-by"])')
+expect_eq "$lbl" berth "build label"
+wait_for 50 sh -c "'$BERTH_BIN' logs inline 2>&1 | grep -q inline" || bt_fail "inline output: $(b logs inline 2>&1)"
+ps=$(b ps -a 2>&1)
+expect_in "$ps" "feat/inline:v1" "ps shows the image"
+b down >/dev/null 2>&1 || bt_fail "down"
+
+echo "== up --no-build with a missing image"
+cat >compose.yaml <<'YAML'
+services:
+  nobuild:
+    build: ./ctx
+YAML
+printf 'FROM berth-test/busybox:latest\nCMD ["true"]\n' >ctx/Dockerfile
+if out=$(b up -d --no-build 2>&1); then bt_fail "up --no-build started: $out"; fi
+expect_in "$out" "--no-build" "no-build message"
+if out=$(b up -d --build --no-build 2>&1); then bt_fail "--build --no-build accepted"; fi
+
+echo "== refusals"
+cat >compose.yaml <<'YAML'
+services:
+  remote:
+    build: https://example.invalid/repo.git
+YAML
+if out=$(b build 2>&1); then bt_fail "remote context built"; fi
+expect_in "$out" "remote contexts" "remote context message"
+cat >compose.yaml <<'YAML'
+services:
+  ssh:
+    build:
+      context: ./ctx
+      ssh: [default]
+YAML
+if out=$(b build 2>&1); then bt_fail "build.ssh built"; fi
+expect_in "$out" "build.ssh is not supported" "ssh message"
+left=$(ls "$BERTH_ROOT/image/tmp")
+[ -z "$left" ] || bt_fail "temporary directories left: $left"
+assert_nothing_left "at the end"
+echo PASS
