@@ -80,6 +80,19 @@ run_step(void *data, const struct image_build_step *st, struct bt_err **err)
     return code;
 }
 
+int
+compose_dockerfile_build(const struct image_build_opts *o, char **id_out, struct bt_err **err)
+{
+    _cleanup_(image_store_freep) struct image_store *is = image_store_open(NULL, err);
+    if (!is)
+        return bt_err_ret(err);
+    unsigned seq = 0;
+    struct image_build_opts bo = *o;
+    bo.run = run_step;
+    bo.run_data = &seq;
+    return image_build(is, &bo, id_out, err);
+}
+
 char *
 compose_service_image_name(const struct compose_project *p, const struct compose_service *s)
 {
@@ -151,10 +164,6 @@ compose_service_build(const struct compose_project *p, const struct compose_serv
     tags = bt_strv_push_take(tags, compose_service_image_name(p, s));
     bt_strv_foreach (t, b->tags)
         tags = bt_strv_push(tags, t);
-    _cleanup_(image_store_freep) struct image_store *is = image_store_open(NULL, err);
-    if (!is)
-        return bt_err_ret(err);
-    unsigned seq = 0;
     struct image_build_opts bo = {.context = b->context,
                                   .dockerfile = b->dockerfile_inline ? NULL : b->dockerfile,
                                   .dockerfile_inline = b->dockerfile_inline,
@@ -165,12 +174,10 @@ compose_service_build(const struct compose_project *p, const struct compose_serv
                                   .no_cache = o->no_cache || b->no_cache,
                                   .pull = o->pull || b->pull,
                                   .quiet = o->quiet,
-                                  .out = out,
-                                  .run = run_step,
-                                  .run_data = &seq};
+                                  .out = out};
     if (!o->quiet)
         fprintf(out, "Building %s (service %s)\n", tags[0], s->name);
-    r = image_build(is, &bo, id_out, err);
+    r = compose_dockerfile_build(&bo, id_out, err);
     if (r < 0)
         bt_err_prefix(err, "service '%s': build", s->name);
     else if (!o->quiet)

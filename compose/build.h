@@ -12,6 +12,7 @@
 
 struct compose_project;
 struct compose_service;
+struct image_build_opts;
 
 struct compose_build_opts {
     char *const *services; /* NULL: every service with a build section */
@@ -19,6 +20,10 @@ struct compose_build_opts {
     char *const *build_args; /* "K=V" or "K" (from the environment), over build.args */
     FILE *out;               /* progress; stderr when NULL */
 };
+
+/* image_build() into the default store with RUN steps run by the engine
+ * (o's runner is replaced), for `berth image build`. */
+int compose_dockerfile_build(const struct image_build_opts *o, char **id_out, struct bt_err **err);
 
 /* The image a service runs: its `image:`, else PROJECT-SERVICE (as Compose
  * v2 names built images). Caller owns. */

@@ -17,9 +17,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,7 +57,8 @@ struct build {
     char *dfname; /* for messages */
     int ctxfd;
     struct image_ignore ignore;
-    char *tmp; /* ROOT/image/tmp/build-XXXXXX */
+    char *tmp;  /* ROOT/image/tmp/build-XXXXXX */
+    int lockfd; /* tmp/.lock, held while the build runs */
     unsigned tmp_seq;
     char **global_args; /* "K=V" before the first FROM */
     char **used_args;   /* build args some ARG consumed */
@@ -178,10 +181,28 @@ lookup_stage(void *data, const char *name)
     return v ? v : kv_get(st->args, name);
 }
 
+/* The platform arguments BuildKit defines by itself: usable in FROM, and
+ * in a stage once declared with ARG. */
+static const char *
+auto_arg(const char *name)
+{
+    const char *arch = image_host_arch();
+    if (strcmp(name, "TARGETPLATFORM") == 0 || strcmp(name, "BUILDPLATFORM") == 0)
+        return image_build_platform();
+    if (strcmp(name, "TARGETOS") == 0 || strcmp(name, "BUILDOS") == 0)
+        return "linux";
+    if (strcmp(name, "TARGETARCH") == 0 || strcmp(name, "BUILDARCH") == 0)
+        return arch;
+    if (strcmp(name, "TARGETVARIANT") == 0 || strcmp(name, "BUILDVARIANT") == 0)
+        return "";
+    return NULL;
+}
+
 static const char *
 lookup_global(void *data, const char *name)
 {
-    return kv_get(data, name);
+    const char *v = kv_get(data, name);
+    return v ? v : auto_arg(name);
 }
 
 static char *
@@ -239,7 +260,7 @@ step_line(struct build *b, const struct image_df_instr *in, bool cached)
 
 /* Copies what a step printed to the output (indented). */
 static void
-show_output(struct build *b, int fd, FILE *to)
+show_output(int fd, FILE *to)
 {
     if (lseek(fd, 0, SEEK_SET) < 0)
         return;
@@ -251,8 +272,56 @@ show_output(struct build *b, int fd, FILE *to)
     while (getline(&line, &cap, f) > 0)
         fprintf(to, "  %s", line);
     free(line);
-    (void)b;
     fflush(to);
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w, n -= (size_t)w;
+    }
+}
+
+/* Copies what arrives on the pipe to file_fd and, indented, to out_fd, in
+ * a child process: the build's own process then clones the step's
+ * container, and no thread of it may hold a lock at that moment. */
+static pid_t
+tee_start(const int pfd[2], int file_fd, int out_fd)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    close(pfd[1]);
+    char buf[4096], line[3 * sizeof(buf)];
+    bool bol = true;
+    for (;;) {
+        ssize_t n = read(pfd[0], buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        write_all(file_fd, buf, (size_t)n);
+        size_t k = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (bol) {
+                line[k++] = ' ';
+                line[k++] = ' ';
+            }
+            line[k++] = buf[i];
+            bol = buf[i] == '\n';
+        }
+        write_all(out_fd, line, k);
+    }
+    if (!bol)
+        write_all(out_fd, "\n", 1);
+    _exit(0);
 }
 
 /* ---- layers: tar an upper directory ---- */
@@ -963,18 +1032,37 @@ step_run(struct build *b, struct stage *st, const struct image_df_instr *in, str
                                     .uid = uid,
                                     .gid = gid,
                                     .out_fd = out};
+    /* the step's output goes to the output file and, unless quiet, to the
+     * user as it comes */
+    int pfd[2] = {-1, -1};
+    pid_t tee = -1;
+    if (!b->o->quiet) {
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+            return bt_err_errno(err, errno, "pipe");
+        tee = tee_start(pfd, out, fileno(b->out));
+        close(pfd[0]);
+        if (tee < 0) {
+            close(pfd[1]);
+            return bt_err_errno(err, errno, "fork");
+        }
+        step.out_fd = pfd[1];
+    }
     int rc = b->o->run(b->o->run_data, &step, err);
+    if (tee > 0) {
+        close(pfd[1]);
+        while (waitpid(tee, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (rc < 0)
         return rc;
     if (rc != 0) {
-        show_output(b, out, b->o->quiet ? stderr : b->out);
+        if (b->o->quiet)
+            show_output(out, stderr);
         _cleanup_free_ char *cmd = bt_strv_join(argv, " ");
         rm_quiet(dir);
         return bt_err_set(err, EIO, "process \"%s\" did not complete successfully: exit code: %d",
                           cmd, rc);
     }
-    if (!b->o->quiet)
-        show_output(b, out, b->out);
     int r = finish_step(b, st, in, upper, false, NULL, false, err);
     rm_quiet(dir);
     return r;
@@ -1171,8 +1259,15 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
                     break;
                 }
                 if (S_ISDIR(sb.st_mode)) {
+                    /* a directory's contents go into the destination directory */
+                    _cleanup_close_ int into = dest_dir ? fcntl(dfd, F_DUPFD_CLOEXEC, 3)
+                                                        : mkdir_parents(b, st, upperfd, dest, err);
+                    if (into < 0) {
+                        r = dest_dir ? bt_err_errno(err, errno, "dup") : bt_err_ret(err);
+                        continue;
+                    }
                     _cleanup_close_ int rd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                    _cleanup_close_ int dd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                    _cleanup_close_ int dd = openat(into, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                     if (rd < 0 || dd < 0)
                         r = bt_err_errno(err, errno, "open '%s'", m);
                     else
@@ -1378,8 +1473,10 @@ declare_args(struct build *b, char ***args, const struct image_df_instr *in,
             return bt_err_set(err, EINVAL, "ARG: '%s' has no name", a);
         bool given;
         const char *v = build_arg(b, k, &given);
-        if (!given)
-            v = strchr(a, '=') ? strchr(a, '=') + 1 : kv_get(globals, k);
+        if (!given && strchr(a, '='))
+            v = strchr(a, '=') + 1;
+        else if (!given)
+            v = kv_get(globals, k) ? kv_get(globals, k) : auto_arg(k);
         if (v)
             *args = kv_put(*args, k, v);
     }
@@ -1510,7 +1607,7 @@ from_parse(struct build *b, const struct image_df_instr *in, struct from_spec *f
         if (!pl)
             return bt_err_ret(err);
         const char *host = image_build_platform();
-        if (*pl && strcmp(pl, host) != 0 && !bt_str_startswith(pl, "$"))
+        if (*pl && strcmp(pl, host) != 0)
             return bt_err_set(err, ENOTSUP, "FROM --platform=%s: only %s can be built here", pl,
                               host);
     }
@@ -1618,6 +1715,8 @@ build_done(struct build *b)
     bt_strv_free(b->mounts);
     if (b->tmp)
         rm_quiet(b->tmp);
+    if (b->lockfd >= 0)
+        close(b->lockfd);
     free(b->tmp);
     image_dockerfile_done(&b->df);
     free(b->dfname);
@@ -1799,6 +1898,76 @@ normalise_tags(char *const *tags, char ***out, struct bt_err **err)
     return 0;
 }
 
+/* Unmounts what is mounted below dir (COPY --from views of a build that
+ * was killed). */
+static void
+umount_below(const char *dir)
+{
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return;
+    _cleanup_strv_ char **targets = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    size_t n = strlen(dir);
+    while (getline(&line, &cap, f) > 0) {
+        char mp[PATH_MAX];
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && strncmp(mp, dir, n) == 0 &&
+            mp[n] == '/')
+            targets = bt_strv_push(targets, mp);
+    }
+    free(line);
+    for (size_t i = bt_strv_length(targets); i > 0; i--)
+        umount2(targets[i - 1], MNT_DETACH);
+}
+
+/* Removes the temporary directories of builds that were killed: their
+ * lock is free and they are not brand new. */
+static void
+sweep_stale(struct build *b)
+{
+    _cleanup_free_ char *tmp = xasprintf("%s/tmp", image_store_dir(b->s));
+    _cleanup_close_ int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    struct bt_err *e = NULL; /* nothing to sweep when it cannot be read */
+    _cleanup_strv_ char **names = dir_names(dfd, &e);
+    bt_err_free(e);
+    bt_strv_foreach (name, names) {
+        if (!bt_str_startswith(name, "build-"))
+            continue;
+        _cleanup_free_ char *dir = bt_path_join(tmp, name);
+        _cleanup_free_ char *lock = bt_path_join(dir, ".lock");
+        struct stat sb;
+        if (stat(dir, &sb) < 0 || time(NULL) - sb.st_mtime < 10)
+            continue;
+        _cleanup_close_ int lfd = open(lock, O_RDONLY | O_CLOEXEC);
+        if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0)
+            continue; /* a build is running there */
+        umount_below(dir);
+        rm_quiet(dir);
+    }
+}
+
+/* The build's temporary directory, locked while the build runs. */
+static int
+make_tmp(struct build *b, struct bt_err **err)
+{
+    sweep_stale(b);
+    b->tmp = xasprintf("%s/tmp/build-XXXXXX", image_store_dir(b->s));
+    if (!mkdtemp(b->tmp)) {
+        int r = bt_err_errno(err, errno, "create '%s'", b->tmp);
+        free(b->tmp);
+        b->tmp = NULL;
+        return r;
+    }
+    _cleanup_free_ char *lock = bt_path_join(b->tmp, ".lock");
+    b->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (b->lockfd < 0 || flock(b->lockfd, LOCK_EX) < 0)
+        return bt_err_errno(err, errno, "lock '%s'", lock);
+    return 0;
+}
+
 static int
 build_run(struct build *b, char **id_out, struct bt_err **err)
 {
@@ -1812,15 +1981,7 @@ build_run(struct build *b, char **id_out, struct bt_err **err)
     int r = plan_stages(b, &froms, &last, err);
     if (r == 0) {
         _cleanup_close_ int gc = image_store_lock(b->s, "gc", false, err);
-        b->tmp = xasprintf("%s/tmp/build-XXXXXX", image_store_dir(b->s));
-        if (gc < 0)
-            r = gc;
-        else if (!mkdtemp(b->tmp))
-            r = bt_err_errno(err, errno, "create '%s'", b->tmp);
-        if (r < 0) {
-            free(b->tmp);
-            b->tmp = NULL;
-        }
+        r = gc < 0 ? gc : make_tmp(b, err);
         ssize_t si = -1;
         for (size_t i = 0; r == 0 && i < b->df.n; i++) {
             const struct image_df_instr *in = &b->df.v[i];
@@ -1859,7 +2020,7 @@ int
 image_build(struct image_store *s, const struct image_build_opts *o, char **id_out,
             struct bt_err **err)
 {
-    struct build b = {.s = s, .o = o, .out = o->out ? o->out : stderr, .ctxfd = -1};
+    struct build b = {.s = s, .o = o, .out = o->out ? o->out : stderr, .ctxfd = -1, .lockfd = -1};
     b.now = image_now_rfc3339();
     int r = build_run(&b, id_out, err);
     build_done(&b);

@@ -108,6 +108,29 @@ if out=$(b up -d --no-build 2>&1); then bt_fail "up --no-build started: $out"; f
 expect_in "$out" "--no-build" "no-build message"
 if out=$(b up -d --build --no-build 2>&1); then bt_fail "--build --no-build accepted"; fi
 
+echo "== berth image build, COPY of a directory without a trailing slash, TARGETARCH"
+mkdir -p plain/conf.d
+echo "conf" >plain/conf.d/x.conf
+cat >plain/Build.df <<'DF'
+FROM berth-test/busybox:latest
+ARG TARGETARCH
+COPY conf.d /etc/copied
+RUN echo "arch=$TARGETARCH" > /arch && ls /etc/copied > /listing
+DF
+id=$(b image build -q -t feat/plain:1 -f plain/Build.df plain 2>&1) || bt_fail "image build: $id"
+case "$id" in sha256:*) ;; *) bt_fail "image build -q printed '$id'" ;; esac
+b image inspect feat/plain:1 >/dev/null 2>&1 || bt_fail "image build did not tag"
+cat >compose.yaml <<'YAML'
+services:
+  plain:
+    image: feat/plain:1
+    pull_policy: never
+YAML
+out=$(b run --rm plain sh -c 'cat /arch /listing' 2>&1) || bt_fail "run plain: $out"
+b down >/dev/null 2>&1 || bt_fail "down after run"
+expect_in "$out" "arch=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')" "TARGETARCH"
+expect_in "$out" "x.conf" "directory copied into /etc/copied"
+
 echo "== refusals"
 cat >compose.yaml <<'YAML'
 services:
