@@ -1944,9 +1944,10 @@ compose_project_down(const char *project, const struct compose_project *p,
         for (size_t i = 0; p && i < p->n_services; i++) {
             const struct compose_service *s = &p->services[i];
             /* local: images without a custom tag, i.e. the ones a build made */
-            if (s->image && (all || (s->build && !s->image)))
-                if (!bt_strv_contains(images, s->image))
-                    images = bt_strv_push(images, s->image);
+            _cleanup_free_ char *img =
+                s->image || s->build ? compose_service_image_name(p, s) : NULL;
+            if (img && (all || (s->build && !s->image)) && !bt_strv_contains(images, img))
+                images = bt_strv_push(images, img);
         }
         for (size_t i = 0; !p && all && i < a.n_containers; i++)
             if (a.containers[i].image[0] && !bt_strv_contains(images, a.containers[i].image))

@@ -1343,6 +1343,7 @@ step_workdir(struct build *b, struct stage *st, const struct image_df_instr *in,
     stage_next_key(st, ks);
     struct stat sb;
     if (stage_stat(b, st, path, &sb)) {
+        step_line(b, in, false);
         history_add(b, st, in, true);
         return 0;
     }
@@ -1699,7 +1700,7 @@ base_image(struct build *b, const char *name, struct bt_err **err)
     }
     struct image_pull_opts po = {.quiet = b->o->quiet, .progress = b->out};
     if (image_pull(b->s, name, &po, &id, err) < 0) {
-        bt_err_prefix(err, "FROM %s", name);
+        bt_err_prefix(err, "pull %s", name);
         return NULL;
     }
     return id;
@@ -1762,6 +1763,26 @@ load_inputs(struct build *b, struct bt_err **err)
     return 0;
 }
 
+/* COPY --from=X where X is not a stage: the image is pulled now when it is
+ * missing. */
+static int
+plan_copy_from(struct build *b, const struct from_spec *froms, size_t n, const char *from,
+               struct bt_err **err)
+{
+    _cleanup_free_ char *x =
+        image_df_expand(from, b->df.escape, lookup_global, b->global_args, err);
+    if (!x)
+        return bt_err_ret(err);
+    int64_t idx;
+    if (bt_parse_int64(x, &idx))
+        return 0;
+    for (size_t k = 0; k < n; k++)
+        if (froms[k].name && strcasecmp(froms[k].name, x) == 0)
+            return 0;
+    _cleanup_free_ char *id = base_image(b, x, err);
+    return id ? 0 : bt_err_ret(err);
+}
+
 /* First pass: global ARGs, stages, their bases (pulled now, before the
  * build holds the store's lock) and the number of steps. *last gets the
  * index of the stage to build. */
@@ -1773,6 +1794,11 @@ plan_stages(struct build *b, struct from_spec **froms, size_t *last, struct bt_e
     size_t end = b->df.n;
     for (size_t i = 0; i < b->df.n; i++) {
         const struct image_df_instr *in = &b->df.v[i];
+        const char *cfrom = strcmp(in->cmd, "COPY") == 0 ? image_df_flag(in, "from") : NULL;
+        if (cfrom && n > 0 && plan_copy_from(b, *froms, n, cfrom, err) < 0) {
+            bt_err_prefix(err, "%s:%d", b->dfname, in->line);
+            return bt_err_ret(err);
+        }
         if (strcmp(in->cmd, "FROM") != 0) {
             if (n == 0 && strcmp(in->cmd, "ARG") != 0)
                 return bt_err_set(err, EINVAL, "%s:%d: no FROM before %s", b->dfname, in->line,

@@ -115,6 +115,7 @@ cat >plain/Build.df <<'DF'
 FROM berth-test/busybox:latest
 ARG TARGETARCH
 COPY conf.d /etc/copied
+COPY --from=berth-test/busybox:latest /etc/berth-test-release /from-image
 RUN echo "arch=$TARGETARCH" > /arch && ls /etc/copied > /listing
 DF
 id=$(b image build -q -t feat/plain:1 -f plain/Build.df plain 2>&1) || bt_fail "image build: $id"
@@ -126,10 +127,11 @@ services:
     image: feat/plain:1
     pull_policy: never
 YAML
-out=$(b run --rm plain sh -c 'cat /arch /listing' 2>&1) || bt_fail "run plain: $out"
+out=$(b run --rm plain sh -c 'cat /arch /listing /from-image' 2>&1) || bt_fail "run plain: $out"
 b down >/dev/null 2>&1 || bt_fail "down after run"
 expect_in "$out" "arch=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')" "TARGETARCH"
 expect_in "$out" "x.conf" "directory copied into /etc/copied"
+expect_in "$out" "berth-test-image 1" "COPY --from an image"
 
 echo "== refusals"
 cat >compose.yaml <<'YAML'

@@ -4,7 +4,8 @@
 # image (the whiteout hides it in the built image), COPY of a directory
 # with .dockerignore exclusions, WORKDIR, CMD, a multi-stage COPY --from;
 # a second build is all CACHED; a failing RUN names its exit code and
-# leaves no image and no temporary directory; --build-arg reaches RUN.
+# leaves no image and no temporary directory; --build-arg reaches RUN;
+# --no-cache rebuilds; down --rmi local removes the built image.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
@@ -38,10 +39,11 @@ ENV APP_HOME=/srv/app \
     MODE=${GREETING:-none}
 RUN echo "$GREETING" > /greeting.txt && \
     rm /etc/berth-test-release
+RUN rm -rf /srv/www && mkdir /srv/www && echo fresh > /srv/www/fresh.html
 WORKDIR ${APP_HOME}
 COPY site/ ./site/
 COPY --from=builder /artifact.txt /srv/app/artifact.txt
-CMD ["sh", "-c", "echo greeting=$(cat /greeting.txt) mode=$MODE; cat site/index.html site/sub/deep.html artifact.txt; ls site site/tmp; test -e /etc/berth-test-release && echo release-present || echo release-gone"]
+CMD ["sh", "-c", "echo greeting=$(cat /greeting.txt) mode=$MODE; cat site/index.html site/sub/deep.html artifact.txt; ls site site/tmp; echo www: $(ls /srv/www); test -e /etc/berth-test-release && echo release-present || echo release-gone"]
 DF
 
 echo "== berth build"
@@ -70,6 +72,10 @@ for step in 'RUN echo "built in stage one"' 'RUN echo "$GREETING"' 'WORKDIR ${AP
     echo "$out" | grep -F "CACHED" | grep -qF "$step" || bt_fail "not CACHED: $step"
 done
 
+echo "== --no-cache runs every step again"
+out=$(b build --no-cache 2>&1) || bt_fail "build --no-cache failed: $out"
+expect_not_in "$out" "CACHED" "--no-cache"
+
 echo "== up --build runs the built image"
 out=$(b up --build -d 2>&1) || bt_fail "up --build failed: $out"
 echo "$out"
@@ -85,7 +91,9 @@ expect_in "$logs" "keep.txt" "the .dockerignore exception"
 expect_not_in "$logs" "secret.key" "**/*.key excluded"
 expect_not_in "$logs" "junk.txt" "site/tmp excluded"
 expect_in "$logs" "release-gone" "RUN rm hides the base image's file"
-b down >/dev/null 2>&1 || bt_fail "down failed"
+expect_in "$logs" "www: fresh.html" "a directory made again is opaque"
+b down --rmi local >/dev/null 2>&1 || bt_fail "down failed"
+b image inspect demo-app >/dev/null 2>&1 && bt_fail "down --rmi local left the built image"
 
 echo "== --build-arg reaches RUN; the cache sees the new value"
 out=$(b build --build-arg GREETING=from-the-command-line 2>&1) || bt_fail "build --build-arg: $out"
