@@ -610,12 +610,16 @@ stage_read(struct build *b, const struct stage *st, const char *path)
         _cleanup_free_ char *dir = lowerdir(b, &st->layers[i - 1]);
         _cleanup_close_ int lfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct bt_err *e = NULL; /* absent in this layer: look further down */
-        _cleanup_close_ int fd = lfd < 0 ? -1 : bt_openat_in_root(lfd, path, O_RDONLY, 0, &e);
+        _cleanup_close_ int pfd = lfd < 0 ? -1 : bt_openat_in_root(lfd, path, O_PATH, 0, &e);
         bt_err_free(e);
-        if (fd < 0)
+        if (pfd < 0)
             continue;
         struct stat sb;
-        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+        if (fstat(pfd, &sb) < 0 || !S_ISREG(sb.st_mode))
+            return NULL; /* a whiteout (deleted above) or not a file */
+        _cleanup_free_ char *pp = xasprintf("/proc/self/fd/%d", pfd);
+        _cleanup_close_ int fd = open(pp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
             return NULL;
         struct bt_buf buf = {0};
         char chunk[4096];
@@ -980,7 +984,7 @@ step_run(struct build *b, struct stage *st, const struct image_df_instr *in, str
     if (!b->o->run)
         return bt_err_set(err, ENOTSUP, "no runner for RUN steps");
     bt_strv_foreach (f, in->flags)
-        return bt_err_set(err, EINVAL, "RUN --%s is not supported", f);
+        return bt_err_set(err, EINVAL, "--%s is not supported", f);
     _cleanup_strv_ char **argv = command_of(st, in, in->args);
     _cleanup_strv_ char **env = bt_json_to_strv(env_array(st));
     bt_strv_foreach (a, st->args) {
@@ -1125,7 +1129,7 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
         else if (strcmp(k, "chmod") == 0)
             chmod_s = v;
         else if (strcmp(k, "link") != 0)
-            return bt_err_set(err, EINVAL, "%s --%s is not supported", in->cmd, k);
+            return bt_err_set(err, EINVAL, "--%s is not supported", k);
     }
     _cleanup_strv_ char **words = NULL;
     if (in->json) {
@@ -1143,10 +1147,7 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
     }
     size_t n = bt_strv_length(words);
     if (n < 2)
-        return bt_err_set(err, EINVAL,
-                          "%s requires at least two arguments: source and "
-                          "destination",
-                          in->cmd);
+        return bt_err_set(err, EINVAL, "requires at least two arguments: source and destination");
     struct copy_ctx c = {.b = b, .chmod = -1, .add = add};
     if (chmod_s && parse_chmod(chmod_s, &c.chmod, err) < 0)
         return bt_err_ret(err);
@@ -1220,10 +1221,9 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
             const char *src = words[i];
             if (is_url(src)) {
                 r = bt_err_set(err, ENOTSUP,
-                               "%s %s: sources from URLs are not supported; "
-                               "download in a RUN step or put the file in the "
-                               "build context",
-                               in->cmd, src);
+                               "%s: sources from URLs are not supported; download in a "
+                               "RUN step or put the file in the build context",
+                               src);
                 break;
             }
             _cleanup_free_ char *clean = bt_path_clean(src[0] == '/' ? src : src);
@@ -1234,12 +1234,10 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
             if (image_glob_has_meta(rel)) {
                 r = glob_walk(&c, srcfd, "", rel, &matches, err);
                 if (r == 0 && !matches[0])
-                    r = bt_err_set(err, ENOENT, "%s: no source files were specified by '%s'",
-                                   in->cmd, src);
+                    r = bt_err_set(err, ENOENT, "no source files were specified by '%s'", src);
             } else {
                 if (*rel && strcmp(rel, ".") && ignored(&c, rel))
-                    r = bt_err_set(err, ENOENT, "%s: source '%s' is excluded by .dockerignore",
-                                   in->cmd, src);
+                    r = bt_err_set(err, ENOENT, "source '%s' is excluded by .dockerignore", src);
                 matches = bt_strv_push(matches, *rel ? rel : ".");
             }
             bt_strv_foreach (m, matches) {
@@ -1249,7 +1247,7 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
                 _cleanup_close_ int sfd = bt_openat_in_root(srcfd, m, O_PATH, 0, &e2);
                 if (sfd < 0) {
                     bt_err_free(e2);
-                    r = bt_err_set(err, ENOENT, "%s: source '%s' not found%s", in->cmd, m,
+                    r = bt_err_set(err, ENOENT, "source '%s' not found%s", m,
                                    from ? "" : " in the build context");
                     break;
                 }
@@ -1290,7 +1288,7 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
                                                      : mkdir_parents(b, st, upperfd, dest, err);
                         r = xd < 0 ? bt_err_ret(err) : image_layer_unpack(afd, xd, NULL, NULL, err);
                         if (r < 0)
-                            bt_err_prefix(err, "ADD: extract '%s'", m);
+                            bt_err_prefix(err, "extract '%s'", m);
                         continue;
                     }
                 }
@@ -1413,7 +1411,7 @@ step_healthcheck(struct build *b, struct stage *st, const struct image_df_instr 
         return 0;
     }
     if (strncasecmp(a, "CMD", 3) != 0 || (a[3] != ' ' && a[3] != '\t' && a[3] != '['))
-        return bt_err_set(err, EINVAL, "HEALTHCHECK: expected NONE or CMD");
+        return bt_err_set(err, EINVAL, "expected NONE or CMD");
     const char *rest = a + 3;
     while (*rest == ' ' || *rest == '\t')
         rest++;
@@ -1422,7 +1420,7 @@ step_healthcheck(struct build *b, struct stage *st, const struct image_df_instr 
     if (*rest == '[') {
         _cleanup_json_ json_t *arr = json_loads(rest, 0, NULL);
         if (!json_is_array(arr))
-            return bt_err_set(err, EINVAL, "HEALTHCHECK CMD: '%s' is not a JSON array", rest);
+            return bt_err_set(err, EINVAL, "CMD: '%s' is not a JSON array", rest);
         j = bt_json_to_strv(arr);
         sub.json = j;
     }
@@ -1450,10 +1448,10 @@ step_healthcheck(struct build *b, struct stage *st, const struct image_df_instr 
         if (!done && strcmp(k, "retries") == 0) {
             int64_t n;
             if (!bt_parse_int64(v, &n) || n < 0)
-                return bt_err_set(err, EINVAL, "HEALTHCHECK --retries: '%s' is not a number", v);
+                return bt_err_set(err, EINVAL, "--retries: '%s' is not a number", v);
             json_object_set_new(hc, "Retries", json_integer(n));
         } else if (!done) {
-            return bt_err_set(err, EINVAL, "HEALTHCHECK --%s is not supported", k);
+            return bt_err_set(err, EINVAL, "--%s is not supported", k);
         }
     }
     (void)b;
@@ -1471,7 +1469,7 @@ declare_args(struct build *b, char ***args, const struct image_df_instr *in,
     bt_strv_foreach (a, w) {
         _cleanup_free_ char *k = xstrndup(a, strcspn(a, "="));
         if (!*k)
-            return bt_err_set(err, EINVAL, "ARG: '%s' has no name", a);
+            return bt_err_set(err, EINVAL, "'%s' has no name", a);
         bool given;
         const char *v = build_arg(b, k, &given);
         if (!given && strchr(a, '='))
@@ -1509,7 +1507,7 @@ step_config(struct build *b, struct stage *st, const struct image_df_instr *in, 
             bt_strv_foreach (p, w) {
                 char *eq = strchr(p, '=');
                 if (!eq || eq == p)
-                    return bt_err_set(err, EINVAL, "%s: '%s' is not key=value", c, p);
+                    return bt_err_set(err, EINVAL, "'%s' is not key=value", p);
                 *eq = '\0';
                 if (env)
                     env_set(st, p, eq + 1);
@@ -1541,7 +1539,7 @@ step_config(struct build *b, struct stage *st, const struct image_df_instr *in, 
             return bt_err_ret(err);
         bt_strv_foreach (p, w) {
             if (p[0] != '/')
-                return bt_err_set(err, EINVAL, "VOLUME: '%s' is not an absolute path", p);
+                return bt_err_set(err, EINVAL, "'%s' is not an absolute path", p);
             json_object_set_new(image_config_object(cfg, "Volumes"), p, json_object());
         }
     } else if (strcmp(c, "CMD") == 0 || strcmp(c, "ENTRYPOINT") == 0) {
@@ -1557,7 +1555,7 @@ step_config(struct build *b, struct stage *st, const struct image_df_instr *in, 
     } else if (strcmp(c, "SHELL") == 0) {
         if (!in->json || !in->json[0])
             return bt_err_set(err, EINVAL,
-                              "SHELL requires the JSON form: SHELL [\"executable\", "
+                              "the JSON form is required: SHELL [\"executable\", "
                               "\"parameters\"]");
         json_object_set_new(cfg, "Shell", bt_json_from_strv(in->json));
     } else if (strcmp(c, "HEALTHCHECK") == 0) {
@@ -1599,18 +1597,17 @@ from_parse(struct build *b, const struct image_df_instr *in, struct from_spec *f
         return bt_err_ret(err);
     size_t n = bt_strv_length(w);
     if (n != 1 && !(n == 3 && strcasecmp(w[1], "AS") == 0))
-        return bt_err_set(err, EINVAL, "FROM requires either one or three arguments");
+        return bt_err_set(err, EINVAL, "requires either one or three arguments");
     bt_strv_foreach (fl, in->flags) {
         if (!bt_str_startswith(fl, "platform="))
-            return bt_err_set(err, EINVAL, "FROM --%s is not supported", fl);
+            return bt_err_set(err, EINVAL, "--%s is not supported", fl);
         _cleanup_free_ char *pl =
             image_df_expand(fl + 9, b->df.escape, lookup_global, b->global_args, err);
         if (!pl)
             return bt_err_ret(err);
         const char *host = image_build_platform();
         if (*pl && strcmp(pl, host) != 0)
-            return bt_err_set(err, ENOTSUP, "FROM --platform=%s: only %s can be built here", pl,
-                              host);
+            return bt_err_set(err, ENOTSUP, "--platform=%s: only %s can be built here", pl, host);
     }
     f->image = xstrdup(w[0]);
     if (n == 3) {
@@ -1796,7 +1793,7 @@ plan_stages(struct build *b, struct from_spec **froms, size_t *last, struct bt_e
         const struct image_df_instr *in = &b->df.v[i];
         const char *cfrom = strcmp(in->cmd, "COPY") == 0 ? image_df_flag(in, "from") : NULL;
         if (cfrom && n > 0 && plan_copy_from(b, *froms, n, cfrom, err) < 0) {
-            bt_err_prefix(err, "%s:%d", b->dfname, in->line);
+            bt_err_prefix(err, "%s:%d: %s", b->dfname, in->line, in->cmd);
             return bt_err_ret(err);
         }
         if (strcmp(in->cmd, "FROM") != 0) {
@@ -1819,7 +1816,7 @@ plan_stages(struct build *b, struct from_spec **froms, size_t *last, struct bt_e
         *f = (struct from_spec){0};
         n++;
         if (from_parse(b, in, f, err) < 0) {
-            bt_err_prefix(err, "%s:%d", b->dfname, in->line);
+            bt_err_prefix(err, "%s:%d: %s", b->dfname, in->line, in->cmd);
             return bt_err_ret(err);
         }
         bool is_stage = false;

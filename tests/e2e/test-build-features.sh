@@ -133,6 +133,38 @@ expect_in "$out" "arch=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')" "TA
 expect_in "$out" "x.conf" "directory copied into /etc/copied"
 expect_in "$out" "berth-test-image 1" "COPY --from an image"
 
+echo "== config instructions"
+mkdir -p meta
+cat >meta/Dockerfile <<'DF'
+FROM berth-test/busybox:latest
+ENV PORT=8081
+ENV LEGACY_FORM value with spaces
+LABEL org.example.a="one two" org.example.port=$PORT
+EXPOSE $PORT 53/udp
+VOLUME ["/data", "/cache"]
+STOPSIGNAL SIGQUIT
+USER 1000:1000
+HEALTHCHECK --interval=2s --timeout=1s --retries=4 CMD wget -q -O- http://127.0.0.1:$PORT/ || exit 1
+ONBUILD RUN echo child
+ENTRYPOINT ["/bin/sh", "-c"]
+DF
+b image build -q -t feat/meta:1 meta >/dev/null 2>&1 || bt_fail "meta build: $(b image build -t feat/meta:1 meta 2>&1)"
+b image inspect feat/meta:1 | python3 -c '
+import json, sys
+c = json.load(sys.stdin)[0]["Config"]
+env = c["Env"]
+assert "PORT=8081" in env and "LEGACY_FORM=value with spaces" in env, env
+assert c["Labels"]["org.example.a"] == "one two" and c["Labels"]["org.example.port"] == "8081", c["Labels"]
+assert {"8081/tcp", "53/udp"} <= set(c["ExposedPorts"]), c["ExposedPorts"]
+assert {"/data", "/cache"} <= set(c["Volumes"]), c["Volumes"]
+assert c["StopSignal"] == "SIGQUIT" and c["User"] == "1000:1000", c
+hc = c["Healthcheck"]
+assert hc["Test"] == ["CMD-SHELL", "wget -q -O- http://127.0.0.1:$PORT/ || exit 1"], hc
+assert hc["Interval"] == 2000000000 and hc["Timeout"] == 1000000000 and hc["Retries"] == 4, hc
+assert c["Entrypoint"] == ["/bin/sh", "-c"], c
+assert not c.get("Cmd"), "ENTRYPOINT resets the base image CMD: %r" % c.get("Cmd")
+' || bt_fail "config instructions: $(b image inspect feat/meta:1)"
+
 echo "== refusals"
 cat >compose.yaml <<'YAML'
 services:
