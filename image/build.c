@@ -65,6 +65,7 @@ struct build {
     struct stage *stages;
     size_t n_stages;
     size_t step, n_steps;
+    size_t n_instr; /* instructions to run: up to the end of the target's stage */
     char *now;
     char **mounts; /* read-only overlays mounted for COPY --from */
 };
@@ -750,7 +751,8 @@ struct copy_ctx {
     bool chown, preserve;
     uid_t uid;
     gid_t gid;
-    int chmod; /* -1: keep */
+    int chmod;  /* -1: keep */
+    bool owner; /* set owners (root); a build by another user keeps its own */
     EVP_MD_CTX *md;
     bool add;
 };
@@ -823,7 +825,7 @@ copy_entry(struct copy_ctx *c, int sdir, const char *sname, bool follow, int ddi
             openat(sdir, sname, O_RDONLY | O_DIRECTORY | (follow ? 0 : O_NOFOLLOW) | O_CLOEXEC);
         if (dfd < 0 || sfd < 0)
             return bt_err_errno(err, errno, "open '%s'", rel);
-        if (fchown(dfd, uid, gid) < 0 || fchmod(dfd, mode) < 0)
+        if ((c->owner && fchown(dfd, uid, gid) < 0) || fchmod(dfd, mode) < 0)
             return bt_err_errno(err, errno, "set owner and mode of '%s'", rel);
         int r = copy_children(c, sfd, dfd, rel, err);
         struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
@@ -840,7 +842,8 @@ copy_entry(struct copy_ctx *c, int sdir, const char *sname, bool follow, int ddi
         unlinkat(ddir, dname, 0);
         if (symlinkat(target, ddir, dname) < 0)
             return bt_err_errno(err, errno, "symlink '%s'", rel);
-        fchownat(ddir, dname, uid, gid, AT_SYMLINK_NOFOLLOW);
+        if (c->owner)
+            fchownat(ddir, dname, uid, gid, AT_SYMLINK_NOFOLLOW);
         return 0;
     }
     if (!S_ISREG(sb.st_mode))
@@ -866,7 +869,7 @@ copy_entry(struct copy_ctx *c, int sdir, const char *sname, bool follow, int ddi
             off += w;
         }
     }
-    if (fchown(out, uid, gid) < 0 || fchmod(out, mode) < 0)
+    if ((c->owner && fchown(out, uid, gid) < 0) || fchmod(out, mode) < 0)
         return bt_err_errno(err, errno, "set owner and mode of '%s'", dname);
     struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
     futimens(out, ts);
@@ -1148,7 +1151,7 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
     size_t n = bt_strv_length(words);
     if (n < 2)
         return bt_err_set(err, EINVAL, "requires at least two arguments: source and destination");
-    struct copy_ctx c = {.b = b, .chmod = -1, .add = add};
+    struct copy_ctx c = {.b = b, .chmod = -1, .add = add, .owner = geteuid() == 0};
     if (chmod_s && parse_chmod(chmod_s, &c.chmod, err) < 0)
         return bt_err_ret(err);
     if (chown_s) {
@@ -1784,7 +1787,8 @@ plan_copy_from(struct build *b, const struct from_spec *froms, size_t n, const c
  * build holds the store's lock) and the number of steps. *last gets the
  * index of the stage to build. */
 static int
-plan_stages(struct build *b, struct from_spec **froms, size_t *last, struct bt_err **err)
+plan_stages(struct build *b, struct from_spec **froms, size_t *n_froms, size_t *last,
+            struct bt_err **err)
 {
     size_t n = 0;
     bool target_found = !b->o->target;
@@ -1814,7 +1818,7 @@ plan_stages(struct build *b, struct from_spec **froms, size_t *last, struct bt_e
         *froms = xreallocarray(*froms, n + 1, sizeof(**froms));
         struct from_spec *f = &(*froms)[n];
         *f = (struct from_spec){0};
-        n++;
+        *n_froms = ++n;
         if (from_parse(b, in, f, err) < 0) {
             bt_err_prefix(err, "%s:%d: %s", b->dfname, in->line, in->cmd);
             return bt_err_ret(err);
@@ -1845,7 +1849,7 @@ plan_stages(struct build *b, struct from_spec **froms, size_t *last, struct bt_e
         seen = seen || strcmp(b->df.v[i].cmd, "FROM") == 0;
         b->n_steps += seen;
     }
-    b->df.n = end; /* instructions past the target's stage are not built */
+    b->n_instr = end; /* instructions past the target's stage are not built */
     return 0;
 }
 
@@ -2000,13 +2004,13 @@ build_run(struct build *b, char **id_out, struct bt_err **err)
     if (load_inputs(b, err) < 0)
         return bt_err_ret(err);
     struct from_spec *froms = NULL;
-    size_t last = 0;
-    int r = plan_stages(b, &froms, &last, err);
+    size_t last = 0, n_froms = 0;
+    int r = plan_stages(b, &froms, &n_froms, &last, err);
     if (r == 0) {
         _cleanup_close_ int gc = image_store_lock(b->s, "gc", false, err);
         r = gc < 0 ? gc : make_tmp(b, err);
         ssize_t si = -1;
-        for (size_t i = 0; r == 0 && i < b->df.n; i++) {
+        for (size_t i = 0; r == 0 && i < b->n_instr; i++) {
             const struct image_df_instr *in = &b->df.v[i];
             if (strcmp(in->cmd, "FROM") == 0) {
                 si++;
@@ -2030,7 +2034,7 @@ build_run(struct build *b, char **id_out, struct bt_err **err)
             r = md ? image_store_commit(b->s, md, names, id_out, err) : bt_err_ret(err);
         }
     }
-    for (size_t i = 0; froms && i < b->n_stages; i++) {
+    for (size_t i = 0; i < n_froms; i++) {
         free(froms[i].image);
         free(froms[i].name);
         free(froms[i].id);
