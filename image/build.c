@@ -603,6 +603,75 @@ stage_stat(struct build *b, const struct stage *st, const char *path, struct sta
     return false;
 }
 
+/* The target of the symlink path (absolute) as the stage sees it. */
+static char *
+stage_readlink(struct build *b, const struct stage *st, const char *path)
+{
+    for (size_t i = st->n_layers; i > 0; i--) {
+        _cleanup_free_ char *dir = lowerdir(b, &st->layers[i - 1]);
+        _cleanup_close_ int lfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct bt_err *e = NULL; /* absent in this layer: look further down */
+        _cleanup_close_ int fd =
+            lfd < 0 ? -1 : bt_openat_in_root(lfd, path, O_PATH | O_NOFOLLOW, 0, &e);
+        bt_err_free(e);
+        if (fd < 0)
+            continue;
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+        if (n < 0)
+            return NULL;
+        target[n] = '\0';
+        return xstrdup(target);
+    }
+    return NULL;
+}
+
+/* path (absolute) with the stage's symlinks resolved, inside its root. */
+static char *
+stage_resolve(struct build *b, const struct stage *st, const char *path)
+{
+    char **todo = bt_strv_split(path, "/");
+    char *cur = xstrdup("/");
+    int links = 0;
+    for (size_t i = 0; todo[i]; i++) {
+        const char *c = todo[i];
+        if (!*c || strcmp(c, ".") == 0)
+            continue;
+        if (strcmp(c, "..") == 0) {
+            char *up = bt_path_dirname(cur);
+            free(cur);
+            cur = up;
+            continue;
+        }
+        char *next = bt_path_absolute(cur, c);
+        struct stat sb;
+        char *target = NULL;
+        if (links < 40 && stage_stat(b, st, next, &sb) && S_ISLNK(sb.st_mode))
+            target = stage_readlink(b, st, next);
+        if (!target) {
+            free(cur);
+            cur = next;
+            continue;
+        }
+        links++;
+        free(next);
+        if (target[0] == '/') {
+            free(cur);
+            cur = xstrdup("/");
+        }
+        /* the link's components replace it, then the rest follows */
+        char **rest = bt_strv_split(target, "/");
+        for (size_t k = i + 1; todo[k]; k++)
+            rest = bt_strv_push(rest, todo[k]);
+        bt_strv_free(todo);
+        free(target);
+        todo = rest;
+        i = (size_t)-1;
+    }
+    bt_strv_free(todo);
+    return cur;
+}
+
 /* Reads a small file (/etc/passwd) as the stage sees it; NULL when absent. */
 static char *
 stage_read(struct build *b, const struct stage *st, const char *path)
@@ -1168,9 +1237,23 @@ step_copy(struct build *b, size_t si, const struct image_df_instr *in, bool add,
                                     : bt_path_absolute(wd && *wd ? wd : "/", raw_dest);
     bool dest_dir = bt_str_endswith(raw_dest, "/") || n > 2 || (strcmp(raw_dest, ".") == 0) ||
                     image_glob_has_meta(words[0]);
+    if (strcmp(dest, "/") != 0) {
+        /* symlinks of the image on the way (/lib -> usr/lib) are followed,
+         * as a container would see the path */
+        _cleanup_free_ char *parent = bt_path_dirname(dest);
+        _cleanup_free_ char *rparent = stage_resolve(b, st, parent);
+        char *resolved = bt_path_absolute(rparent, bt_path_basename(dest));
+        free(dest);
+        dest = resolved;
+    }
     struct stat dsb;
     if (!dest_dir && stage_stat(b, st, dest, &dsb) && S_ISDIR(dsb.st_mode))
         dest_dir = true;
+    if (dest_dir) {
+        char *r = stage_resolve(b, st, dest);
+        free(dest);
+        dest = r;
+    }
     /* where the sources come from */
     _cleanup_free_ char *view = NULL;
     _cleanup_close_ int srcfd = -1;

@@ -47,6 +47,10 @@ setup(void **state)
         {"etc/passwd", AE_IFREG, 0644, "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n"},
         {"etc/release", AE_IFREG, 0644, "base 1\n"},
         {"srv/", AE_IFDIR, 0755},
+        {"usr/", AE_IFDIR, 0755},
+        {"usr/lib/", AE_IFDIR, 0755},
+        {"lib", AE_IFLNK, 0777, "usr/lib"},
+        {"opt", AE_IFLNK, 0777, "/srv"},
     };
     struct test_layer l = {base, BT_ARRAY_SIZE(base)};
     _cleanup_free_ char *md = test_image_put(f->s, &l, 1, NULL, false);
@@ -299,6 +303,33 @@ test_build_failures(void **state)
     assert_int_equal(test_count_dir(tmp), 0);
 }
 
+static void
+test_build_symlinked_destination(void **state)
+{
+    struct fx *f = *state;
+    struct bt_err *err = NULL;
+    if (build(f,
+              "FROM base:1\n"
+              "COPY site/index.html /lib/\n"
+              "COPY site/sub/page.html /opt/app/page.html\n",
+              NULL, NULL, &err) < 0)
+        fail_msg("build: %s", err->msg);
+    struct image_config c;
+    if (image_config_get(f->s, "app:1", &c, &err) < 0)
+        fail_msg("config: %s", err->msg);
+    assert_int_equal(bt_strv_length(c.lowerdirs), 3);
+    /* through lib -> usr/lib and opt -> /srv; the links stay links */
+    _cleanup_free_ char *a = bt_path_join(c.lowerdirs[1], "usr/lib/index.html");
+    _cleanup_free_ char *lib = bt_path_join(c.lowerdirs[1], "lib");
+    _cleanup_free_ char *b = bt_path_join(c.lowerdirs[0], "srv/app/page.html");
+    _cleanup_free_ char *opt = bt_path_join(c.lowerdirs[0], "opt");
+    assert_true(bt_path_exists(a));
+    assert_false(bt_path_exists(lib));
+    assert_true(bt_path_exists(b));
+    assert_false(bt_path_exists(opt));
+    image_config_done(&c);
+}
+
 int
 main(void)
 {
@@ -306,6 +337,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_build_single_stage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_multi_stage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_build_symlinked_destination, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
