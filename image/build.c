@@ -1425,8 +1425,9 @@ step_workdir(struct build *b, struct stage *st, const struct image_df_instr *in,
     json_object_set_new(st->config, "WorkingDir", json_string(path));
     _cleanup_free_ char *ks = xasprintf("WORKDIR %s", path);
     stage_next_key(st, ks);
+    _cleanup_free_ char *real = stage_resolve(b, st, path);
     struct stat sb;
-    if (stage_stat(b, st, path, &sb)) {
+    if (stage_stat(b, st, real, &sb)) {
         step_line(b, in, false);
         history_add(b, st, in, true);
         return 0;
@@ -1442,7 +1443,7 @@ step_workdir(struct build *b, struct stage *st, const struct image_df_instr *in,
     int r;
     {
         _cleanup_close_ int ufd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_close_ int dfd = ufd < 0 ? -1 : mkdir_parents(b, st, ufd, path, err);
+        _cleanup_close_ int dfd = ufd < 0 ? -1 : mkdir_parents(b, st, ufd, real, err);
         r = dfd < 0 ? (ufd < 0 ? bt_err_errno(err, errno, "open '%s'", dir) : bt_err_ret(err))
                     : finish_step(b, st, in, dir, false, NULL, false, err);
     }

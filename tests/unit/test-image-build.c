@@ -311,18 +311,24 @@ test_build_symlinked_destination(void **state)
     if (build(f,
               "FROM base:1\n"
               "COPY site/index.html /lib/\n"
-              "COPY site/sub/page.html /opt/app/page.html\n",
+              "COPY site/sub/page.html /opt/app/page.html\n"
+              "WORKDIR /opt/work\n",
               NULL, NULL, &err) < 0)
         fail_msg("build: %s", err->msg);
     struct image_config c;
     if (image_config_get(f->s, "app:1", &c, &err) < 0)
         fail_msg("config: %s", err->msg);
-    assert_int_equal(bt_strv_length(c.lowerdirs), 3);
+    assert_int_equal(bt_strv_length(c.lowerdirs), 4);
+    assert_string_equal(c.working_dir, "/opt/work");
     /* through lib -> usr/lib and opt -> /srv; the links stay links */
-    _cleanup_free_ char *a = bt_path_join(c.lowerdirs[1], "usr/lib/index.html");
-    _cleanup_free_ char *lib = bt_path_join(c.lowerdirs[1], "lib");
-    _cleanup_free_ char *b = bt_path_join(c.lowerdirs[0], "srv/app/page.html");
-    _cleanup_free_ char *opt = bt_path_join(c.lowerdirs[0], "opt");
+    _cleanup_free_ char *a = bt_path_join(c.lowerdirs[2], "usr/lib/index.html");
+    _cleanup_free_ char *lib = bt_path_join(c.lowerdirs[2], "lib");
+    _cleanup_free_ char *b = bt_path_join(c.lowerdirs[1], "srv/app/page.html");
+    _cleanup_free_ char *opt = bt_path_join(c.lowerdirs[1], "opt");
+    _cleanup_free_ char *work = bt_path_join(c.lowerdirs[0], "srv/work");
+    _cleanup_free_ char *opt2 = bt_path_join(c.lowerdirs[0], "opt");
+    assert_true(bt_path_is_dir(work));
+    assert_false(bt_path_exists(opt2));
     assert_true(bt_path_exists(a));
     assert_false(bt_path_exists(lib));
     assert_true(bt_path_exists(b));
