@@ -1094,6 +1094,18 @@ step_run(struct build *b, struct stage *st, const struct image_df_instr *in, str
     _cleanup_free_ char *outp = bt_path_join(dir, "output");
     if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(root, 0755) < 0)
         return bt_err_errno(err, errno, "mkdir in '%s'", dir);
+    if (cwd && *cwd) {
+        /* a working directory the image names but lacks is made, in this
+         * step's layer */
+        _cleanup_free_ char *real = stage_resolve(b, st, cwd);
+        struct stat sb;
+        if (!stage_stat(b, st, real, &sb)) {
+            _cleanup_close_ int ufd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            _cleanup_close_ int wfd = ufd < 0 ? -1 : mkdir_parents(b, st, ufd, real, err);
+            if (wfd < 0)
+                return ufd < 0 ? bt_err_errno(err, errno, "open '%s'", upper) : bt_err_ret(err);
+        }
+    }
     _cleanup_close_ int out = open(outp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0)
         return bt_err_errno(err, errno, "create '%s'", outp);

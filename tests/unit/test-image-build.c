@@ -336,6 +336,29 @@ test_build_symlinked_destination(void **state)
     image_config_done(&c);
 }
 
+static void
+test_build_missing_workdir(void **state)
+{
+    struct fx *f = *state;
+    struct bt_err *err = NULL;
+    static const struct tar_entry ents[] = {{"etc/", AE_IFDIR, 0755}};
+    struct test_layer l = {ents, BT_ARRAY_SIZE(ents)};
+    _cleanup_json_ json_t *extra = json_pack("{s:s}", "WorkingDir", "/nowhere/deep");
+    _cleanup_free_ char *md = test_image_put(f->s, &l, 1, extra, false);
+    char *names[] = {"docker.io/library/wd:1", NULL};
+    if (image_store_commit(f->s, md, names, NULL, &err) < 0)
+        fail_msg("commit: %s", err->msg);
+    if (build(f, "FROM wd:1\nRUN touch /x\n", NULL, NULL, &err) < 0)
+        fail_msg("build: %s", err->msg);
+    assert_string_equal(f->cwd, "/nowhere/deep");
+    struct image_config c;
+    if (image_config_get(f->s, "app:1", &c, &err) < 0)
+        fail_msg("config: %s", err->msg);
+    _cleanup_free_ char *d = bt_path_join(c.lowerdirs[0], "nowhere/deep");
+    assert_true(bt_path_is_dir(d));
+    image_config_done(&c);
+}
+
 int
 main(void)
 {
@@ -344,6 +367,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_build_multi_stage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_symlinked_destination, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_build_missing_workdir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
