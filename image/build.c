@@ -44,9 +44,10 @@ struct stage {
     char *os, *arch;
     struct layer *layers; /* bottom first */
     size_t n_layers;
-    char *key;    /* build cache key of the last step */
-    char **args;  /* "K=V" of the ARGs declared in this stage */
-    bool cmd_set; /* CMD given in this stage (ENTRYPOINT keeps it) */
+    char *key;     /* build cache key of the last step */
+    char *created; /* when the last history entry was made */
+    char **args;   /* "K=V" of the ARGs declared in this stage */
+    bool cmd_set;  /* CMD given in this stage (ENTRYPOINT keeps it) */
 };
 
 struct build {
@@ -67,7 +68,8 @@ struct build {
     size_t step, n_steps;
     size_t n_instr; /* instructions to run: up to the end of the target's stage */
     char *now;
-    char **mounts; /* read-only overlays mounted for COPY --from */
+    char *hit_created; /* when the layer of the last cache hit was made */
+    char **mounts;     /* read-only overlays mounted for COPY --from */
 };
 
 /* ---- small helpers ---- */
@@ -93,6 +95,7 @@ stage_done(struct stage *st)
         layer_done(&st->layers[i]);
     free(st->layers);
     free(st->key);
+    free(st->created);
     bt_strv_free(st->args);
 }
 
@@ -533,6 +536,8 @@ cache_get(struct build *b, const char *key, struct layer *l, bool *empty)
     if (!j)
         return false;
     *empty = json_is_true(json_object_get(j, "empty"));
+    free(b->hit_created);
+    b->hit_created = bt_json_str(j, "created") ? xstrdup(bt_json_str(j, "created")) : NULL;
     if (*empty)
         return true;
     const char *blob = bt_json_str(j, "blob"), *diff = bt_json_str(j, "diff_id");
@@ -553,6 +558,7 @@ cache_put(struct build *b, const char *key, const struct layer *l)
     _cleanup_json_ json_t *j = l ? json_pack("{s:s, s:s, s:I}", "blob", l->blob, "diff_id",
                                              l->diff_id, "size", (json_int_t)l->size)
                                  : json_pack("{s:b}", "empty", 1);
+    json_object_set_new(j, "created", json_string(b->now));
     struct bt_err *e = NULL; /* a cache that cannot be written only costs a rebuild */
     if (bt_mkdir_p(dir, 0700, &e) == 0)
         bt_json_write_atomic(p, j, &e);
@@ -570,10 +576,18 @@ stage_next_key(struct stage *st, const char *what)
     st->key = sha256_str(s);
 }
 
+/* History entries carry the time their layer was made: the build's for
+ * a new layer, the cached layer's for a cache hit, the previous entry's
+ * for a config change; so a build that is all cache hits makes the same
+ * image (the same id) again. */
 static void
-history_add(struct build *b, struct stage *st, const struct image_df_instr *in, bool empty)
+history_add(struct stage *st, const struct image_df_instr *in, bool empty, const char *created)
 {
-    json_t *h = json_pack("{s:s, s:s, s:s}", "created", b->now, "created_by", in->original,
+    if (created) {
+        free(st->created);
+        st->created = xstrdup(created);
+    }
+    json_t *h = json_pack("{s:s, s:s, s:s}", "created", st->created, "created_by", in->original,
                           "comment", "berth build");
     if (empty)
         json_object_set_new(h, "empty_layer", json_true());
@@ -1005,7 +1019,7 @@ finish_step(struct build *b, struct stage *st, const struct image_df_instr *in, 
 {
     if (hit) {
         step_line(b, in, true);
-        history_add(b, st, in, cached_empty);
+        history_add(st, in, cached_empty, b->hit_created ? b->hit_created : b->now);
         return cached_empty ? 0 : stage_push_layer(b, st, cached, err);
     }
     _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1016,7 +1030,7 @@ finish_step(struct build *b, struct stage *st, const struct image_df_instr *in, 
         return bt_err_ret(err);
     if (!names[0]) {
         cache_put(b, st->key, NULL);
-        history_add(b, st, in, true);
+        history_add(st, in, true, b->now);
         return 0;
     }
     struct layer l = {0};
@@ -1026,7 +1040,7 @@ finish_step(struct build *b, struct stage *st, const struct image_df_instr *in, 
         return r;
     }
     cache_put(b, st->key, &l);
-    history_add(b, st, in, false);
+    history_add(st, in, false, b->now);
     return stage_push_layer(b, st, &l, err);
 }
 
@@ -1441,7 +1455,7 @@ step_workdir(struct build *b, struct stage *st, const struct image_df_instr *in,
     struct stat sb;
     if (stage_stat(b, st, real, &sb)) {
         step_line(b, in, false);
-        history_add(b, st, in, true);
+        history_add(st, in, true, NULL);
         return 0;
     }
     struct layer cached = {0};
@@ -1674,7 +1688,7 @@ step_config(struct build *b, struct stage *st, const struct image_df_instr *in, 
     _cleanup_free_ char *args = bt_strv_join(st->args, "\n");
     _cleanup_free_ char *ks = xasprintf("%s\n%s", in->original, args ? args : "");
     stage_next_key(st, ks);
-    history_add(b, st, in, true);
+    history_add(st, in, true, NULL);
     return 0;
 }
 
@@ -1729,6 +1743,7 @@ stage_from(struct build *b, size_t si, const struct from_spec *f, struct bt_err 
         st->os = xstrdup(prev->os);
         st->arch = xstrdup(prev->arch);
         st->key = xstrdup(prev->key);
+        st->created = xstrdup(prev->created);
         st->layers = xcalloc(prev->n_layers + 1, sizeof(*st->layers));
         for (size_t i = 0; i < prev->n_layers; i++) {
             const struct layer *l = &prev->layers[i];
@@ -1747,6 +1762,7 @@ stage_from(struct build *b, size_t si, const struct from_spec *f, struct bt_err 
     if (!f->id) {
         st->config = json_object();
         st->key = sha256_str("scratch");
+        st->created = xstrdup("1970-01-01T00:00:00Z");
         return 0;
     }
     _cleanup_json_ json_t *doc = image_blob_json(b->s, f->id, err);
@@ -1781,6 +1797,8 @@ stage_from(struct build *b, size_t si, const struct from_spec *f, struct bt_err 
             .size = json_integer_value(json_object_get(l, "size"))};
     }
     st->key = sha256_str(f->id);
+    st->created =
+        xstrdup(bt_json_str(doc, "created") ? bt_json_str(doc, "created") : "1970-01-01T00:00:00Z");
     return 0;
 }
 
@@ -1826,6 +1844,7 @@ build_done(struct build *b)
         stage_done(&b->stages[i]);
     free(b->stages);
     free(b->now);
+    free(b->hit_created);
 }
 
 static int
@@ -1983,8 +2002,8 @@ write_image(struct build *b, const struct stage *st, struct bt_err **err)
         json_object_set(cfg, "Shell", json_object_get(st->config, "Shell"));
     _cleanup_json_ json_t *doc =
         json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:o}, s:O}", "architecture", st->arch, "os", st->os,
-                  "created", b->now, "config", cfg, "rootfs", "type", "layers", "diff_ids", diffs,
-                  "history", st->history);
+                  "created", st->created, "config", cfg, "rootfs", "type", "layers", "diff_ids",
+                  diffs, "history", st->history);
     _cleanup_free_ char *cs = json_dumps(doc, JSON_COMPACT);
     _cleanup_free_ char *cd = NULL;
     if (image_blob_put_new(b->s, cs, strlen(cs), &cd, err) < 0) {

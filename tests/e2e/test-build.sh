@@ -92,6 +92,9 @@ expect_not_in "$logs" "secret.key" "**/*.key excluded"
 expect_not_in "$logs" "junk.txt" "site/tmp excluded"
 expect_in "$logs" "release-gone" "RUN rm hides the base image's file"
 expect_in "$logs" "www: fresh.html" "a directory made again is opaque"
+sleep 1 # a later build time must not make another image
+out=$(b up --build -d 2>&1) || bt_fail "second up --build failed: $out"
+expect_not_in "$out" "Recreate" "an all-cached build gives the same image: nothing to recreate"
 b down --rmi local >/dev/null 2>&1 || bt_fail "down failed"
 b image inspect demo-app >/dev/null 2>&1 && bt_fail "down --rmi local left the built image"
 

@@ -196,6 +196,7 @@ test_build_single_stage(void **state)
     assert_int_equal(f->runs, 1);
     _cleanup_free_ char *out2 = output(f);
     assert_int_equal(count(out2, "CACHED"), 3);
+    assert_string_equal(id2, id); /* all cached: the very same image */
     /* another argument value runs the RUN step again */
     char *args2[] = {"GREETING=bye", NULL};
     _cleanup_free_ char *id3 = NULL;
