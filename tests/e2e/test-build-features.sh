@@ -40,7 +40,9 @@ FROM final AS extra
 RUN echo "never built" > /extra
 DF
 
-echo "== build with --target"
+echo "== build with --target, quietly"
+out=$(b build -q 2>&1) || bt_fail "build -q failed: $(b build 2>&1)"
+[ -z "$out" ] || bt_fail "build -q printed: $out"
 out=$(b build 2>&1) || bt_fail "build failed: $out"
 echo "$out"
 expect_not_in "$out" "never built" "a stage after the target ran"
@@ -163,6 +165,7 @@ assert hc["Test"] == ["CMD-SHELL", "wget -q -O- http://127.0.0.1:$PORT/ || exit 
 assert hc["Interval"] == 2000000000 and hc["Timeout"] == 1000000000 and hc["Retries"] == 4, hc
 assert c["Entrypoint"] == ["/bin/sh", "-c"], c
 assert not c.get("Cmd"), "ENTRYPOINT resets the base image CMD: %r" % c.get("Cmd")
+assert c.get("OnBuild") == ["RUN echo child"], c.get("OnBuild")
 ' || bt_fail "config instructions: $(b image inspect feat/meta:1)"
 
 echo "== refusals"
