@@ -35,9 +35,10 @@ run_step(void *data, const struct image_build_step *st, struct bt_err **err)
         json_pack("{s:I, s:I}", "uid", (json_int_t)st->uid, "gid", (json_int_t)st->gid));
     json_object_set_new(json_object_get(spec, "root"), "path", json_string(st->rootfs));
     json_object_set_new(spec, "hostname", json_string("berth-build"));
-    /* the host's network namespace */
+    /* the host's network namespace, unless the step has no network (a new
+     * namespace with only lo) */
     json_t *nss = json_object_get(json_object_get(spec, "linux"), "namespaces");
-    for (size_t i = json_array_size(nss); i > 0; i--)
+    for (size_t i = json_array_size(nss); i > 0 && !st->no_network; i--)
         if (bt_streq_null(bt_json_str(json_array_get(nss, i - 1), "type"), "network"))
             json_array_remove(nss, i - 1);
     _cleanup_free_ char *state = bt_path_dirname(st->upper);
@@ -121,9 +122,10 @@ check_build(const struct compose_service *s, FILE *out, struct bt_err **err)
         if (strcmp(pl, host) != 0)
             return bt_err_set(err, ENOTSUP, "build.platforms: only %s can be built here", host);
     }
-    if (b->network && strcmp(b->network, "host") != 0 && strcmp(b->network, "default") != 0)
+    if (b->network && strcmp(b->network, "host") != 0 && strcmp(b->network, "default") != 0 &&
+        strcmp(b->network, "none") != 0)
         return bt_err_set(err, ENOTSUP,
-                          "build.network '%s': RUN steps use the host's network namespace",
+                          "build.network '%s': RUN steps use the host's network or none",
                           b->network);
     if (b->privileged)
         return bt_err_set(err, ENOTSUP, "build.privileged is not supported");
@@ -174,6 +176,7 @@ compose_service_build(const struct compose_project *p, const struct compose_serv
                                   .no_cache = o->no_cache || b->no_cache,
                                   .pull = o->pull || b->pull,
                                   .quiet = o->quiet,
+                                  .no_network = bt_streq_null(b->network, "none"),
                                   .out = out};
     if (!o->quiet)
         fprintf(out, "Building %s (service %s)\n", tags[0], s->name);

@@ -1069,8 +1069,15 @@ step_run(struct build *b, struct stage *st, const struct image_df_instr *in, str
 {
     if (!b->o->run)
         return bt_err_set(err, ENOTSUP, "no runner for RUN steps");
-    bt_strv_foreach (f, in->flags)
-        return bt_err_set(err, EINVAL, "--%s is not supported", f);
+    bool no_network = b->o->no_network;
+    bt_strv_foreach (f, in->flags) {
+        if (strcmp(f, "network=none") == 0)
+            no_network = true;
+        else if (strcmp(f, "network=host") == 0 || strcmp(f, "network=default") == 0)
+            no_network = false;
+        else
+            return bt_err_set(err, EINVAL, "--%s is not supported", f);
+    }
     _cleanup_strv_ char **argv = command_of(st, in, in->args);
     _cleanup_strv_ char **env = bt_json_to_strv(env_array(st));
     bt_strv_foreach (a, st->args) {
@@ -1084,9 +1091,10 @@ step_run(struct build *b, struct stage *st, const struct image_df_instr *in, str
     const char *cwd = bt_json_str(st->config, "WorkingDir");
     const char *user = bt_json_str(st->config, "User");
     {
-        _cleanup_json_ json_t *k = json_pack("{s:s, s:o, s:o, s:s, s:s}", "step", "RUN", "argv",
-                                             bt_json_from_strv(argv), "env", bt_json_from_strv(env),
-                                             "cwd", cwd ? cwd : "/", "user", user ? user : "");
+        _cleanup_json_ json_t *k =
+            json_pack("{s:s, s:o, s:o, s:s, s:s, s:b}", "step", "RUN", "argv",
+                      bt_json_from_strv(argv), "env", bt_json_from_strv(env), "cwd",
+                      cwd ? cwd : "/", "user", user ? user : "", "no_network", no_network);
         _cleanup_free_ char *ks = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
         stage_next_key(st, ks);
     }
@@ -1133,7 +1141,8 @@ step_run(struct build *b, struct stage *st, const struct image_df_instr *in, str
                                     .cwd = cwd && *cwd ? cwd : "/",
                                     .uid = uid,
                                     .gid = gid,
-                                    .out_fd = out};
+                                    .out_fd = out,
+                                    .no_network = no_network};
     /* the step's output goes to the output file and, unless quiet, to the
      * user as it comes */
     int pfd[2] = {-1, -1};

@@ -29,7 +29,8 @@ struct image_build_step {
     const char *cwd;
     uid_t uid;
     gid_t gid;
-    int out_fd; /* the step's stdout and stderr */
+    int out_fd;      /* the step's stdout and stderr */
+    bool no_network; /* a network namespace of its own (only lo) instead of the host's */
 };
 /* Runs a step to its end; returns its exit status (0..255, 128+signal) or
  * -errno when it could not run. */
@@ -47,6 +48,7 @@ struct image_build_opts {
     bool no_cache;                 /* run every step again */
     bool pull;                     /* pull FROM images even when present */
     bool quiet;                    /* no step lines or output, except a failing step's */
+    bool no_network;               /* RUN steps without network (RUN --network overrides) */
     FILE *out;                     /* progress; stderr when NULL */
     image_build_run_fn run;        /* required for RUN */
     void *run_data;

@@ -119,6 +119,8 @@ ARG TARGETARCH
 COPY conf.d /etc/copied
 COPY --from=berth-test/busybox:latest /etc/berth-test-release /from-image
 RUN echo "arch=$TARGETARCH" > /arch && ls /etc/copied > /listing
+RUN echo "host-lo=$(cat /sys/class/net/lo/flags)" > /net-host
+RUN --network=none echo "none-lo=$(cat /sys/class/net/lo/flags)" > /net-none
 DF
 id=$(b image build -q -t feat/plain:1 -f plain/Build.df plain 2>&1) || bt_fail "image build: $id"
 case "$id" in sha256:*) ;; *) bt_fail "image build -q printed '$id'" ;; esac
@@ -129,11 +131,13 @@ services:
     image: feat/plain:1
     pull_policy: never
 YAML
-out=$(b run --rm plain sh -c 'cat /arch /listing /from-image' 2>&1) || bt_fail "run plain: $out"
+out=$(b run --rm plain sh -c 'cat /arch /listing /from-image /net-host /net-none' 2>&1) || bt_fail "run plain: $out"
 b down >/dev/null 2>&1 || bt_fail "down after run"
 expect_in "$out" "arch=$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')" "TARGETARCH"
 expect_in "$out" "x.conf" "directory copied into /etc/copied"
 expect_in "$out" "berth-test-image 1" "COPY --from an image"
+expect_in "$out" "host-lo=0x9" "RUN in the host's network namespace (lo up)"
+expect_in "$out" "none-lo=0x8" "RUN --network=none in a namespace of its own (lo down)"
 
 echo "== config instructions"
 mkdir -p meta
