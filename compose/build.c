@@ -20,6 +20,40 @@
 #include "image/build.h"
 #include "image/image.h"
 
+/* Ctrl-C (or SIGTERM, SIGHUP) during a step kills the step's container,
+ * which does not die with berth by itself, and fails the build so that
+ * it cleans up. */
+static volatile pid_t step_pid;
+static volatile sig_atomic_t step_signal;
+
+static void
+on_step_signal(int sig)
+{
+    step_signal = sig;
+    if (step_pid > 0)
+        kill(step_pid, SIGKILL);
+}
+
+static const int step_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void
+step_signals_catch(struct sigaction *old)
+{
+    struct sigaction sa = {.sa_handler = on_step_signal};
+    sigemptyset(&sa.sa_mask);
+    step_signal = 0;
+    for (size_t i = 0; i < BT_ARRAY_SIZE(step_signals); i++)
+        sigaction(step_signals[i], &sa, &old[i]);
+}
+
+static void
+step_signals_restore(const struct sigaction *old)
+{
+    for (size_t i = 0; i < BT_ARRAY_SIZE(step_signals); i++)
+        sigaction(step_signals[i], &old[i], NULL);
+    step_pid = 0;
+}
+
 static int
 run_step(void *data, const struct image_build_step *st, struct bt_err **err)
 {
@@ -62,17 +96,27 @@ run_step(void *data, const struct image_build_step *st, struct bt_err **err)
     struct engine_init_opts io = {
         .id = id, .state_dir = state, .stdio = {null, st->out_fd, st->out_fd}, .overlay = ov.data};
     struct engine_init init;
+    struct sigaction old[BT_ARRAY_SIZE(step_signals)];
+    step_signals_catch(old);
     int r = engine_init_create(rs, &io, &init, err);
     bt_buf_done(&ov);
     engine_spec_free(rs);
-    if (r < 0)
+    if (r < 0) {
+        step_signals_restore(old);
         return r;
+    }
+    step_pid = init.pid;
+    if (step_signal)
+        kill(init.pid, SIGKILL);
     r = engine_init_start(&init, err);
     int code = r < 0 ? r : engine_wait_exit(init.pid, err);
     if (r < 0) {
         kill(init.pid, SIGKILL);
         engine_wait_exit(init.pid, NULL);
     }
+    step_signals_restore(old);
+    if (code >= 0 && step_signal)
+        code = bt_err_set(err, EINTR, "interrupted by %s", strsignal(step_signal));
     struct bt_err *e2 = NULL; /* the step's own result matters more */
     if (engine_cgroup_destroy(init.cgroup, &e2) < 0)
         bt_debug("build step cgroup: %s", e2->msg);

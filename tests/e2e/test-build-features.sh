@@ -172,6 +172,21 @@ assert not c.get("Cmd"), "ENTRYPOINT resets the base image CMD: %r" % c.get("Cmd
 assert c.get("OnBuild") == ["RUN echo child"], c.get("OnBuild")
 ' || bt_fail "config instructions: $(b image inspect feat/meta:1)"
 
+echo "== a build stopped during RUN kills the step and cleans up"
+printf 'FROM berth-test/busybox:latest\nRUN touch /started && sleep 60\n' >meta/Dockerfile
+"$BERTH_BIN" image build -t feat/stopped:1 meta >"$BERTH_TEST_TMP/stopped.log" 2>&1 &
+bpid=$!
+wait_for 100 pgrep -x sleep || bt_fail "the RUN step did not start: $(cat "$BERTH_TEST_TMP/stopped.log")"
+kill -TERM "$bpid"
+for _ in $(seq 100); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$bpid" 2>/dev/null && bt_fail "berth image build still runs after SIGTERM"
+wait "$bpid" && bt_fail "a stopped build succeeded"
+expect_in "$(cat "$BERTH_TEST_TMP/stopped.log")" "interrupted" "the reason"
+pgrep -x sleep >/dev/null && bt_fail "the RUN step's process survived"
+b image inspect feat/stopped:1 >/dev/null 2>&1 && bt_fail "a stopped build was tagged"
+left=$(ls "$BERTH_ROOT/image/tmp")
+[ -z "$left" ] || bt_fail "temporary directories left after SIGTERM: $left"
+
 echo "== refusals"
 cat >compose.yaml <<'YAML'
 services:
