@@ -94,6 +94,9 @@ int cli_cmd_compose_top(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_pull(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-build.c */
+int cli_cmd_compose_build(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_image_build(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_push(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_events(struct cli_ctx *ctx, int argc, char **argv);
 

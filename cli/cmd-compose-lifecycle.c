@@ -531,9 +531,10 @@ cmd_up(struct cli_ctx *ctx, int argc, char **argv, bool create)
             o.wait_timeout_ms = v * 1000;
             break;
         case O_NO_BUILD:
+            o.no_build = true;
             break;
         case O_BUILD:
-            rc = cli_usage_error(cmd, "--build: building images is not supported yet");
+            o.build = true;
             break;
         case O_NO_COLOR:
             color = false;
@@ -550,6 +551,8 @@ cmd_up(struct cli_ctx *ctx, int argc, char **argv, bool create)
     if (rc == CLI_EXIT_OK && detach && !create && (abort_exit || abort_fail || attach || no_attach))
         rc = cli_usage_error(cmd, "--detach cannot be combined with --abort-on-container-exit, "
                                   "--exit-code-from or --attach");
+    if (rc == CLI_EXIT_OK && o.build && o.no_build)
+        rc = cli_usage_error(cmd, "--build and --no-build are incompatible");
     if (rc == CLI_EXIT_OK && o.force_recreate && o.no_recreate)
         rc = cli_usage_error(cmd, "--force-recreate and --no-recreate are incompatible");
     if (rc != CLI_EXIT_OK) {

@@ -850,6 +850,7 @@ cli_cmd_image(struct cli_ctx *ctx, int argc, char **argv)
         {"load", cli_cmd_load, "Load images from a tar archive"},
         {"save", cli_cmd_save, "Save images to a tar archive"},
         {"import", cli_cmd_import, "Make an image from a root filesystem tarball"},
+        {"build", cli_cmd_image_build, "Build an image from a Dockerfile"},
         {"pull", cli_cmd_pull, "Download an image from a registry"},
         {"push", cli_cmd_push, "Upload an image to a registry"},
     };

@@ -36,6 +36,7 @@ static const struct cli_command commands[] = {
     {"save", cli_cmd_save, "Save images to a tar archive"},
     {"import", cli_cmd_import, "Make an image from a root filesystem tarball"},
     {"pull", cli_cmd_compose_pull, "Pull service images"},
+    {"build", cli_cmd_compose_build, "Build or rebuild services"},
     {"push", cli_cmd_compose_push, "Push service images"},
     {"login", cli_cmd_login, "Log in to a registry"},
     {"logout", cli_cmd_logout, "Log out from a registry"},

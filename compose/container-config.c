@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include "compose/compose.h"
+#include "compose/build.h"
 #include "compose/orchestrate.h"
 #include "compose/secrets-internal.h"
 #include "engine/engine.h"
@@ -613,7 +614,12 @@ compose_container_config(const struct compose_container_input *in, struct bt_err
         }
         json_object_set_new(cfg, "rootfs", rootfs);
     }
-    json_object_set_new(cfg, "image", json_string(s->image ? s->image : ""));
+    if (!s->image && s->build && in->project) {
+        _cleanup_free_ char *built = compose_service_image_name(in->project, s);
+        json_object_set_new(cfg, "image", json_string(built));
+    } else {
+        json_object_set_new(cfg, "image", json_string(s->image ? s->image : ""));
+    }
     json_object_set_new(cfg, "labels", labels_json(in));
     _cleanup_free_ char *rp_owned = NULL;
     json_object_set_new(cfg, "restart",

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "compose/compose.h"
+#include "compose/build.h"
 #include "compose/orchestrate.h"
 #include "compose/secrets-internal.h"
 #include "engine/container.h"
@@ -1128,6 +1129,30 @@ compose_images_pull(struct compose_pull *items, size_t n, compose_event_fn event
     return 0;
 }
 
+/* A service with a build section: builds its image with --build, with
+ * pull_policy build, or when it is missing (unless --no-build); *id gets
+ * the image id, or stays NULL when the image is to be pulled. */
+static int
+up_build(struct up_ctx *u, struct image_store *is, const struct compose_service *s,
+         const char *policy, char **id, struct bt_err **err)
+{
+    const struct compose_up_opts *o = u->o;
+    _cleanup_free_ char *name = compose_service_image_name(u->p, s);
+    if (!o->build && strcmp(policy, "build") != 0) {
+        if (s->image && strcmp(policy, "always") == 0)
+            return 0; /* pulled like any image */
+        *id = image_store_resolve(is, name, err);
+        if (*id || *err)
+            return *err ? bt_err_ret(err) : 0;
+        if (o->no_build)
+            return bt_err_set(err, ENOENT,
+                              "service '%s': image %s is missing and --no-build was given", s->name,
+                              name);
+    }
+    struct compose_build_opts bo = {.quiet = o->quiet_pull};
+    return compose_service_build(u->p, s, &bo, id, err);
+}
+
 /* Resolves (and pulls, per pull policy) the image of every selected service. */
 static int
 up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
@@ -1141,16 +1166,19 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
         const struct compose_service *s = &u->p->services[i];
         if (!bt_strv_contains(services, s->name))
             continue;
-        if (!s->image) {
-            return bt_err_set(err, ENOTSUP,
-                              "service '%s' has no image: building images is not supported yet; "
-                              "build and load it, then name it with image:",
-                              s->name);
-        }
         const char *policy = o->pull ? o->pull : s->pull_policy ? s->pull_policy : "missing";
         if (strcmp(policy, "if_not_present") == 0)
             policy = "missing";
         _cleanup_free_ char *id = NULL;
+        if (s->build) {
+            int r = up_build(u, is, s, policy, &id, err);
+            if (r < 0)
+                return r;
+            if (id) {
+                compose_kvs_set(&u->image_ids, s->name, id);
+                continue;
+            }
+        }
         if (strcmp(policy, "always") != 0) {
             id = image_store_resolve(is, s->image, err);
             if (!id && *err)
@@ -1162,7 +1190,7 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
                               "never",
                               s->name, s->image);
         if (!id && strcmp(policy, "build") == 0)
-            return bt_err_set(err, ENOTSUP, "service '%s': pull_policy build is not supported",
+            return bt_err_set(err, EINVAL, "service '%s': pull_policy build needs a build section",
                               s->name);
         if (id)
             compose_kvs_set(&u->image_ids, s->name, id);
@@ -2184,9 +2212,10 @@ compose_project_down(const char *project, const struct compose_project *p,
         for (size_t i = 0; p && i < p->n_services; i++) {
             const struct compose_service *s = &p->services[i];
             /* local: images without a custom tag, i.e. the ones a build made */
-            if (s->image && (all || (s->build && !s->image)))
-                if (!bt_strv_contains(images, s->image))
-                    images = bt_strv_push(images, s->image);
+            _cleanup_free_ char *img =
+                s->image || s->build ? compose_service_image_name(p, s) : NULL;
+            if (img && (all || (s->build && !s->image)) && !bt_strv_contains(images, img))
+                images = bt_strv_push(images, img);
         }
         for (size_t i = 0; !p && all && i < a.n_containers; i++)
             if (a.containers[i].image[0] && !bt_strv_contains(images, a.containers[i].image))

@@ -226,7 +226,9 @@ struct compose_up_opts {
     bool no_start;           /* create only */
     bool renew_anon_volumes; /* -V */
     bool quiet_pull;
-    const char *pull;                /* always|missing|never; NULL: pull_policy */
+    bool build;       /* --build: build images of services with a build section first */
+    bool no_build;    /* --no-build: never build, even a missing image */
+    const char *pull; /* always|missing|never; NULL: pull_policy */
     const struct compose_kvs *scale; /* --scale */
     int timeout;                     /* -t for stopping replaced containers; -1: theirs */
     bool wait;                       /* --wait: running and healthy, or exited 0 */

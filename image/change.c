@@ -62,8 +62,8 @@ words(const char *s)
     }
 }
 
-static void
-env_set(json_t *cfg, const char *key, const char *val)
+void
+image_config_env_set(json_t *cfg, const char *key, const char *val)
 {
     json_t *env = json_object_get(cfg, "Env");
     if (!json_is_array(env)) {
@@ -84,8 +84,8 @@ env_set(json_t *cfg, const char *key, const char *val)
     json_array_append_new(env, json_string(kv));
 }
 
-static json_t *
-object_in(json_t *cfg, const char *key)
+json_t *
+image_config_object(json_t *cfg, const char *key)
 {
     json_t *o = json_object_get(cfg, key);
     if (!json_is_object(o)) {
@@ -104,7 +104,7 @@ pairs(json_t *cfg, const char *what, const char *rest, bool env, struct bt_err *
         return bt_err_set(err, EINVAL, "%s needs at least one argument", what);
     if (env && !strchr(w[0], '=')) {
         const char *val = skip_space(rest + strcspn(skip_space(rest), " \t"));
-        env_set(cfg, w[0], val);
+        image_config_env_set(cfg, w[0], val);
         return 0;
     }
     bt_strv_foreach (p, w) {
@@ -113,9 +113,9 @@ pairs(json_t *cfg, const char *what, const char *rest, bool env, struct bt_err *
             return bt_err_set(err, EINVAL, "%s: '%s' is not key=value", what, p);
         *eq = '\0';
         if (env)
-            env_set(cfg, p, eq + 1);
+            image_config_env_set(cfg, p, eq + 1);
         else
-            json_object_set_new(object_in(cfg, "Labels"), p, json_string(eq + 1));
+            json_object_set_new(image_config_object(cfg, "Labels"), p, json_string(eq + 1));
     }
     return 0;
 }
@@ -157,7 +157,7 @@ image_config_change(json_t *cfg, const char *change, struct bt_err **err)
                 (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp")))
                 return bt_err_set(err, EINVAL, "EXPOSE: '%s' is not PORT[/tcp|udp|sctp]", p);
             _cleanup_free_ char *key = xasprintf("%lld/%s", (long long)port, proto);
-            json_object_set_new(object_in(cfg, "ExposedPorts"), key, json_object());
+            json_object_set_new(image_config_object(cfg, "ExposedPorts"), key, json_object());
         }
         return 0;
     }
@@ -174,7 +174,7 @@ image_config_change(json_t *cfg, const char *change, struct bt_err **err)
         bt_strv_foreach (p, w) {
             if (p[0] != '/')
                 return bt_err_set(err, EINVAL, "VOLUME: '%s' is not an absolute path", p);
-            json_object_set_new(object_in(cfg, "Volumes"), p, json_object());
+            json_object_set_new(image_config_object(cfg, "Volumes"), p, json_object());
         }
         return 0;
     }

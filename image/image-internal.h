@@ -94,3 +94,15 @@ void image_unpacker_on_layer(struct image_unpacker *u,
                              void (*fn)(void *data, size_t i, enum image_layer_state st),
                              void *data);
 int image_unpacker_finish(struct image_unpacker *u, struct bt_err **err);
+
+/* Unpacks layer blob `blob` (diff id `diff_id`, may be NULL) as chain id
+ * `chain` on top of `parent` (NULL for a bottom layer) unless that chain
+ * is unpacked already: ROOT/image/layers/<chain hex>/diff. */
+int image_layer_ensure(struct image_store *s, const char *blob, const char *diff_id,
+                       const char *chain, const char *parent, struct bt_err **err);
+
+/* Sets KEY=val in the "Env" array of an image config's "config" object,
+ * replacing the entry with the same key. */
+void image_config_env_set(json_t *cfg, const char *key, const char *val);
+/* The object cfg[key], made (empty) when missing; borrowed. */
+json_t *image_config_object(json_t *cfg, const char *key);

@@ -494,6 +494,13 @@ layer_ensure(struct image_store *s, const char *blob, const char *diff_id, const
     return r;
 }
 
+int
+image_layer_ensure(struct image_store *s, const char *blob, const char *diff_id, const char *chain,
+                   const char *parent, struct bt_err **err)
+{
+    return layer_ensure(s, blob, diff_id, chain, parent, err);
+}
+
 /* ---- commit ---- */
 
 /* Unpacks layers on up to four threads, each started as soon as its blob
