@@ -154,6 +154,41 @@ int net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struc
 int net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
                         struct bt_err **err);
 
+/* ---- connection tracking (conntrack.c) ---- */
+struct net_ct_addr {
+    int family; /* AF_INET, AF_INET6, 0 = none */
+    union {
+        uint32_t v4; /* network byte order */
+        struct in6_addr v6;
+    } u;
+};
+enum net_ct_kind {
+    /* Entries of the published port (proto, host port, host address when
+     * set) whose reply comes from target:target_port. */
+    NET_CT_TO_TARGET,
+    /* Entries of the published port whose reply comes from anywhere else
+     * (an earlier target, or the host itself while nothing was published). */
+    NET_CT_NOT_TO_TARGET,
+    /* Entries with target as original source or destination or as reply
+     * source: everything of a released address. */
+    NET_CT_ADDR,
+};
+struct net_ct_match {
+    enum net_ct_kind kind;
+    struct net_ct_addr target;
+    uint16_t target_port;
+    uint8_t proto;
+    uint16_t host_port;
+    struct net_ct_addr host_addr; /* family 0 = any local address */
+};
+/* Deletes the conntrack entries of the current netns that match any of m
+ * (one dump, then one delete per entry). No conntrack table is success. */
+int net_ct_flush(const struct net_ct_match *m, size_t n, struct bt_err **err);
+/* The same for published bindings: kind NET_CT_TO_TARGET or
+ * NET_CT_NOT_TO_TARGET, target = the binding's container address. */
+int net_ct_flush_bindings(const struct net_port_binding *v, size_t n, enum net_ct_kind kind,
+                          struct bt_err **err);
+
 /* ---- resolution (resolv.c) ---- */
 /* Rewrites the hosts files of the containers that are keys of `only` (an
  * object), or of every container when only is NULL. */

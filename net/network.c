@@ -1,7 +1,9 @@
 /* Bridge networks and their endpoints: state, bridge, veth pairs,
  * addresses, routes, leases. Every change runs under the state lock. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -900,8 +902,30 @@ net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const c
         if (r < 0)
             return r;
     }
+    struct net_ct_match m[2] = {{.kind = NET_CT_ADDR}, {.kind = NET_CT_ADDR}};
+    size_t nm = 0;
+    struct net_prefix p4;
+    struct net_prefix6 p6;
+    if (net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p4)) {
+        m[nm].target.family = AF_INET;
+        m[nm++].target.u.v4 = htonl(p4.addr);
+    }
+    if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p6)) {
+        m[nm].target.family = AF_INET6;
+        m[nm++].target.u.v6 = p6.addr;
+    }
     json_object_del(nw->endpoints, cid);
-    return net_network_save(ctx, nw, err);
+    int r = net_network_save(ctx, nw, err);
+    if (r < 0)
+        return r;
+    /* The address goes back to the pool: flows of the container (its own
+     * and those NATed to it) must not reach whoever gets it next. */
+    struct bt_err *ignored = NULL;
+    net_ct_flush(m, nm, &ignored);
+    /* Entries left behind expire on their own; a removal must not stop
+     * half way for them. */
+    ignored = bt_err_free(ignored);
+    return 0;
 }
 
 int

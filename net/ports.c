@@ -551,6 +551,11 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
             ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         }
     }
+    /* Flows to these host ports that conntrack still sends elsewhere (an
+     * earlier container, or the host while nothing was published) come
+     * here from their next packet on. */
+    if (r == 0)
+        r = net_ct_flush_bindings(set->bindings, set->n, NET_CT_NOT_TO_TARGET, err);
     if (r < 0)
         return r;
     *out = TAKE_PTR(set);
@@ -608,6 +613,13 @@ net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err
         r = net_nft_ports_apply(ctx, set->bindings, set->n, false, err);
         if (r == 0)
             r = registry_save(ctx, reg, err);
+    }
+    if (r == 0 && set->n > 0) {
+        struct bt_err *ignored = NULL;
+        net_ct_flush_bindings(set->bindings, set->n, NET_CT_TO_TARGET, &ignored);
+        /* The ports are gone either way; entries left behind expire on
+         * their own, and a removal must not stop half way for them. */
+        ignored = bt_err_free(ignored);
     }
     net_unlock(ctx);
     return r;

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Conntrack entries follow a published port (bare namespaces, berth network
+# setup/teardown as the engine calls them): a UDP client on another host
+# keeps sending from one source port to a published UDP port; the container
+# behind it is removed and the port is published by a new container at
+# another address; the next datagrams reach the new one (without the flush
+# conntrack keeps sending them to the removed address, or to the host for
+# the datagrams sent while nothing was published). A removed container
+# leaves no conntrack entry with its address.
+. "$(dirname "$0")/../lib/sandbox.sh"
+bt_sandbox_enter "$0" "$@"
+# These tests make no cgroups. Inside a pid namespace $$ is 1 for every
+# test, so the sandbox's cgroup sweep would reach other tests' groups.
+bt_cgroup_cleanup() { :; }
+set -eu
+
+command -v nft >/dev/null || bt_skip "needs nft"
+PY=/usr/bin/python3
+[ -x $PY ] || bt_skip "needs python3"
+
+NS=$BERTH_RUNROOT/netns
+PIDS=()
+kill_started() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+BT_CLEANUP_HOOK=kill_started
+
+# conntrack entries of this sandbox's netns, one per line
+entries() { cat /proc/net/nf_conntrack 2>/dev/null || true; }
+
+# udp_server ID NAME: answers each datagram with "NAME DATA".
+udp_server() {
+    nsenter --net="$NS/$1" $PY -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    data, peer = s.recvfrom(100)
+    s.sendto(sys.argv[1].encode() + b" " + data, peer)
+' "$2" &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        nsenter --net="$NS/$1" cat /proc/net/udp | awk '{print $2}' | grep -qi ':0035$' && return 0
+        sleep 0.05
+    done
+    bt_fail "UDP server in $1 did not start"
+}
+
+# wait_reply NAME: until the client's latest answers come from NAME.
+wait_reply() {
+    for _ in $(seq 100); do
+        [ "$(tail -n 1 "$BT_TMP/replies" 2>/dev/null | cut -d' ' -f1)" = "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+bt_berth network create --subnet 10.77.0.0/24 front >/dev/null
+
+# another host: a namespace on a veth, 192.0.2.2 -> the host's 192.0.2.1
+bt_berth network setup remote >/dev/null
+nsenter --net="$NS/remote" ip link add up1 type veth peer name up0 netns $$
+ip addr add 192.0.2.1/24 dev up0
+ip link set up0 up
+nsenter --net="$NS/remote" ip addr add 192.0.2.2/24 dev up1
+nsenter --net="$NS/remote" ip link set up1 up
+
+bt_berth network setup --network front --ip 10.77.0.2 -p 5353:53/udp one >/dev/null
+udp_server one one
+[ -e /proc/net/nf_conntrack ] || bt_skip "needs /proc/net/nf_conntrack to observe the entries"
+
+# The client: one source port, a datagram every 20 ms, answers appended to
+# a file. It runs until the test ends it (bounded by its own deadline).
+nsenter --net="$NS/remote" $PY -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.2", 40053))
+s.settimeout(0.02)
+out = open(sys.argv[1], "a", buffering=1)
+n = 0
+end = time.monotonic() + 50
+while time.monotonic() < end:
+    s.sendto(b"%d" % n, ("192.0.2.1", 5353))
+    n += 1
+    try:
+        while True:
+            out.write(s.recvfrom(100)[0].decode() + "\n")
+    except OSError:
+        pass
+    time.sleep(0.02)
+' "$BT_TMP/replies" &
+PIDS+=($!)
+wait_reply one || bt_fail "published UDP port does not answer from another host"
+entries | grep 'dport=5353' | grep -q 'src=10.77.0.2 ' ||
+    bt_fail "no conntrack entry towards the container: $(entries)"
+
+# The container goes: nothing of its address is left in conntrack, although
+# the client keeps the flow alive.
+bt_berth network teardown one
+entries | grep -q '10\.77\.0\.2 ' && bt_fail "conntrack entries of a removed container: $(entries)"
+# Datagrams sent while nothing is published make entries towards the host.
+sleep 0.3
+
+# A new container at another address publishes the port: the same flow
+# reaches it.
+bt_berth network setup --network front --ip 10.77.0.3 -p 5353:53/udp two >/dev/null
+udp_server two two
+wait_reply two || bt_fail "the flow does not reach the container that published the port now: \
+last answer '$(tail -n 1 "$BT_TMP/replies")'; entries: $(entries)"
+
+# An egress flow of the container (masqueraded) and the published flow go
+# with it.
+nsenter --net="$NS/two" $PY -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"x", ("192.0.2.2", 9999))
+'
+entries | grep -q 'src=10.77.0.3 dst=192.0.2.2' || bt_fail "no egress entry: $(entries)"
+bt_berth network teardown two
+entries | grep -q '10\.77\.0\.3 ' && bt_fail "conntrack entries of a removed container: $(entries)"
+
+kill_started
+PIDS=()
+bt_berth network teardown remote
+ip link del up0 2>/dev/null || true # may already be gone with its peer's netns
+bt_berth network rm front >/dev/null
+[ -z "$(nft list ruleset)" ] || bt_fail "nft left: $(nft list ruleset)"
+[ -z "$(ls -A "$NS")" ] || bt_fail "netns files left: $(ls "$NS")"
+echo "PASS"
