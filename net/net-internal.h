@@ -141,6 +141,10 @@ int net_network_save(struct net_ctx *ctx, const struct net_network *nw, struct b
 struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
 char *net_random_hex(size_t nbytes);
 
+/* net_ports_unpublish without the conntrack flush, for a caller that
+ * flushes the container's addresses anyway (net_container_release). */
+int net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
+
 /* ---- nftables (nft.c) ---- */
 void net_nft_ctx_free(struct net_ctx *ctx);
 /* Creates the berth table with its maps and fixed rules if missing. */
@@ -188,6 +192,11 @@ int net_ct_flush(const struct net_ct_match *m, size_t n, struct bt_err **err);
  * NET_CT_NOT_TO_TARGET, target = the binding's container address. */
 int net_ct_flush_bindings(const struct net_port_binding *v, size_t n, enum net_ct_kind kind,
                           struct bt_err **err);
+/* After publishing: NET_CT_NOT_TO_TARGET for the UDP bindings of v. A UDP
+ * client keeps its source port, so its flow would stay with an earlier
+ * target; a TCP client opens each connection from a new port, and the
+ * flows of a removed container were flushed when it went. */
+int net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err);
 
 /* ---- resolution (resolv.c) ---- */
 /* Rewrites the hosts files of the containers that are keys of `only` (an

@@ -987,7 +987,9 @@ net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_e
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;
-    r = net_ports_unpublish(ctx, container_id, err);
+    /* Detaching flushes every conntrack entry of the addresses, those of
+     * the published ports included. */
+    r = net_ports_drop(ctx, container_id, err);
     _cleanup_(network_list_done) struct network_list all = {0};
     if (r == 0) {
         all.v = net_network_list(ctx, &all.n, err);

@@ -555,7 +555,7 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
      * earlier container, or the host while nothing was published) come
      * here from their next packet on. */
     if (r == 0)
-        r = net_ct_flush_bindings(set->bindings, set->n, NET_CT_NOT_TO_TARGET, err);
+        r = net_ct_flush_udp(set->bindings, set->n, err);
     if (r < 0)
         return r;
     *out = TAKE_PTR(set);
@@ -597,8 +597,8 @@ collect(json_t *reg, const char *cid, bool remove)
     return set;
 }
 
-int
-net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+static int
+unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_err **err)
 {
     int r = net_lock(ctx, err);
     if (r < 0)
@@ -614,7 +614,7 @@ net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err
         if (r == 0)
             r = registry_save(ctx, reg, err);
     }
-    if (r == 0 && set->n > 0) {
+    if (r == 0 && set->n > 0 && flush) {
         struct bt_err *ignored = NULL;
         net_ct_flush_bindings(set->bindings, set->n, NET_CT_TO_TARGET, &ignored);
         /* The ports are gone either way; entries left behind expire on
@@ -623,6 +623,18 @@ net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err
     }
     net_unlock(ctx);
     return r;
+}
+
+int
+net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    return unpublish(ctx, container_id, true, err);
+}
+
+int
+net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    return unpublish(ctx, container_id, false, err);
 }
 
 struct net_port_set *
