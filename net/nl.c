@@ -354,14 +354,16 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
         rtnl_link_set_mtu(veth, mtu);
         rtnl_link_set_mtu(peer, mtu);
     }
+    /* The host end comes up with the request that makes it, not with a
+     * lookup and a change afterwards. (libnl 3.7 fails the request when
+     * the peer's flags are set too.) */
+    rtnl_link_set_flags(veth, IFF_UP);
     int r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
     rtnl_link_put(peer);
     if (r < 0)
         return net_nl_err(err, r, "create veth '%s' with '%s' in '%s'", host_name, ifname,
                           netns_path);
     r = link_set_hairpin(sk, host_name, err);
-    if (r == 0)
-        r = net_link_set_up(sk, host_name, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
         /* Deleting one end deletes the pair; the first error is the one to report. */
