@@ -138,6 +138,9 @@ int net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, con
 int net_lock(struct net_ctx *ctx, struct bt_err **err);
 void net_unlock(struct net_ctx *ctx);
 int net_network_save(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
+/* net_network_get within a list already read (borrowed result). */
+struct net_network *net_network_find(struct net_network *const *list, size_t n, const char *ref,
+                                     struct bt_err **err);
 struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
 char *net_random_hex(size_t nbytes);
 
@@ -202,6 +205,10 @@ int net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err *
 /* Rewrites the hosts files of the containers that are keys of `only` (an
  * object), or of every container when only is NULL. */
 int net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err);
+/* The same from networks already read under the lock (all, n: every
+ * network, as they are now). */
+int net_hosts_refresh_from(struct net_ctx *ctx, json_t *only, struct net_network *const *all,
+                           size_t n, struct bt_err **err);
 /* Pure renderers, unit-tested. */
 /* resolv.conf from the host's: loopback nameservers dropped; dns, search
  * and opts replace the host's when given; fallback_dns (berth.json dns),

@@ -780,11 +780,13 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     if (!o->netns || !bt_path_exists(o->netns))
         return bt_err_set(err, ENOENT, "network namespace '%s' does not exist",
                           o->netns ? o->netns : "");
+    /* The networks are read once: nw is borrowed from the list, so the
+     * list, handed to the hosts files' rendering, sees the new endpoint. */
     _cleanup_(network_list_done) struct network_list all = {0};
     all.v = net_network_list(ctx, &all.n, err);
     if (!all.v)
         return bt_err_ret(err);
-    _cleanup_network_ struct net_network *nw = net_network_get(ctx, o->network, err);
+    struct net_network *nw = net_network_find(all.v, all.n, o->network, err);
     if (!nw)
         return err && *err ? bt_err_ret(err)
                            : bt_err_set(err, ENOENT, "network %s not found", o->network);
@@ -852,7 +854,7 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
         return r;
     }
     /* Only the containers of this network see a change. */
-    r = net_hosts_refresh(ctx, nw->endpoints, err);
+    r = net_hosts_refresh_from(ctx, nw->endpoints, all.v, all.n, err);
     if (r < 0)
         return r;
     if (out) {

@@ -272,11 +272,20 @@ refresh_one(struct net_ctx *ctx, const char *top, const char *cid, struct net_ne
 int
 net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err)
 {
-    _cleanup_free_ char *top = xasprintf("%s/net/containers", ctx->runroot);
     size_t n = 0;
     struct net_network **all = net_network_list(ctx, &n, err);
     if (!all)
         return bt_err_ret(err);
+    int r = net_hosts_refresh_from(ctx, only, all, n, err);
+    net_network_list_free(all, n);
+    return r;
+}
+
+int
+net_hosts_refresh_from(struct net_ctx *ctx, json_t *only, struct net_network *const *all, size_t n,
+                       struct bt_err **err)
+{
+    _cleanup_free_ char *top = xasprintf("%s/net/containers", ctx->runroot);
     int r = 0;
     if (only) {
         const char *cid;
@@ -296,7 +305,6 @@ net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err)
                 r = refresh_one(ctx, top, de->d_name, all, n, err);
         }
     }
-    net_network_list_free(all, n);
     return r;
 }
 

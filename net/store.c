@@ -279,28 +279,34 @@ net_network_list(struct net_ctx *ctx, size_t *n, struct bt_err **err)
 }
 
 struct net_network *
+net_network_find(struct net_network *const *list, size_t n, const char *ref, struct bt_err **err)
+{
+    size_t prefix_hits = 0;
+    struct net_network *by_prefix = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i]->name, ref) == 0 || strcmp(list[i]->id, ref) == 0)
+            return list[i];
+        if (strlen(ref) >= 1 && bt_str_startswith(list[i]->id, ref)) {
+            prefix_hits++;
+            by_prefix = list[i];
+        }
+    }
+    if (prefix_hits == 1)
+        return by_prefix;
+    if (prefix_hits > 1)
+        bt_err_set(err, EINVAL, "network '%s' is ambiguous: %zu ids start with it", ref,
+                   prefix_hits);
+    return NULL;
+}
+
+struct net_network *
 net_network_get(struct net_ctx *ctx, const char *ref, struct bt_err **err)
 {
     size_t n;
     struct net_network **list = net_network_list(ctx, &n, err);
     if (!list)
         return NULL;
-    struct net_network *found = NULL;
-    size_t prefix_hits = 0;
-    struct net_network *by_prefix = NULL;
-    for (size_t i = 0; i < n && !found; i++) {
-        if (strcmp(list[i]->name, ref) == 0 || strcmp(list[i]->id, ref) == 0)
-            found = list[i];
-        else if (strlen(ref) >= 1 && bt_str_startswith(list[i]->id, ref)) {
-            prefix_hits++;
-            by_prefix = list[i];
-        }
-    }
-    if (!found && prefix_hits == 1)
-        found = by_prefix;
-    else if (!found && prefix_hits > 1)
-        bt_err_set(err, EINVAL, "network '%s' is ambiguous: %zu ids start with it", ref,
-                   prefix_hits);
+    struct net_network *found = net_network_find(list, n, ref, err);
     for (size_t i = 0; i < n; i++) {
         if (list[i] != found)
             net_network_free(list[i]);
