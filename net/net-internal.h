@@ -42,9 +42,11 @@ int net_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, uint32
 int net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err);
 bool net_link_exists(struct nl_sock *sk, const char *name);
 /* Creates a veth pair: host_name on the host, enslaved to bridge and up;
- * its peer created directly inside the netns at netns_path as ifname. */
+ * its peer created directly inside the netns at netns_path as ifname, with
+ * MAC address peer_mac (6 bytes) unless NULL. */
 int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
-                    const char *netns_path, const char *ifname, unsigned mtu, struct bt_err **err);
+                    const char *netns_path, const char *ifname, unsigned mtu,
+                    const unsigned char *peer_mac, struct bt_err **err);
 /* Inside a netns (socket from net_nl_open(netns)): */
 int net_link_set_up(struct nl_sock *sk, const char *name, struct bt_err **err);
 int net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
@@ -61,8 +63,6 @@ int net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr 
                   struct bt_err **err);
 int net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
                            struct bt_err **err);
-/* MAC address of a link as "aa:bb:…" (owned), NULL when missing. */
-char *net_link_mac(struct nl_sock *sk, const char *name);
 /* Lists the prefixes of the main routing table that are not default
  * routes. *out is owned. */
 int net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct bt_err **err);

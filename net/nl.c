@@ -332,7 +332,8 @@ link_set_hairpin(struct nl_sock *sk, const char *name, struct bt_err **err)
 
 int
 net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
-                const char *netns_path, const char *ifname, unsigned mtu, struct bt_err **err)
+                const char *netns_path, const char *ifname, unsigned mtu,
+                const unsigned char *peer_mac, struct bt_err **err)
 {
     _cleanup_link_ struct rtnl_link *br = link_get(sk, bridge, err);
     if (!br)
@@ -358,6 +359,10 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
      * lookup and a change afterwards. (libnl 3.7 fails the request when
      * the peer's flags are set too.) */
     rtnl_link_set_flags(veth, IFF_UP);
+    if (peer_mac) {
+        _cleanup_nladdr_ struct nl_addr *a = nl_addr_build(AF_LLC, peer_mac, 6);
+        rtnl_link_set_addr(peer, a);
+    }
     int r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
     rtnl_link_put(peer);
     if (r < 0)
@@ -401,19 +406,6 @@ net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struc
                           ifname);
     }
     return 0;
-}
-
-char *
-net_link_mac(struct nl_sock *sk, const char *name)
-{
-    _cleanup_link_ struct rtnl_link *link = NULL;
-    if (rtnl_link_get_kernel(sk, 0, name, &link) < 0)
-        return NULL;
-    struct nl_addr *a = rtnl_link_get_addr(link);
-    if (!a || nl_addr_get_len(a) != 6)
-        return NULL;
-    const unsigned char *m = nl_addr_get_binary_addr(a);
-    return xasprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
 struct route_walk {
