@@ -60,14 +60,24 @@ net_lock(struct net_ctx *ctx, struct bt_err **err)
 {
     if (ctx->lock_depth++ > 0)
         return 0;
-    _cleanup_free_ char *dir = xasprintf("%s/net/networks", ctx->root);
-    int r = bt_mkdir_p(dir, 0700, err);
-    if (r < 0) {
-        ctx->lock_depth--;
-        return r;
-    }
     _cleanup_free_ char *path = xasprintf("%s/net/lock", ctx->root);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* The directories are made once, not checked at every lock (an attach
+     * takes the lock several times). */
+    _cleanup_free_ char *dir = xasprintf("%s/net/networks", ctx->root);
+    if (fd >= 0 && !bt_path_is_dir(dir)) {
+        close(fd);
+        fd = -1;
+        errno = ENOENT;
+    }
+    if (fd < 0 && errno == ENOENT) {
+        int r = bt_mkdir_p(dir, 0700, err);
+        if (r < 0) {
+            ctx->lock_depth--;
+            return r;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    }
     if (fd < 0) {
         ctx->lock_depth--;
         return bt_err_errno(err, errno, "open '%s'", path);
