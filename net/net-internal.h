@@ -143,6 +143,11 @@ struct net_network *net_network_find(struct net_network *const *list, size_t n, 
                                      struct bt_err **err);
 struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
 char *net_random_hex(size_t nbytes);
+/* bt_json_load_file, reading the file in one go: jansson reads a FILE a
+ * character at a time, and an attach reads every network's state and the
+ * resolution settings of each container on the network. A missing file is
+ * ENOENT. */
+json_t *net_json_load(const char *path, struct bt_err **err);
 
 /* net_ports_unpublish without the conntrack flush, for a caller that
  * flushes the container's addresses anyway (net_container_release). */

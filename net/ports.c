@@ -137,7 +137,7 @@ registry_load(struct net_ctx *ctx, struct bt_err **err)
     _cleanup_free_ char *path = registry_path(ctx);
     if (!bt_path_exists(path))
         return json_array();
-    json_t *j = bt_json_load_file(path, err);
+    json_t *j = net_json_load(path, err);
     if (j && !json_is_array(j)) {
         json_decref(j);
         bt_err_set(err, EINVAL, "%s: not a list", path);

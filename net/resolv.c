@@ -273,7 +273,7 @@ write_hosts(struct net_ctx *ctx, const char *cid, struct net_network *const *all
 {
     _cleanup_free_ char *dir = container_dir(ctx, cid);
     _cleanup_free_ char *confp = bt_path_join(dir, "dns.json");
-    _cleanup_json_ json_t *conf = bt_json_load_file(confp, err);
+    _cleanup_json_ json_t *conf = net_json_load(confp, err);
     if (!conf)
         return bt_err_ret(err);
     _cleanup_free_ char *hosts = render_hosts(cid, conf, all, n, blocks);

@@ -105,6 +105,20 @@ net_unlock(struct net_ctx *ctx)
     }
 }
 
+json_t *
+net_json_load(const char *path, struct bt_err **err)
+{
+    size_t len;
+    _cleanup_free_ char *data = bt_file_read_all(path, &len, err);
+    if (!data)
+        return NULL;
+    json_error_t jerr;
+    json_t *j = json_loadb(data, len, 0, &jerr);
+    if (!j)
+        bt_err_set(err, EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    return j;
+}
+
 char *
 net_random_hex(size_t nbytes)
 {
@@ -267,7 +281,7 @@ net_network_list(struct net_ctx *ctx, size_t *n, struct bt_err **err)
             continue;
         _cleanup_free_ char *path = bt_path_join(dir, de->d_name);
         struct bt_err *lerr = NULL;
-        _cleanup_json_ json_t *j = bt_json_load_file(path, &lerr);
+        _cleanup_json_ json_t *j = net_json_load(path, &lerr);
         if (!j && lerr->code == ENOENT) {
             /* Removed since readdir saw it (readers do not take the lock). */
             bt_err_free(lerr);
