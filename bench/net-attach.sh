@@ -17,6 +17,9 @@
 #   - the CNI bridge and portmap plugins (what podman uses on hosts without
 #     netavark), when installed.
 # Nothing is pulled but the netavark package.
+# BENCH_RT=1 runs every timed command (berth's and the peers') at real-time
+# priority (chrt -f 50), which keeps a busy machine's scheduling out of the
+# numbers.
 set -eu
 NETAVARK=/usr/lib/podman/netavark
 if [ "${BERTH_IN_SANDBOX:-}" != 1 ] && [ ! -x $NETAVARK ] && [ "${BENCH_INSTALL:-1}" = 1 ] &&
@@ -38,6 +41,8 @@ NS=$BERTH_RUNROOT/netns
 ms() { echo "scale=3; ($2 - $1) / 1000000" | bc; }
 now() { date +%s%N; }
 
+RT=
+[ "${BENCH_RT:-0}" = 1 ] && RT="chrt -f 50"
 median() { sort -n | awk '{a[NR] = $1} END {if (NR) printf "%.3f", a[int((NR + 1) / 2)] / 1000}'; }
 # step NAME: the median of one step of berth's debug timings, in ms
 step() { sed -n "s/.* $1 \([0-9]*\) us.*/\1/p" "$BT_TMP/attach.log" | median; }
@@ -47,7 +52,7 @@ bt_berth network create bench >/dev/null
 bt_berth network setup --network bench warm >/dev/null
 t0=$(now)
 for i in $(seq "$N"); do
-    bt_berth --log-level debug network setup --network bench -p "$((40000 + i)):80" "c$i" \
+    $RT "$BERTH_BIN" --log-level debug network setup --network bench -p "$((40000 + i)):80" "c$i" \
         2>>"$BT_TMP/attach.log" >/dev/null
 done
 t1=$(now)
@@ -57,7 +62,7 @@ tr ',;' '\n\n' <"$BT_TMP/attach.log" >"$BT_TMP/steps.log" && mv "$BT_TMP/steps.l
 echo "attach inside berth, median: $(step in) ms (port check $(step check), netns $(step netns)," \
     "resolution files $(step files), network $(step 'network(s)'), port $(step 'port(s)'))"
 t0=$(now)
-for i in $(seq "$N"); do bt_berth network teardown "c$i"; done
+for i in $(seq "$N"); do $RT "$BERTH_BIN" network teardown "c$i"; done
 t1=$(now)
 berth_teardown=$(echo "scale=3; $(ms "$t0" "$t1") / $N" | bc)
 echo "teardown: $berth_teardown ms per container"
@@ -105,7 +110,7 @@ if [ -x $CNI/bridge ] && [ -x $CNI/portmap ] && [ -x $CNI/host-local ] && comman
     mkdir -p "$BT_TMP/cni/netns" "$BT_TMP/cni/ipam"
     cni() { # COMMAND ID PLUGIN-CONFIG
         CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS="$BT_TMP/cni/netns/$2" CNI_IFNAME=eth0 \
-            CNI_PATH=$CNI "$CNI/$(echo "$3" | sed 's/.*"type":"\([a-z-]*\)".*/\1/')" <<<"$3"
+            CNI_PATH=$CNI $RT "$CNI/$(echo "$3" | sed 's/.*"type":"\([a-z-]*\)".*/\1/')" <<<"$3"
     }
     bridge_conf='{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"cni-bench0",
 "isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/16"}]],
@@ -114,7 +119,7 @@ if [ -x $CNI/bridge ] && [ -x $CNI/portmap ] && [ -x $CNI/host-local ] && comman
     t0=$(now)
     for i in $(seq "$N"); do
         touch "$BT_TMP/cni/netns/k$i"
-        unshare --net="$BT_TMP/cni/netns/k$i" true
+        $RT unshare --net="$BT_TMP/cni/netns/k$i" true
         res=$(cni ADD "k$i" "$bridge_conf")
         pm='{"cniVersion":"1.0.0","name":"bench","type":"portmap","snat":true,"capabilities":{"portMappings":true},"runtimeConfig":{"portMappings":[{"hostPort":'$((41000 + i))',"containerPort":80,"protocol":"tcp"}]},"prevResult":'"$res"'}'
         cni ADD "k$i" "$(echo "$pm" | tr -d '\n')" >/dev/null
@@ -150,9 +155,9 @@ if [ -x $NETAVARK ] && command -v iptables >/dev/null; then
     }
     nv() { # COMMAND I
         nv_opts "$2" >"$BT_TMP/nv/opts.json"
-        $NETAVARK --config "$BT_TMP/nv/conf" -f "$BT_TMP/nv/opts.json" "$1" "$BT_TMP/nv/netns/n$2" >/dev/null
+        $RT $NETAVARK --config "$BT_TMP/nv/conf" -f "$BT_TMP/nv/opts.json" "$1" "$BT_TMP/nv/netns/n$2" >/dev/null
     }
-    nv_ns() { touch "$BT_TMP/nv/netns/n$1" && unshare --net="$BT_TMP/nv/netns/n$1" true; }
+    nv_ns() { touch "$BT_TMP/nv/netns/n$1" && $RT unshare --net="$BT_TMP/nv/netns/n$1" true; }
     rules_before=$(iptables-save 2>/dev/null | grep -c '^-A' || true)
     # warm-up, as for berth: the bridge and the firewall chains
     nv_ns 0 && nv setup 0
