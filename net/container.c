@@ -41,16 +41,15 @@ net_container_teardown(struct net_ctx *ctx, const char *container_id, struct bt_
     return r;
 }
 
+/* The first non-internal network the container was attached to (its
+ * endpoint has a gateway), from the endpoints just made rather than from
+ * the networks' state again. */
 static const char *
-publish_network(struct net_ctx *ctx, const struct net_container_spec *spec, struct bt_err **err)
+publish_network(const struct net_container_spec *spec, const struct net_container_net *cn,
+                struct bt_err **err)
 {
-    for (size_t i = 0; i < spec->nnetworks; i++) {
-        struct net_network *nw = net_network_get(ctx, spec->networks[i].network, err);
-        if (!nw)
-            return NULL;
-        bool internal = nw->internal;
-        net_network_free(nw);
-        if (!internal)
+    for (size_t i = 0; i < cn->nendpoints; i++) {
+        if (cn->endpoints[i].gateway)
             return spec->networks[i].network;
     }
     if (spec->nnetworks > 0)
@@ -93,7 +92,7 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
     }
     int64_t t2 = now_us();
     if (spec->nports > 0) {
-        const char *pubnet = publish_network(ctx, spec, err);
+        const char *pubnet = publish_network(spec, cn, err);
         if (!pubnet)
             return bt_err_ret(err);
         r = net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports, spec->nports,
