@@ -167,3 +167,11 @@ net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err
     }
     return net_ct_flush(m, k, err);
 }
+
+void
+net_ct_err_done(struct bt_err **err)
+{
+    if (*err)
+        bt_debug("net: %s (not fatal: the entries left expire on their own)", (*err)->msg);
+    *err = bt_err_free(*err);
+}

@@ -205,6 +205,12 @@ int net_ct_flush_bindings(const struct net_port_binding *v, size_t n, enum net_c
  * target; a TCP client opens each connection from a new port, and the
  * flows of a removed container were flushed when it went. */
 int net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err);
+/* Consumes the error of a flush: a failure is logged at debug level and
+ * not passed on. The ports or addresses have changed already; the entries
+ * left behind expire on their own, and a setup or removal must not fail
+ * half way for them (as with Docker, where kernels without ctnetlink lose
+ * nothing else). */
+void net_ct_err_done(struct bt_err **err);
 
 /* ---- resolution (resolv.c) ---- */
 /* Rewrites the hosts files of the containers that are keys of `only` (an

@@ -986,11 +986,9 @@ net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const c
         return r;
     /* The address goes back to the pool: flows of the container (its own
      * and those NATed to it) must not reach whoever gets it next. */
-    struct bt_err *ignored = NULL;
-    net_ct_flush(m, nm, &ignored);
-    /* Entries left behind expire on their own; a removal must not stop
-     * half way for them. */
-    ignored = bt_err_free(ignored);
+    struct bt_err *ct_err = NULL;
+    net_ct_flush(m, nm, &ct_err);
+    net_ct_err_done(&ct_err);
     return 0;
 }
 

@@ -551,13 +551,14 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
             ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         }
     }
+    if (r < 0)
+        return r;
     /* Flows to these host ports that conntrack still sends elsewhere (an
      * earlier container, or the host while nothing was published) come
      * here from their next packet on. */
-    if (r == 0)
-        r = net_ct_flush_udp(set->bindings, set->n, err);
-    if (r < 0)
-        return r;
+    struct bt_err *ct_err = NULL;
+    net_ct_flush_udp(set->bindings, set->n, &ct_err);
+    net_ct_err_done(&ct_err);
     *out = TAKE_PTR(set);
     return 0;
 }
@@ -615,11 +616,9 @@ unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_e
             r = registry_save(ctx, reg, err);
     }
     if (r == 0 && set->n > 0 && flush) {
-        struct bt_err *ignored = NULL;
-        net_ct_flush_bindings(set->bindings, set->n, NET_CT_TO_TARGET, &ignored);
-        /* The ports are gone either way; entries left behind expire on
-         * their own, and a removal must not stop half way for them. */
-        ignored = bt_err_free(ignored);
+        struct bt_err *ct_err = NULL;
+        net_ct_flush_bindings(set->bindings, set->n, NET_CT_TO_TARGET, &ct_err);
+        net_ct_err_done(&ct_err);
     }
     net_unlock(ctx);
     return r;
