@@ -47,11 +47,8 @@ bool net_link_exists(struct nl_sock *sk, const char *name);
 int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
                     const char *netns_path, const char *ifname, unsigned mtu,
                     const unsigned char *peer_mac, struct bt_err **err);
-/* Inside a netns (socket from net_nl_open(netns)): */
-int net_link_set_up(struct nl_sock *sk, const char *name, struct bt_err **err);
-int net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
-                 struct bt_err **err);
-/* Removes an address; one already gone is success. */
+/* Inside a netns (socket from net_nl_open(netns)) or on the host.
+ * net_addr_del removes an address; one already gone is success. */
 int net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
                  struct bt_err **err);
 int net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err);
@@ -63,6 +60,12 @@ int net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr 
                   struct bt_err **err);
 int net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
                            struct bt_err **err);
+/* All of the above for a container's end with one lookup of the link:
+ * address, up, default route via gw (0 = none); with addr6, the IPv6
+ * address and default route via gw6 (NULL = none). */
+int net_link_configure(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+                       uint32_t gw, const struct in6_addr *addr6, uint8_t len6,
+                       const struct in6_addr *gw6, struct bt_err **err);
 /* Lists the prefixes of the main routing table that are not default
  * routes. *out is owned. */
 int net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct bt_err **err);

@@ -792,15 +792,9 @@ plug(const struct attach_plan *p, const char *netns, struct bt_err **err)
     _cleanup_nl_ struct nl_sock *in = net_nl_open(netns, err);
     int r = in ? 0 : bt_err_ret(err);
     if (r == 0)
-        r = net_addr_add(in, ep->ifname, ep->ipv4, p->prefix_len, err);
-    if (r == 0)
-        r = net_link_set_up(in, ep->ifname, err);
-    if (r == 0 && ep->default_route)
-        r = net_route_add_default(in, ep->ifname, p->gateway, err);
-    if (r == 0 && ep->has_ipv6)
-        r = net_addr6_add(in, ep->ifname, &ep->ipv6, p->prefix6_len, err);
-    if (r == 0 && ep->has_ipv6 && ep->default_route)
-        r = net_route6_add_default(in, ep->ifname, &p->gateway6, err);
+        r = net_link_configure(in, ep->ifname, ep->ipv4, p->prefix_len,
+                               ep->default_route ? p->gateway : 0, ep->has_ipv6 ? &ep->ipv6 : NULL,
+                               p->prefix6_len, ep->default_route ? &p->gateway6 : NULL, err);
     if (r < 0)
         delete_veth(p->host_if);
     return r;
