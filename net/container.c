@@ -66,7 +66,8 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
 {
     const char *id = spec->container_id;
     int64_t t0 = now_us();
-    int r = net_resolv_setup(ctx, id, &spec->dns, err);
+    int r = spec->nnetworks > 0 ? net_resolv_setup_files(ctx, id, &spec->dns, err)
+                                : net_resolv_setup(ctx, id, &spec->dns, err);
     if (r < 0)
         return r;
     int64_t t1 = now_us();

@@ -223,6 +223,11 @@ int net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err);
  * network, as they are now). */
 int net_hosts_refresh_from(struct net_ctx *ctx, json_t *only, struct net_network *const *all,
                            size_t n, struct bt_err **err);
+/* net_resolv_setup without the hosts file, for a container about to be
+ * attached to a network: the attach writes it (with the container's
+ * address) under the same lock as the others'. */
+int net_resolv_setup_files(struct net_ctx *ctx, const char *container_id,
+                           const struct net_dns_opts *opts, struct bt_err **err);
 /* Pure renderers, unit-tested. */
 /* resolv.conf from the host's: loopback nameservers dropped; dns, search
  * and opts replace the host's when given; fallback_dns (berth.json dns),

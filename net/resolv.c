@@ -340,9 +340,9 @@ net_hosts_refresh_from(struct net_ctx *ctx, json_t *only, struct net_network *co
     return r;
 }
 
-int
-net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
-                 struct bt_err **err)
+static int
+resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
+             bool hosts, struct bt_err **err)
 {
     if (!net_id_valid(container_id))
         return bt_err_set(err, EINVAL, "invalid container id '%s'",
@@ -389,7 +389,7 @@ net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net
     _cleanup_free_ char *hn = xasprintf("%s\n", hostname);
     _cleanup_free_ char *hnp = bt_path_join(dir, "hostname");
     r = write_in_place(hnp, hn, err);
-    if (r < 0)
+    if (r < 0 || !hosts)
         return r;
     r = net_lock(ctx, err);
     if (r < 0)
@@ -400,4 +400,18 @@ net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net
     net_network_list_free(all, n);
     net_unlock(ctx);
     return r;
+}
+
+int
+net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
+                 struct bt_err **err)
+{
+    return resolv_setup(ctx, container_id, opts, true, err);
+}
+
+int
+net_resolv_setup_files(struct net_ctx *ctx, const char *container_id,
+                       const struct net_dns_opts *opts, struct bt_err **err)
+{
+    return resolv_setup(ctx, container_id, opts, false, err);
 }
