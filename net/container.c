@@ -1,8 +1,18 @@
 /* A container's whole networking in one call, all or nothing: netns,
  * resolution files, endpoints, published ports. */
+#include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "net/net-internal.h"
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 struct net_container_net *
 net_container_net_free(struct net_container_net *cn)
@@ -31,16 +41,15 @@ net_container_teardown(struct net_ctx *ctx, const char *container_id, struct bt_
     return r;
 }
 
+/* The first non-internal network the container was attached to (its
+ * endpoint has a gateway), from the endpoints just made rather than from
+ * the networks' state again. */
 static const char *
-publish_network(struct net_ctx *ctx, const struct net_container_spec *spec, struct bt_err **err)
+publish_network(const struct net_container_spec *spec, const struct net_container_net *cn,
+                struct bt_err **err)
 {
-    for (size_t i = 0; i < spec->nnetworks; i++) {
-        struct net_network *nw = net_network_get(ctx, spec->networks[i].network, err);
-        if (!nw)
-            return NULL;
-        bool internal = nw->internal;
-        net_network_free(nw);
-        if (!internal)
+    for (size_t i = 0; i < cn->nendpoints; i++) {
+        if (cn->endpoints[i].gateway)
             return spec->networks[i].network;
     }
     if (spec->nnetworks > 0)
@@ -56,9 +65,12 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
       struct bt_err **err)
 {
     const char *id = spec->container_id;
-    int r = net_resolv_setup(ctx, id, &spec->dns, err);
+    int64_t t0 = now_us();
+    int r = spec->nnetworks > 0 ? net_resolv_setup_files(ctx, id, &spec->dns, err)
+                                : net_resolv_setup(ctx, id, &spec->dns, err);
     if (r < 0)
         return r;
+    int64_t t1 = now_us();
     cn->hosts_path = net_resolv_hosts_path(ctx, id);
     cn->resolv_path = net_resolv_conf_path(ctx, id);
     cn->hostname_path = xasprintf("%s/net/containers/%s/hostname", ctx->runroot, id);
@@ -79,13 +91,20 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
             return r;
         cn->nendpoints++;
     }
-    if (spec->nports == 0)
-        return 0;
-    const char *pubnet = publish_network(ctx, spec, err);
-    if (!pubnet)
-        return bt_err_ret(err);
-    return net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports, spec->nports,
-                             &cn->ports, err);
+    int64_t t2 = now_us();
+    if (spec->nports > 0) {
+        const char *pubnet = publish_network(spec, cn, err);
+        if (!pubnet)
+            return bt_err_ret(err);
+        r = net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports, spec->nports,
+                              &cn->ports, err);
+        if (r < 0)
+            return r;
+    }
+    bt_debug("net: %s: resolution files %" PRId64 " us, %zu network(s) %" PRId64
+             " us, %zu port(s) %" PRId64 " us",
+             id, t1 - t0, spec->nnetworks, t2 - t1, spec->nports, now_us() - t2);
+    return 0;
 }
 
 int
@@ -93,15 +112,18 @@ net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
                     struct net_container_net **out, struct bt_err **err)
 {
     *out = NULL;
+    int64_t t0 = now_us();
     /* A taken port fails before anything is made. */
     int r = net_ports_check(ctx, spec->container_id, spec->container_name, spec->ports,
                             spec->nports, err);
     if (r < 0)
         return r;
     _cleanup_(net_container_net_freep) struct net_container_net *cn = xcalloc(1, sizeof(*cn));
+    int64_t tn = now_us();
     cn->netns = net_netns_create(ctx, spec->container_id, err);
     if (!cn->netns)
         return bt_err_ret(err);
+    int64_t t1 = now_us();
     r = setup(ctx, spec, cn, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
@@ -109,6 +131,8 @@ net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
         ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         return r;
     }
+    bt_debug("net: %s: port check %" PRId64 " us, netns %" PRId64 " us; attached in %" PRId64 " us",
+             spec->container_id, tn - t0, t1 - tn, now_us() - t0);
     *out = TAKE_PTR(cn);
     return 0;
 }

@@ -42,14 +42,13 @@ int net_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, uint32
 int net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err);
 bool net_link_exists(struct nl_sock *sk, const char *name);
 /* Creates a veth pair: host_name on the host, enslaved to bridge and up;
- * its peer created directly inside the netns at netns_path as ifname. */
+ * its peer created directly inside the netns at netns_path as ifname, with
+ * MAC address peer_mac (6 bytes) unless NULL. */
 int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
-                    const char *netns_path, const char *ifname, unsigned mtu, struct bt_err **err);
-/* Inside a netns (socket from net_nl_open(netns)): */
-int net_link_set_up(struct nl_sock *sk, const char *name, struct bt_err **err);
-int net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
-                 struct bt_err **err);
-/* Removes an address; one already gone is success. */
+                    const char *netns_path, const char *ifname, unsigned mtu,
+                    const unsigned char *peer_mac, struct bt_err **err);
+/* Inside a netns (socket from net_nl_open(netns)) or on the host.
+ * net_addr_del removes an address; one already gone is success. */
 int net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
                  struct bt_err **err);
 int net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err);
@@ -61,8 +60,12 @@ int net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr 
                   struct bt_err **err);
 int net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
                            struct bt_err **err);
-/* MAC address of a link as "aa:bb:…" (owned), NULL when missing. */
-char *net_link_mac(struct nl_sock *sk, const char *name);
+/* All of the above for a container's end with one lookup of the link:
+ * address, up, default route via gw (0 = none); with addr6, the IPv6
+ * address and default route via gw6 (NULL = none). */
+int net_link_configure(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+                       uint32_t gw, const struct in6_addr *addr6, uint8_t len6,
+                       const struct in6_addr *gw6, struct bt_err **err);
 /* Lists the prefixes of the main routing table that are not default
  * routes. *out is owned. */
 int net_routes_list(struct nl_sock *sk, struct net_prefix **out, size_t *n, struct bt_err **err);
@@ -138,8 +141,20 @@ int net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, con
 int net_lock(struct net_ctx *ctx, struct bt_err **err);
 void net_unlock(struct net_ctx *ctx);
 int net_network_save(struct net_ctx *ctx, const struct net_network *nw, struct bt_err **err);
+/* net_network_get within a list already read (borrowed result). */
+struct net_network *net_network_find(struct net_network *const *list, size_t n, const char *ref,
+                                     struct bt_err **err);
 struct net_network *net_network_from_json(json_t *j, struct bt_err **err);
 char *net_random_hex(size_t nbytes);
+/* bt_json_load_file, reading the file in one go: jansson reads a FILE a
+ * character at a time, and an attach reads every network's state and the
+ * resolution settings of each container on the network. A missing file is
+ * ENOENT. */
+json_t *net_json_load(const char *path, struct bt_err **err);
+
+/* net_ports_unpublish without the conntrack flush, for a caller that
+ * flushes the container's addresses anyway (net_container_release). */
+int net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
 
 /* ---- nftables (nft.c) ---- */
 void net_nft_ctx_free(struct net_ctx *ctx);
@@ -154,10 +169,65 @@ int net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struc
 int net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
                         struct bt_err **err);
 
+/* ---- connection tracking (conntrack.c) ---- */
+struct net_ct_addr {
+    int family; /* AF_INET, AF_INET6, 0 = none */
+    union {
+        uint32_t v4; /* network byte order */
+        struct in6_addr v6;
+    } u;
+};
+enum net_ct_kind {
+    /* Entries of the published port (proto, host port, host address when
+     * set) whose reply comes from target:target_port. */
+    NET_CT_TO_TARGET,
+    /* Entries of the published port whose reply comes from anywhere else
+     * (an earlier target, or the host itself while nothing was published). */
+    NET_CT_NOT_TO_TARGET,
+    /* Entries with target as original source or destination or as reply
+     * source: everything of a released address. */
+    NET_CT_ADDR,
+};
+struct net_ct_match {
+    enum net_ct_kind kind;
+    struct net_ct_addr target;
+    uint16_t target_port;
+    uint8_t proto;
+    uint16_t host_port;
+    struct net_ct_addr host_addr; /* family 0 = any local address */
+};
+/* Deletes the conntrack entries of the current netns that match any of m
+ * (one dump, then one delete per entry). No conntrack table is success. */
+int net_ct_flush(const struct net_ct_match *m, size_t n, struct bt_err **err);
+/* The same for published bindings: kind NET_CT_TO_TARGET or
+ * NET_CT_NOT_TO_TARGET, target = the binding's container address. */
+int net_ct_flush_bindings(const struct net_port_binding *v, size_t n, enum net_ct_kind kind,
+                          struct bt_err **err);
+/* After publishing: NET_CT_NOT_TO_TARGET for the UDP bindings of v. A UDP
+ * client keeps its source port, so its flow would stay with an earlier
+ * target; a TCP client opens each connection from a new port, and the
+ * flows of a removed container were flushed when it went. */
+int net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err);
+/* Consumes the error of a flush: a failure is logged at debug level and
+ * not passed on. The ports or addresses have changed already; the entries
+ * left behind expire on their own, and a setup or removal must not fail
+ * half way for them (as with Docker, where kernels without ctnetlink lose
+ * nothing else). */
+void net_ct_err_done(struct bt_err **err);
+
 /* ---- resolution (resolv.c) ---- */
 /* Rewrites the hosts files of the containers that are keys of `only` (an
  * object), or of every container when only is NULL. */
 int net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err);
+/* The same from networks already read under the lock (all, n: every
+ * network, as they are now). */
+int net_hosts_refresh_from(struct net_ctx *ctx, json_t *only, struct net_network *const *all,
+                           size_t n, struct bt_err **err);
+/* net_resolv_setup without the hosts file, for a container about to be
+ * attached to a network: the attach writes it (with the container's
+ * address) under the same lock as the others'. */
+int net_resolv_setup_files(struct net_ctx *ctx, const char *container_id,
+                           const struct net_dns_opts *opts, struct bt_err **err);
 /* Pure renderers, unit-tested. */
 /* resolv.conf from the host's: loopback nameservers dropped; dns, search
  * and opts replace the host's when given; fallback_dns (berth.json dns),

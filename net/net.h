@@ -20,7 +20,9 @@
  *   - published ports: one nftables table `inet berth` whose maps, keyed by
  *     address, protocol and port, serve every published port with a fixed
  *     set of rules; masquerade for egress, DNAT from other hosts and from the
- *     host's loopback, hairpin;
+ *     host's loopback, hairpin; the connection-tracking entries of a port
+ *     that goes or points to another container, and of a released
+ *     address, are deleted (ctnetlink), so that established flows follow;
  *   - name resolution: per-container hosts and resolv.conf files under
  *     RUNROOT/net/containers/ID/, rewritten in place (so bind mounts see the
  *     change) whenever a container joins or leaves one of its networks.
@@ -205,15 +207,17 @@ struct net_endpoint {
 };
 void net_endpoint_done(struct net_endpoint *ep);
 
-/* Allocates an address, creates the veth pair (inner end renamed ethN inside
- * the netns, addressed, up; default route via this network's gateway when it
- * is the first non-internal network of the container), records the lease
- * and rewrites the hosts files of every container sharing the network. out
- * may be NULL. */
+/* Allocates an address, records the lease and rewrites the hosts files of
+ * every container sharing the network (under the state lock), then creates
+ * the veth pair (inner end named ethN inside the netns, MAC 02:42 and the
+ * IPv4 address, addressed, up; default route via this network's gateway
+ * when it is the first non-internal network of the container); if that
+ * fails the lease goes again. out may be NULL. */
 int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
                         struct net_endpoint *out, struct bt_err **err);
-/* Removes the veth, the lease and this container from others' hosts files.
- * A container that is not attached is success. */
+/* Removes the veth, the lease, the conntrack entries of its address and
+ * this container from others' hosts files. A container that is not
+ * attached is success. */
 int net_endpoint_detach(struct net_ctx *ctx, const char *network, const char *container_id,
                         struct bt_err **err);
 /* `network connect`: attaches a container that is already on some network
@@ -275,8 +279,10 @@ struct net_port_set {
 /* Reserves every host port (failing before anything is published if one is
  * taken, naming the port and the berth container holding it), then adds the
  * nftables map elements towards the container's address on `network`.
- * Replaces what the container published before. EPERM on an internal
- * network, ENOENT when the container is not on it. *out receives the set. */
+ * Replaces what the container published before. UDP flows to these host
+ * ports that conntrack still sends elsewhere are cut, so that their next
+ * datagram reaches this container. EPERM on an internal network, ENOENT
+ * when the container is not on it. *out receives the set. */
 int net_ports_publish(struct net_ctx *ctx, const char *container_id, const char *container_name,
                       const char *network, const struct net_port_spec *specs, size_t nspecs,
                       struct net_port_set **out, struct bt_err **err);
@@ -285,7 +291,8 @@ int net_ports_publish(struct net_ctx *ctx, const char *container_id, const char 
  * to fail on a taken port before it creates or starts anything. */
 int net_ports_check(struct net_ctx *ctx, const char *container_id, const char *container_name,
                     const struct net_port_spec *specs, size_t nspecs, struct bt_err **err);
-/* Removes the container's map elements and registry entries. */
+/* Removes the container's map elements and registry entries, and the
+ * conntrack entries of those ports whose replies come from the container. */
 int net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
 /* The container's bindings from the registry (for `berth port`). */
 struct net_port_set *net_ports_list(struct net_ctx *ctx, const char *container_id,

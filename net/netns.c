@@ -4,10 +4,13 @@
  * loopback up, bind-mounts /proc/self/task/TID/ns/net onto the file and
  * exits; the namespace lives on until the mount goes. */
 #include <fcntl.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -40,11 +43,15 @@ net_id_valid(const char *id)
 static int
 ensure_netns_dir(const char *dir, struct bt_err **err)
 {
-    int r = bt_mkdir_p(dir, 0755, err);
-    if (r < 0)
-        return r;
     if (mount("", dir, NULL, MS_SHARED | MS_REC, NULL) == 0)
         return 0;
+    if (errno == ENOENT) {
+        int r = bt_mkdir_p(dir, 0755, err);
+        if (r < 0)
+            return r;
+        if (mount("", dir, NULL, MS_SHARED | MS_REC, NULL) == 0)
+            return 0;
+    }
     if (errno != EINVAL)
         return bt_err_errno(err, errno, "make '%s' shared", dir);
     if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -67,13 +74,20 @@ ns_thread(void *arg)
         bt_err_errno(&job->err, errno, "unshare network namespace");
         return NULL;
     }
-    struct nl_sock *sk = net_nl_open(NULL, &job->err);
-    if (!sk)
+    /* Two ioctls on a socket of the new namespace bring its loopback up, a
+     * third of the system calls a netlink socket and its lookup take. */
+    _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+        bt_err_errno(&job->err, errno, "loopback of the new network namespace");
         return NULL;
-    int r = net_link_set_up(sk, "lo", &job->err);
-    net_nl_close(sk);
-    if (r < 0)
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+        bt_err_errno(&job->err, errno, "bring up the loopback of the new network namespace");
         return NULL;
+    }
     _cleanup_free_ char *src = xasprintf("/proc/self/task/%ld/ns/net", (long)syscall(SYS_gettid));
     if (mount(src, job->path, NULL, MS_BIND, NULL) < 0)
         bt_err_errno(&job->err, errno, "bind-mount netns onto '%s'", job->path);

@@ -1,7 +1,9 @@
 /* Bridge networks and their endpoints: state, bridge, veth pairs,
  * addresses, routes, leases. Every change runs under the state lock. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -736,41 +738,76 @@ delete_veth(const char *name)
     ignored = bt_err_free(ignored);
 }
 
-static int
-plug(const struct net_network *nw, const char *netns, const char *host_if, const char *ifname,
-     uint32_t addr, const struct in6_addr *addr6, bool default_route, char **mac,
-     struct bt_err **err)
+/* What an attach decided under the lock, for plugging after it. */
+struct attach_plan {
+    char *network_id;
+    char *network_name;
+    char *bridge;
+    unsigned mtu;
+    uint8_t prefix_len;
+    uint32_t gateway;
+    bool internal;
+    uint8_t prefix6_len;
+    struct in6_addr gateway6;
+    struct net_endpoint_plan ep;
+    char host_if[16];
+    unsigned char mac[6];
+    char mac_str[18];
+};
+
+static void
+attach_plan_done(struct attach_plan *p)
 {
+    free(p->network_id);
+    free(p->network_name);
+    free(p->bridge);
+}
+
+/* Docker's MAC address for a container address: 02:42 and the address's
+ * four bytes, unique wherever the address is. Chosen here rather than by
+ * the kernel, so that it is known, and recorded, before the veth exists. */
+static void
+mac_for(uint32_t addr, unsigned char mac[6], char str[18])
+{
+    mac[0] = 0x02;
+    mac[1] = 0x42;
+    for (int i = 0; i < 4; i++)
+        mac[2 + i] = (unsigned char)(addr >> (24 - 8 * i));
+    snprintf(str, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+             mac[5]);
+}
+
+static int
+plug(const struct attach_plan *p, const char *netns, struct bt_err **err)
+{
+    const struct net_endpoint_plan *ep = &p->ep;
     {
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
         if (!sk)
             return bt_err_ret(err);
-        int r = net_veth_create(sk, host_if, nw->bridge, netns, ifname, nw->mtu, err);
+        int r = net_veth_create(sk, p->host_if, p->bridge, netns, ep->ifname, p->mtu, p->mac, err);
         if (r < 0)
             return r;
     }
     _cleanup_nl_ struct nl_sock *in = net_nl_open(netns, err);
     int r = in ? 0 : bt_err_ret(err);
     if (r == 0)
-        r = net_addr_add(in, ifname, addr, nw->subnet.len, err);
-    if (r == 0)
-        r = net_link_set_up(in, ifname, err);
-    if (r == 0 && default_route)
-        r = net_route_add_default(in, ifname, nw->gateway, err);
-    if (r == 0 && addr6)
-        r = net_addr6_add(in, ifname, addr6, nw->subnet6.len, err);
-    if (r == 0 && addr6 && default_route)
-        r = net_route6_add_default(in, ifname, &nw->gateway6, err);
-    if (r == 0)
-        *mac = net_link_mac(in, ifname);
+        r = net_link_configure(in, ep->ifname, ep->ipv4, p->prefix_len,
+                               ep->default_route ? p->gateway : 0, ep->has_ipv6 ? &ep->ipv6 : NULL,
+                               p->prefix6_len, ep->default_route ? &p->gateway6 : NULL, err);
     if (r < 0)
-        delete_veth(host_if);
+        delete_veth(p->host_if);
     return r;
 }
 
+/* Under the lock: plans the endpoint, records it (its address is taken
+ * from then on) and rewrites the hosts files. The veth is made after the
+ * lock is released (plug), so that the attaches of concurrent commands do
+ * not wait for one another's kernel work; until then the container, not
+ * started yet, is listed but unreachable, as it would be anyway. */
 static int
-attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net_endpoint *out,
-              struct bt_err **err)
+reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct attach_plan *out,
+               struct bt_err **err)
 {
     if (!net_id_valid(o->container_id))
         return bt_err_set(err, EINVAL, "invalid container id '%s'",
@@ -778,11 +815,13 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     if (!o->netns || !bt_path_exists(o->netns))
         return bt_err_set(err, ENOENT, "network namespace '%s' does not exist",
                           o->netns ? o->netns : "");
+    /* The networks are read once: nw is borrowed from the list, so the
+     * list, handed to the hosts files' rendering, sees the new endpoint. */
     _cleanup_(network_list_done) struct network_list all = {0};
     all.v = net_network_list(ctx, &all.n, err);
     if (!all.v)
         return bt_err_ret(err);
-    _cleanup_network_ struct net_network *nw = net_network_get(ctx, o->network, err);
+    struct net_network *nw = net_network_find(all.v, all.n, o->network, err);
     if (!nw)
         return err && *err ? bt_err_ret(err)
                            : bt_err_set(err, ENOENT, "network %s not found", o->network);
@@ -807,34 +846,26 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     uint32_t prefer = 0;
     if (!net_addr_parse(bt_json_str(nw->previous, o->container_id), &prefer))
         prefer = 0;
-    struct net_endpoint_plan plan;
-    int r = net_endpoint_plan(all.v, all.n, nw, o, netns_ino(o->netns), prefer, &plan, err);
+    int r = net_endpoint_plan(all.v, all.n, nw, o, netns_ino(o->netns), prefer, &out->ep, err);
     if (r < 0)
         return r;
-    const char *ifname = plan.ifname;
-    uint32_t addr = plan.ipv4;
-    bool default_route = plan.default_route;
     _cleanup_free_ char *rnd = net_random_hex(4);
-    _cleanup_free_ char *host_if = xasprintf("veth%.7s", rnd);
-    _cleanup_free_ char *mac = NULL;
-    r = plug(nw, o->netns, host_if, ifname, addr, plan.has_ipv6 ? &plan.ipv6 : NULL, default_route,
-             &mac, err);
-    if (r < 0)
-        return r;
+    snprintf(out->host_if, sizeof(out->host_if), "veth%.7s", rnd);
+    mac_for(out->ep.ipv4, out->mac, out->mac_str);
 
     char a[20];
-    _cleanup_free_ char *cidr = xasprintf("%s/%u", net_addr_fmt(addr, a), nw->subnet.len);
+    _cleanup_free_ char *cidr = xasprintf("%s/%u", net_addr_fmt(out->ep.ipv4, a), nw->subnet.len);
     json_t *aliases = json_array();
     for (size_t i = 0; o->aliases && o->aliases[i]; i++)
         json_array_append_new(aliases, json_string(o->aliases[i]));
     json_t *ep = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:b}", "name",
-                           o->container_name ? o->container_name : "", "ifname", ifname,
-                           "host_ifname", host_if, "mac", mac ? mac : "", "ipv4", cidr, "netns",
-                           o->netns, "aliases", aliases, "default_route", default_route);
-    if (plan.has_ipv6) {
+                           o->container_name ? o->container_name : "", "ifname", out->ep.ifname,
+                           "host_ifname", out->host_if, "mac", out->mac_str, "ipv4", cidr, "netns",
+                           o->netns, "aliases", aliases, "default_route", out->ep.default_route);
+    if (out->ep.has_ipv6) {
         char a6[INET6_ADDRSTRLEN];
         _cleanup_free_ char *cidr6 =
-            xasprintf("%s/%u", net_addr6_fmt(&plan.ipv6, a6), nw->subnet6.len);
+            xasprintf("%s/%u", net_addr6_fmt(&out->ep.ipv6, a6), nw->subnet6.len);
         json_object_set_new(ep, "ipv6", json_string(cidr6));
     }
     if (o->service)
@@ -845,28 +876,38 @@ attach_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net
     json_object_set_new(nw->endpoints, o->container_id, ep);
     json_object_del(nw->previous, o->container_id);
     r = net_network_save(ctx, nw, err);
-    if (r < 0) {
-        delete_veth(host_if);
-        return r;
-    }
-    /* Only the containers of this network see a change. */
-    r = net_hosts_refresh(ctx, nw->endpoints, err);
     if (r < 0)
         return r;
-    if (out) {
-        out->network_id = xstrdup(nw->id);
-        out->network_name = xstrdup(nw->name);
-        out->ifname = xstrdup(ifname);
-        out->host_ifname = xstrdup(host_if);
-        out->mac = xstrdup(mac ? mac : "");
-        out->ipv4 = addr;
-        out->prefix_len = nw->subnet.len;
-        out->gateway = nw->internal ? 0 : nw->gateway;
-        out->has_ipv6 = plan.has_ipv6;
-        out->ipv6 = plan.ipv6;
-        out->prefix6_len = plan.has_ipv6 ? nw->subnet6.len : 0;
+    out->network_id = xstrdup(nw->id);
+    out->network_name = xstrdup(nw->name);
+    out->bridge = xstrdup(nw->bridge);
+    out->mtu = nw->mtu;
+    out->prefix_len = nw->subnet.len;
+    out->gateway = nw->gateway;
+    out->internal = nw->internal;
+    out->prefix6_len = nw->ipv6 ? nw->subnet6.len : 0;
+    out->gateway6 = nw->gateway6;
+    /* Only the containers of this network see a change. */
+    return net_hosts_refresh_from(ctx, nw->endpoints, all.v, all.n, err);
+}
+
+/* Plugging failed: the endpoint recorded by reserve_locked goes again. */
+static void
+unreserve(struct net_ctx *ctx, const struct attach_plan *p, const char *cid)
+{
+    struct bt_err *ignored = NULL;
+    if (net_lock(ctx, &ignored) == 0) {
+        _cleanup_network_ struct net_network *nw = net_network_get(ctx, p->network_id, &ignored);
+        json_t *ep = nw ? json_object_get(nw->endpoints, cid) : NULL;
+        if (ep && bt_streq_null(bt_json_str(ep, "host_ifname"), p->host_if)) {
+            json_object_del(nw->endpoints, cid);
+            if (net_network_save(ctx, nw, &ignored) == 0)
+                net_hosts_refresh(ctx, nw->endpoints, &ignored);
+        }
+        net_unlock(ctx);
     }
-    return 0;
+    /* Undo after a failure: the first error is the one reported. */
+    ignored = bt_err_free(ignored);
 }
 
 int
@@ -876,13 +917,34 @@ net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;
-    r = attach_locked(ctx, opts, out, err);
+    _cleanup_(attach_plan_done) struct attach_plan p = {0};
+    r = reserve_locked(ctx, opts, &p, err);
     net_unlock(ctx);
-    if (r < 0)
+    if (r == 0)
+        r = plug(&p, opts->netns, err);
+    /* The endpoint may be recorded although the hosts files failed. */
+    if (r < 0 && p.network_id)
+        unreserve(ctx, &p, opts->container_id);
+    if (r < 0) {
         bt_err_prefix(err, "attach %s to network %s",
                       opts->container_name ? opts->container_name : opts->container_id,
                       opts->network);
-    return r;
+        return r;
+    }
+    if (out) {
+        out->network_id = xstrdup(p.network_id);
+        out->network_name = xstrdup(p.network_name);
+        out->ifname = xstrdup(p.ep.ifname);
+        out->host_ifname = xstrdup(p.host_if);
+        out->mac = xstrdup(p.mac_str);
+        out->ipv4 = p.ep.ipv4;
+        out->prefix_len = p.prefix_len;
+        out->gateway = p.internal ? 0 : p.gateway;
+        out->has_ipv6 = p.ep.has_ipv6;
+        out->ipv6 = p.ep.ipv6;
+        out->prefix6_len = p.ep.has_ipv6 ? p.prefix6_len : 0;
+    }
+    return 0;
 }
 
 int
@@ -900,8 +962,28 @@ net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const c
         if (r < 0)
             return r;
     }
+    struct net_ct_match m[2] = {{.kind = NET_CT_ADDR}, {.kind = NET_CT_ADDR}};
+    size_t nm = 0;
+    struct net_prefix p4;
+    struct net_prefix6 p6;
+    if (net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p4)) {
+        m[nm].target.family = AF_INET;
+        m[nm++].target.u.v4 = htonl(p4.addr);
+    }
+    if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p6)) {
+        m[nm].target.family = AF_INET6;
+        m[nm++].target.u.v6 = p6.addr;
+    }
     json_object_del(nw->endpoints, cid);
-    return net_network_save(ctx, nw, err);
+    int r = net_network_save(ctx, nw, err);
+    if (r < 0)
+        return r;
+    /* The address goes back to the pool: flows of the container (its own
+     * and those NATed to it) must not reach whoever gets it next. */
+    struct bt_err *ct_err = NULL;
+    net_ct_flush(m, nm, &ct_err);
+    net_ct_err_done(&ct_err);
+    return 0;
 }
 
 int
@@ -963,7 +1045,9 @@ net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_e
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;
-    r = net_ports_unpublish(ctx, container_id, err);
+    /* Detaching flushes every conntrack entry of the addresses, those of
+     * the published ports included. */
+    r = net_ports_drop(ctx, container_id, err);
     _cleanup_(network_list_done) struct network_list all = {0};
     if (r == 0) {
         all.v = net_network_list(ctx, &all.n, err);

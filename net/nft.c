@@ -255,13 +255,18 @@ net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_
 {
     if (n == 0)
         return 0;
-    if (add) {
-        int r = net_nft_ensure(ctx, err);
-        if (r < 0)
-            return r;
-    }
     _cleanup_free_ char *cmd = ports_cmd(v, n, add);
     int r = run(ctx, cmd, false, add ? err : NULL);
+    if (add && r == -ENOENT) {
+        /* The table is made on first use and is gone after a reboot. Each
+         * libnftables command reads the table first, so it is not checked
+         * on every publish but only when the elements cannot be added. */
+        if (err)
+            *err = bt_err_free(*err);
+        r = net_nft_ensure(ctx, err);
+        if (r == 0)
+            r = run(ctx, cmd, false, err);
+    }
     if (r == 0 || (add && r != -EEXIST))
         return r;
     /* Deleting: some element was already gone. Adding: an element is left

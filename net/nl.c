@@ -174,11 +174,9 @@ net_link_exists(struct nl_sock *sk, const char *name)
 }
 
 static int
-link_change(struct nl_sock *sk, const char *name, unsigned mtu, bool up, struct bt_err **err)
+link_change_obj(struct nl_sock *sk, struct rtnl_link *orig, const char *name, unsigned mtu, bool up,
+                struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *orig = link_get(sk, name, err);
-    if (!orig)
-        return bt_err_ret(err);
     _cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
     if (mtu)
         rtnl_link_set_mtu(change, mtu);
@@ -190,10 +188,13 @@ link_change(struct nl_sock *sk, const char *name, unsigned mtu, bool up, struct 
     return 0;
 }
 
-int
-net_link_set_up(struct nl_sock *sk, const char *name, struct bt_err **err)
+static int
+link_change(struct nl_sock *sk, const char *name, unsigned mtu, bool up, struct bt_err **err)
 {
-    return link_change(sk, name, 0, true, err);
+    _cleanup_link_ struct rtnl_link *orig = link_get(sk, name, err);
+    if (!orig)
+        return bt_err_ret(err);
+    return link_change_obj(sk, orig, name, mtu, up, err);
 }
 
 static struct nl_addr *
@@ -231,16 +232,6 @@ addr_add_idx(struct nl_sock *sk, int ifindex, const char *ifname, uint32_t addr,
                           ifname);
     }
     return 0;
-}
-
-int
-net_addr_add(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
-             struct bt_err **err)
-{
-    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
-    if (!link)
-        return bt_err_ret(err);
-    return addr_add_idx(sk, rtnl_link_get_ifindex(link), ifname, addr, len, false, err);
 }
 
 int
@@ -332,7 +323,8 @@ link_set_hairpin(struct nl_sock *sk, const char *name, struct bt_err **err)
 
 int
 net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
-                const char *netns_path, const char *ifname, unsigned mtu, struct bt_err **err)
+                const char *netns_path, const char *ifname, unsigned mtu,
+                const unsigned char *peer_mac, struct bt_err **err)
 {
     _cleanup_link_ struct rtnl_link *br = link_get(sk, bridge, err);
     if (!br)
@@ -354,14 +346,20 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
         rtnl_link_set_mtu(veth, mtu);
         rtnl_link_set_mtu(peer, mtu);
     }
+    /* The host end comes up with the request that makes it, not with a
+     * lookup and a change afterwards. (libnl 3.7 fails the request when
+     * the peer's flags are set too.) */
+    rtnl_link_set_flags(veth, IFF_UP);
+    if (peer_mac) {
+        _cleanup_nladdr_ struct nl_addr *a = nl_addr_build(AF_LLC, peer_mac, 6);
+        rtnl_link_set_addr(peer, a);
+    }
     int r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
     rtnl_link_put(peer);
     if (r < 0)
         return net_nl_err(err, r, "create veth '%s' with '%s' in '%s'", host_name, ifname,
                           netns_path);
     r = link_set_hairpin(sk, host_name, err);
-    if (r == 0)
-        r = net_link_set_up(sk, host_name, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
         /* Deleting one end deletes the pair; the first error is the one to report. */
@@ -371,12 +369,10 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
     return r;
 }
 
-int
-net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err)
+static int
+route_add_default_idx(struct nl_sock *sk, int ifindex, const char *ifname, uint32_t gw,
+                      struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
-    if (!link)
-        return bt_err_ret(err);
     _cleanup_route_ struct rtnl_route *route = rtnl_route_alloc();
     _cleanup_nladdr_ struct nl_addr *dst = nladdr_v4(0, 0);
     _cleanup_nladdr_ struct nl_addr *via = nladdr_v4(gw, 32);
@@ -388,7 +384,7 @@ net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struc
     int r = rtnl_route_set_dst(route, dst);
     if (r == 0) {
         struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-        rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(link));
+        rtnl_route_nh_set_ifindex(nh, ifindex);
         rtnl_route_nh_set_gateway(nh, via);
         rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
         r = rtnl_route_add(sk, route, NLM_F_EXCL);
@@ -401,17 +397,13 @@ net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struc
     return 0;
 }
 
-char *
-net_link_mac(struct nl_sock *sk, const char *name)
+int
+net_route_add_default(struct nl_sock *sk, const char *ifname, uint32_t gw, struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *link = NULL;
-    if (rtnl_link_get_kernel(sk, 0, name, &link) < 0)
-        return NULL;
-    struct nl_addr *a = rtnl_link_get_addr(link);
-    if (!a || nl_addr_get_len(a) != 6)
-        return NULL;
-    const unsigned char *m = nl_addr_get_binary_addr(a);
-    return xasprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
+    if (!link)
+        return bt_err_ret(err);
+    return route_add_default_idx(sk, rtnl_link_get_ifindex(link), ifname, gw, err);
 }
 
 struct route_walk {
@@ -463,16 +455,13 @@ nladdr_v6(const struct in6_addr *addr, uint8_t len)
     return a;
 }
 
-int
-net_addr6_add(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
-              struct bt_err **err)
+static int
+addr6_add_idx(struct nl_sock *sk, int ifindex, const char *ifname, const struct in6_addr *addr,
+              uint8_t len, struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
-    if (!link)
-        return bt_err_ret(err);
     _cleanup_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
     _cleanup_nladdr_ struct nl_addr *local = nladdr_v6(addr, len);
-    rtnl_addr_set_ifindex(ra, rtnl_link_get_ifindex(link));
+    rtnl_addr_set_ifindex(ra, ifindex);
     rtnl_addr_set_family(ra, AF_INET6);
     /* Without NODAD the address stays tentative for a second or more and
      * nothing can bind or route through it. */
@@ -486,6 +475,16 @@ net_addr6_add(struct nl_sock *sk, const char *ifname, const struct in6_addr *add
                           ifname);
     }
     return 0;
+}
+
+int
+net_addr6_add(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
+              struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
+    if (!link)
+        return bt_err_ret(err);
+    return addr6_add_idx(sk, rtnl_link_get_ifindex(link), ifname, addr, len, err);
 }
 
 int
@@ -513,13 +512,10 @@ net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr *add
     return 0;
 }
 
-int
-net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
-                       struct bt_err **err)
+static int
+route6_add_default_idx(struct nl_sock *sk, int ifindex, const char *ifname,
+                       const struct in6_addr *gw, struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
-    if (!link)
-        return bt_err_ret(err);
     _cleanup_route_ struct rtnl_route *route = rtnl_route_alloc();
     struct in6_addr any = IN6ADDR_ANY_INIT;
     _cleanup_nladdr_ struct nl_addr *dst = nladdr_v6(&any, 0);
@@ -532,7 +528,7 @@ net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_
     int r = rtnl_route_set_dst(route, dst);
     if (r == 0) {
         struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-        rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(link));
+        rtnl_route_nh_set_ifindex(nh, ifindex);
         rtnl_route_nh_set_gateway(nh, via);
         rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
         r = rtnl_route_add(sk, route, NLM_F_EXCL);
@@ -543,4 +539,35 @@ net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_
                           ifname);
     }
     return 0;
+}
+
+int
+net_route6_add_default(struct nl_sock *sk, const char *ifname, const struct in6_addr *gw,
+                       struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
+    if (!link)
+        return bt_err_ret(err);
+    return route6_add_default_idx(sk, rtnl_link_get_ifindex(link), ifname, gw, err);
+}
+
+int
+net_link_configure(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len, uint32_t gw,
+                   const struct in6_addr *addr6, uint8_t len6, const struct in6_addr *gw6,
+                   struct bt_err **err)
+{
+    _cleanup_link_ struct rtnl_link *link = link_get(sk, ifname, err);
+    if (!link)
+        return bt_err_ret(err);
+    int idx = rtnl_link_get_ifindex(link);
+    int r = addr_add_idx(sk, idx, ifname, addr, len, false, err);
+    if (r == 0)
+        r = link_change_obj(sk, link, ifname, 0, true, err);
+    if (r == 0 && gw)
+        r = route_add_default_idx(sk, idx, ifname, gw, err);
+    if (r == 0 && addr6)
+        r = addr6_add_idx(sk, idx, ifname, addr6, len6, err);
+    if (r == 0 && addr6 && gw6)
+        r = route6_add_default_idx(sk, idx, ifname, gw6, err);
+    return r;
 }

@@ -137,7 +137,7 @@ registry_load(struct net_ctx *ctx, struct bt_err **err)
     _cleanup_free_ char *path = registry_path(ctx);
     if (!bt_path_exists(path))
         return json_array();
-    json_t *j = bt_json_load_file(path, err);
+    json_t *j = net_json_load(path, err);
     if (j && !json_is_array(j)) {
         json_decref(j);
         bt_err_set(err, EINVAL, "%s: not a list", path);
@@ -553,6 +553,12 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     }
     if (r < 0)
         return r;
+    /* Flows to these host ports that conntrack still sends elsewhere (an
+     * earlier container, or the host while nothing was published) come
+     * here from their next packet on. */
+    struct bt_err *ct_err = NULL;
+    net_ct_flush_udp(set->bindings, set->n, &ct_err);
+    net_ct_err_done(&ct_err);
     *out = TAKE_PTR(set);
     return 0;
 }
@@ -592,8 +598,8 @@ collect(json_t *reg, const char *cid, bool remove)
     return set;
 }
 
-int
-net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+static int
+unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_err **err)
 {
     int r = net_lock(ctx, err);
     if (r < 0)
@@ -609,8 +615,25 @@ net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err
         if (r == 0)
             r = registry_save(ctx, reg, err);
     }
+    if (r == 0 && set->n > 0 && flush) {
+        struct bt_err *ct_err = NULL;
+        net_ct_flush_bindings(set->bindings, set->n, NET_CT_TO_TARGET, &ct_err);
+        net_ct_err_done(&ct_err);
+    }
     net_unlock(ctx);
     return r;
+}
+
+int
+net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    return unpublish(ctx, container_id, true, err);
+}
+
+int
+net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
+{
+    return unpublish(ctx, container_id, false, err);
 }
 
 struct net_port_set *

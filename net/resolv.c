@@ -128,8 +128,44 @@ extra_host_split(const char *s, char **name, char **ip)
     return 0;
 }
 
-char *
-net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, size_t n)
+/* The lines of every endpoint of nw with a name: the part of the hosts
+ * file that all the network's containers share. */
+static char *
+render_block(const struct net_network *nw)
+{
+    struct bt_buf b = {0};
+    const char *ocid;
+    json_t *ep;
+    json_object_foreach (nw->endpoints, ocid, ep) {
+        struct net_prefix p;
+        if (!net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p))
+            continue;
+        _cleanup_strv_ char **names = NULL;
+        add_name(&names, bt_json_str(ep, "service"));
+        add_name(&names, bt_json_str(ep, "name"));
+        size_t k;
+        json_t *al;
+        json_array_foreach (json_object_get(ep, "aliases"), k, al) {
+            add_name(&names, json_string_value(al));
+        }
+        if (!names)
+            continue;
+        _cleanup_free_ char *joined = bt_strv_join(names, " ");
+        char a[20];
+        bt_buf_printf(&b, "%s\t%s\n", net_addr_fmt(p.addr, a), joined);
+        struct net_prefix6 p6;
+        if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p6)) {
+            char a6[INET6_ADDRSTRLEN];
+            bt_buf_printf(&b, "%s\t%s\n", net_addr6_fmt(&p6.addr, a6), joined);
+        }
+    }
+    return bt_buf_steal(&b);
+}
+
+/* blocks, when given, keeps render_block(all[i]) in blocks[i] once made,
+ * for the other containers a refresh rewrites. */
+static char *
+render_hosts(const char *cid, json_t *conf, struct net_network *const *all, size_t n, char **blocks)
 {
     struct bt_buf b = {0};
     bt_buf_puts(&b, "127.0.0.1\tlocalhost\n"
@@ -170,29 +206,13 @@ net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, 
             }
             self_written = true;
         }
-        const char *ocid;
-        json_t *ep;
-        json_object_foreach (all[i]->endpoints, ocid, ep) {
-            if (!net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p))
-                continue;
-            _cleanup_strv_ char **names = NULL;
-            add_name(&names, bt_json_str(ep, "service"));
-            add_name(&names, bt_json_str(ep, "name"));
-            size_t k;
-            json_t *al;
-            json_array_foreach (json_object_get(ep, "aliases"), k, al) {
-                add_name(&names, json_string_value(al));
-            }
-            if (!names)
-                continue;
-            _cleanup_free_ char *joined = bt_strv_join(names, " ");
-            char a[20];
-            bt_buf_printf(&b, "%s\t%s\n", net_addr_fmt(p.addr, a), joined);
-            struct net_prefix6 p6;
-            if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p6)) {
-                char a6[INET6_ADDRSTRLEN];
-                bt_buf_printf(&b, "%s\t%s\n", net_addr6_fmt(&p6.addr, a6), joined);
-            }
+        if (blocks) {
+            if (!blocks[i])
+                blocks[i] = render_block(all[i]);
+            bt_buf_puts(&b, blocks[i]);
+        } else {
+            _cleanup_free_ char *block = render_block(all[i]);
+            bt_buf_puts(&b, block);
         }
     }
     json_t *extra = conf ? json_object_get(conf, "extra_hosts") : NULL;
@@ -213,6 +233,12 @@ net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, 
         bt_buf_printf(&b, "%s\t%s\n", ip, name);
     }
     return bt_buf_steal(&b);
+}
+
+char *
+net_hosts_render(const char *cid, json_t *conf, struct net_network *const *all, size_t n)
+{
+    return render_hosts(cid, conf, all, n, NULL);
 }
 
 static json_t *
@@ -243,21 +269,21 @@ read_host_resolv(void)
 
 static int
 write_hosts(struct net_ctx *ctx, const char *cid, struct net_network *const *all, size_t n,
-            struct bt_err **err)
+            char **blocks, struct bt_err **err)
 {
     _cleanup_free_ char *dir = container_dir(ctx, cid);
     _cleanup_free_ char *confp = bt_path_join(dir, "dns.json");
-    _cleanup_json_ json_t *conf = bt_json_load_file(confp, err);
+    _cleanup_json_ json_t *conf = net_json_load(confp, err);
     if (!conf)
         return bt_err_ret(err);
-    _cleanup_free_ char *hosts = net_hosts_render(cid, conf, all, n);
+    _cleanup_free_ char *hosts = render_hosts(cid, conf, all, n, blocks);
     _cleanup_free_ char *path = bt_path_join(dir, "hosts");
     return write_in_place(path, hosts, err);
 }
 
 static int
 refresh_one(struct net_ctx *ctx, const char *top, const char *cid, struct net_network *const *all,
-            size_t n, struct bt_err **err)
+            size_t n, char **blocks, struct bt_err **err)
 {
     if (!net_id_valid(cid))
         return 0;
@@ -266,23 +292,35 @@ refresh_one(struct net_ctx *ctx, const char *top, const char *cid, struct net_ne
     _cleanup_free_ char *conf = xasprintf("%s/%s/dns.json", top, cid);
     if (!bt_path_exists(conf))
         return 0;
-    return write_hosts(ctx, cid, all, n, err);
+    return write_hosts(ctx, cid, all, n, blocks, err);
 }
 
 int
 net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err)
 {
-    _cleanup_free_ char *top = xasprintf("%s/net/containers", ctx->runroot);
     size_t n = 0;
     struct net_network **all = net_network_list(ctx, &n, err);
     if (!all)
         return bt_err_ret(err);
+    int r = net_hosts_refresh_from(ctx, only, all, n, err);
+    net_network_list_free(all, n);
+    return r;
+}
+
+int
+net_hosts_refresh_from(struct net_ctx *ctx, json_t *only, struct net_network *const *all, size_t n,
+                       struct bt_err **err)
+{
+    _cleanup_free_ char *top = xasprintf("%s/net/containers", ctx->runroot);
+    /* Containers of one network share its lines: each network's are made
+     * once, not once per container that lists them. */
+    char **blocks = xcalloc(n + 1, sizeof(*blocks));
     int r = 0;
     if (only) {
         const char *cid;
         json_t *v;
         json_object_foreach (only, cid, v) {
-            r = refresh_one(ctx, top, cid, all, n, err);
+            r = refresh_one(ctx, top, cid, all, n, blocks, err);
             if (r < 0)
                 break;
         }
@@ -293,16 +331,18 @@ net_hosts_refresh(struct net_ctx *ctx, json_t *only, struct bt_err **err)
         struct dirent *de;
         while (d && r == 0 && (de = readdir(d))) {
             if (de->d_name[0] != '.')
-                r = refresh_one(ctx, top, de->d_name, all, n, err);
+                r = refresh_one(ctx, top, de->d_name, all, n, blocks, err);
         }
     }
-    net_network_list_free(all, n);
+    for (size_t i = 0; i < n; i++)
+        free(blocks[i]);
+    free(blocks);
     return r;
 }
 
-int
-net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
-                 struct bt_err **err)
+static int
+resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
+             bool hosts, struct bt_err **err)
 {
     if (!net_id_valid(container_id))
         return bt_err_set(err, EINVAL, "invalid container id '%s'",
@@ -349,15 +389,29 @@ net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net
     _cleanup_free_ char *hn = xasprintf("%s\n", hostname);
     _cleanup_free_ char *hnp = bt_path_join(dir, "hostname");
     r = write_in_place(hnp, hn, err);
-    if (r < 0)
+    if (r < 0 || !hosts)
         return r;
     r = net_lock(ctx, err);
     if (r < 0)
         return r;
     size_t n = 0;
     struct net_network **all = net_network_list(ctx, &n, err);
-    r = all ? write_hosts(ctx, container_id, all, n, err) : bt_err_ret(err);
+    r = all ? write_hosts(ctx, container_id, all, n, NULL, err) : bt_err_ret(err);
     net_network_list_free(all, n);
     net_unlock(ctx);
     return r;
+}
+
+int
+net_resolv_setup(struct net_ctx *ctx, const char *container_id, const struct net_dns_opts *opts,
+                 struct bt_err **err)
+{
+    return resolv_setup(ctx, container_id, opts, true, err);
+}
+
+int
+net_resolv_setup_files(struct net_ctx *ctx, const char *container_id,
+                       const struct net_dns_opts *opts, struct bt_err **err)
+{
+    return resolv_setup(ctx, container_id, opts, false, err);
 }

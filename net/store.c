@@ -60,14 +60,24 @@ net_lock(struct net_ctx *ctx, struct bt_err **err)
 {
     if (ctx->lock_depth++ > 0)
         return 0;
-    _cleanup_free_ char *dir = xasprintf("%s/net/networks", ctx->root);
-    int r = bt_mkdir_p(dir, 0700, err);
-    if (r < 0) {
-        ctx->lock_depth--;
-        return r;
-    }
     _cleanup_free_ char *path = xasprintf("%s/net/lock", ctx->root);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* The directories are made once, not checked at every lock (an attach
+     * takes the lock several times). */
+    _cleanup_free_ char *dir = xasprintf("%s/net/networks", ctx->root);
+    if (fd >= 0 && !bt_path_is_dir(dir)) {
+        close(fd);
+        fd = -1;
+        errno = ENOENT;
+    }
+    if (fd < 0 && errno == ENOENT) {
+        int r = bt_mkdir_p(dir, 0700, err);
+        if (r < 0) {
+            ctx->lock_depth--;
+            return r;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    }
     if (fd < 0) {
         ctx->lock_depth--;
         return bt_err_errno(err, errno, "open '%s'", path);
@@ -93,6 +103,20 @@ net_unlock(struct net_ctx *ctx)
         close(ctx->lock_fd); /* releases the flock */
         ctx->lock_fd = -1;
     }
+}
+
+json_t *
+net_json_load(const char *path, struct bt_err **err)
+{
+    size_t len;
+    _cleanup_free_ char *data = bt_file_read_all(path, &len, err);
+    if (!data)
+        return NULL;
+    json_error_t jerr;
+    json_t *j = json_loadb(data, len, 0, &jerr);
+    if (!j)
+        bt_err_set(err, EINVAL, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    return j;
 }
 
 char *
@@ -257,7 +281,7 @@ net_network_list(struct net_ctx *ctx, size_t *n, struct bt_err **err)
             continue;
         _cleanup_free_ char *path = bt_path_join(dir, de->d_name);
         struct bt_err *lerr = NULL;
-        _cleanup_json_ json_t *j = bt_json_load_file(path, &lerr);
+        _cleanup_json_ json_t *j = net_json_load(path, &lerr);
         if (!j && lerr->code == ENOENT) {
             /* Removed since readdir saw it (readers do not take the lock). */
             bt_err_free(lerr);
@@ -279,28 +303,34 @@ net_network_list(struct net_ctx *ctx, size_t *n, struct bt_err **err)
 }
 
 struct net_network *
+net_network_find(struct net_network *const *list, size_t n, const char *ref, struct bt_err **err)
+{
+    size_t prefix_hits = 0;
+    struct net_network *by_prefix = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i]->name, ref) == 0 || strcmp(list[i]->id, ref) == 0)
+            return list[i];
+        if (strlen(ref) >= 1 && bt_str_startswith(list[i]->id, ref)) {
+            prefix_hits++;
+            by_prefix = list[i];
+        }
+    }
+    if (prefix_hits == 1)
+        return by_prefix;
+    if (prefix_hits > 1)
+        bt_err_set(err, EINVAL, "network '%s' is ambiguous: %zu ids start with it", ref,
+                   prefix_hits);
+    return NULL;
+}
+
+struct net_network *
 net_network_get(struct net_ctx *ctx, const char *ref, struct bt_err **err)
 {
     size_t n;
     struct net_network **list = net_network_list(ctx, &n, err);
     if (!list)
         return NULL;
-    struct net_network *found = NULL;
-    size_t prefix_hits = 0;
-    struct net_network *by_prefix = NULL;
-    for (size_t i = 0; i < n && !found; i++) {
-        if (strcmp(list[i]->name, ref) == 0 || strcmp(list[i]->id, ref) == 0)
-            found = list[i];
-        else if (strlen(ref) >= 1 && bt_str_startswith(list[i]->id, ref)) {
-            prefix_hits++;
-            by_prefix = list[i];
-        }
-    }
-    if (!found && prefix_hits == 1)
-        found = by_prefix;
-    else if (!found && prefix_hits > 1)
-        bt_err_set(err, EINVAL, "network '%s' is ambiguous: %zu ids start with it", ref,
-                   prefix_hits);
+    struct net_network *found = net_network_find(list, n, ref, err);
     for (size_t i = 0; i < n; i++) {
         if (list[i] != found)
             net_network_free(list[i]);
