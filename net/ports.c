@@ -407,10 +407,13 @@ reserve_ephemeral(json_t *reg, struct net_port_binding *b, int *fd_out, struct b
 }
 
 /* Reserves one host port for binding b (b->host_port set on success),
- * trying first..last (0 = ephemeral). */
+ * trying first..last (0 = ephemeral). A port that `own` (registry entries,
+ * may be NULL) records counts as free although bound: the running container
+ * that is to be replaced holds it, and releases it before its successor
+ * publishes (*fd_out is then -1). */
 static int
-reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, int *fd_out,
-        struct bt_err **err)
+reserve(json_t *reg, json_t *own, struct net_port_binding *b, uint16_t first, uint16_t last,
+        int *fd_out, struct bt_err **err)
 {
     if (first == 0)
         return reserve_ephemeral(reg, b, fd_out, err);
@@ -431,6 +434,11 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
         if (r >= 0) {
             b->host_port = bound;
             *fd_out = r;
+            return 0;
+        }
+        if (r == -EADDRINUSE && own && registry_holder(own, b->host_ip, (uint16_t)p, b->proto)) {
+            b->host_port = (uint16_t)p;
+            *fd_out = -1;
             return 0;
         }
         if (r != -EADDRINUSE)
@@ -454,7 +462,7 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
  * on [::] too, with the same host port, as Docker does. `checking` (no
  * container address yet) reserves what the specs name and no more. */
 static int
-reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_ip,
+reserve_all(json_t *reg, json_t *own, const char *cid, const char *cname, uint32_t container_ip,
             const struct in6_addr *cip6, bool checking, const struct net_port_spec *specs,
             size_t nspecs, struct net_port_set *set, struct bt_err **err)
 {
@@ -490,7 +498,7 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
             if (v6 && cip6)
                 b.container_ip6 = *cip6;
             int fd = -1;
-            int r = reserve(reg, &b, first, last, &fd, err);
+            int r = reserve(reg, own, &b, first, last, &fd, err);
             if (r < 0)
                 return r;
             set_push(set, &b, fd);
@@ -501,7 +509,7 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
             snprintf(b6.host_ip, sizeof(b6.host_ip), "::");
             b6.container_ip = 0;
             b6.container_ip6 = *cip6;
-            r = reserve(reg, &b6, b.host_port, b.host_port, &fd, err);
+            r = reserve(reg, own, &b6, b.host_port, b.host_port, &fd, err);
             if (r < 0)
                 return r;
             set_push(set, &b6, fd);
@@ -524,15 +532,21 @@ nft_apply(struct net_ctx *ctx, const struct net_port_set *set, bool add, struct 
     return net_nft_ports_apply(ctx, v, n, add, err);
 }
 
-static void
-registry_drop(json_t *reg, const char *cid)
+/* Moves the container's entries out of reg; returns them. */
+static json_t *
+registry_take(json_t *reg, const char *cid)
 {
+    json_t *taken = json_array();
     for (size_t i = 0; i < json_array_size(reg);) {
-        if (bt_streq_null(bt_json_str(json_array_get(reg, i), "container_id"), cid))
+        json_t *e = json_array_get(reg, i);
+        if (bt_streq_null(bt_json_str(e, "container_id"), cid)) {
+            json_array_append(taken, e);
             json_array_remove(reg, i);
-        else
+        } else {
             i++;
+        }
     }
+    return taken;
 }
 
 int
@@ -549,10 +563,12 @@ net_ports_check(struct net_ctx *ctx, const char *container_id, const char *conta
         net_unlock(ctx);
         return bt_err_ret(err);
     }
-    /* The container's own earlier ports would be replaced, not kept. */
-    registry_drop(reg, container_id);
+    /* The container's own earlier ports would be replaced, not kept; while
+     * it runs, its monitor holds them. */
+    json_t *own = registry_take(reg, container_id);
     struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, container_id, container_name, 0, NULL, true, specs, nspecs, set, err);
+    r = reserve_all(reg, own, container_id, container_name, 0, NULL, true, specs, nspecs, set, err);
+    json_decref(own);
     net_port_set_free(set); /* closes the sockets: this was only a check */
     json_decref(reg);
     net_unlock(ctx);
@@ -589,8 +605,8 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     if (!reg)
         return bt_err_ret(err);
     _cleanup_port_set_ struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, false, specs, nspecs,
-                    set, err);
+    r = reserve_all(reg, NULL, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, false, specs,
+                    nspecs, set, err);
     if (r < 0)
         return r;
     r = nft_apply(ctx, set, true, err);
@@ -673,7 +689,7 @@ net_ports_list(struct net_ctx *ctx, const char *container_id, struct bt_err **er
     return collect(reg, container_id, false);
 }
 
-#define HOLD_RETRIES  40
+#define HOLD_RETRIES  20
 #define HOLD_RETRY_MS 25
 
 int

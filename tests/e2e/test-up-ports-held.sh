@@ -95,6 +95,7 @@ expect_eq "$(try_bind tcp 127.0.0.1 18093)" free "an unpublished port"
 busybox nc -l -p 18090 -e true 2>/dev/null && bt_fail "nc could listen on a held port"
 mon=$(cat "/proc/$(b inspect -f '{{.State.Pid}}' demo-web-1)/status" | awk '/^PPid/ {print $2}')
 ls -l "/proc/$mon/fd" | grep -q socket || bt_fail "the monitor holds no socket"
+echo "monitor RSS (held ports, no proxy): $(awk '/^VmRSS/ {print $2, $3}' "/proc/$mon/status")"
 
 echo "== UDP still reaches the container"
 udp_echo_in "$BERTH_RUNROOT/netns/$cid" 9000
@@ -137,6 +138,13 @@ wait "$squatter" 2>/dev/null
 out=$(b start 2>&1) || bt_fail "start after the port came free: $out"
 wait_for 50 timeout 3 wget -qO- http://127.0.0.1:18090/ || bt_fail "no answer after start"
 expect_eq "$(try_bind tcp 127.0.0.1 18090)" taken "tcp 18090 after start"
+
+echo "== recreating the container while it holds them"
+sed -i 's|    restart: always|    restart: always\n    environment: {CHANGED: "1"}|' compose.yaml
+out=$(b up -d 2>&1) || bt_fail "up -d after a change: $out"
+expect_in "$out" "Recreated" "the container was recreated"
+wait_for 50 timeout 3 wget -qO- http://127.0.0.1:18090/ || bt_fail "no answer after recreate"
+expect_eq "$(try_bind tcp 127.0.0.1 18090)" taken "tcp 18090 after recreate"
 
 echo "== down frees them"
 out=$(b down 2>&1) || bt_fail "down failed: $out"
