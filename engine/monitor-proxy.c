@@ -33,6 +33,7 @@ struct listener {
     } u;
     bool udp, open;
     struct sockaddr_storage target;
+    uint64_t idle_ms;
 };
 
 /* ---- shared ---- */
@@ -441,14 +442,15 @@ static void
 on_upstream_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
                  unsigned flags)
 {
-    (void)from;
     (void)flags;
     struct udp_flow *f = h->data;
     if (n < 0) {
         flow_close(f);
         return;
     }
-    if (f->closing)
+    /* n == 0 without an address: nothing was read (an empty datagram has
+     * one) */
+    if (f->closing || (n == 0 && !from))
         return;
     uv_timer_again(&f->idle);
     uv_buf_t out = uv_buf_init(buf->base, (unsigned)n);
@@ -484,8 +486,7 @@ flow_new(struct listener *l, const struct sockaddr *client)
     if (r >= 0)
         r = uv_udp_recv_start(&f->up, on_udp_alloc, on_upstream_recv);
     if (r >= 0)
-        r = uv_timer_start(&f->idle, on_flow_idle, ENGINE_PROXY_UDP_IDLE_MS,
-                           ENGINE_PROXY_UDP_IDLE_MS);
+        r = uv_timer_start(&f->idle, on_flow_idle, l->idle_ms, l->idle_ms);
     if (r < 0) {
         bt_debug("proxy: udp flow: %s", uv_strerror(r));
         flow_close(f);
@@ -533,6 +534,7 @@ engine_proxy_start(uv_loop_t *loop, const struct engine_proxy_spec *specs, size_
         l->p = p;
         l->udp = specs[i].udp;
         l->target = specs[i].target;
+        l->idle_ms = specs[i].udp_idle_ms ? specs[i].udp_idle_ms : ENGINE_PROXY_UDP_IDLE_MS;
         what = l->udp ? "udp" : "tcp";
         r = l->udp ? uv_udp_init(loop, &l->u.udp) : uv_tcp_init(loop, &l->u.tcp);
         if (r < 0)

@@ -35,6 +35,7 @@ struct engine_proxy_spec {
     int fd; /* the held socket, bound on the host */
     bool udp;
     struct sockaddr_storage target; /* the container's address and port */
+    uint64_t udp_idle_ms;           /* 0 = ENGINE_PROXY_UDP_IDLE_MS */
 };
 
 /* Parses the monitor's `--proxy FD,PROTO,ADDR,PORT` argument (ADDR an IPv4
