@@ -314,7 +314,8 @@ struct net_port_set *net_ports_list(struct net_ctx *ctx, const char *container_i
  * EADDRINUSE, naming the port, when another process took one since. */
 int net_ports_hold(struct net_ctx *ctx, const char *container_id, struct net_port_set **out,
                    struct bt_err **err);
-/* The bound sockets, borrowed; *n set. Pass them to the monitor. */
+/* The bound sockets, borrowed; *n set (-1 for a binding reserved without
+ * a socket). */
 const int *net_port_set_fds(const struct net_port_set *set, size_t *n);
 /* "0.0.0.0:8080->80/tcp" or "[::]:8080->80/tcp", as `ps` shows a
  * binding; buf of 80 bytes is enough. */
@@ -366,7 +367,9 @@ struct net_container_net {
     char *hostname_path; /* bind-mount onto /etc/hostname */
     struct net_endpoint *endpoints;
     size_t nendpoints;
-    struct net_port_set *ports; /* hand its fds to the monitor; NULL when none */
+    struct net_port_set *ports; /* the bindings made, NULL when none; its sockets
+                                 * only reserve the ports until it is freed:
+                                 * the monitor gets its own (net_ports_hold) */
 };
 
 /* Checks the host ports (net_ports_check), then creates the netns
