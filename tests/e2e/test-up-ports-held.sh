@@ -91,8 +91,11 @@ expect_eq "$(try_bind tcp 127.0.0.1 18090)" taken "tcp 127.0.0.1:18090 while up"
 expect_eq "$(try_bind tcp 0.0.0.0 18090)" taken "tcp 0.0.0.0:18090 while up"
 expect_eq "$(try_bind udp 127.0.0.1 18091)" taken "udp 127.0.0.1:18091 while up"
 expect_eq "$(try_bind tcp 0.0.0.0 18092)" taken "tcp 0.0.0.0:18092 while up"
+got=$(timeout 3 wget -qO- http://127.0.0.1:18092/) || bt_fail "a port held on every address does not answer"
+[ -z "$page" ] || expect_eq "$got" "$page" "page through 18092"
 expect_eq "$(try_bind tcp 127.0.0.1 18093)" free "an unpublished port"
-busybox nc -l -p 18090 -e true 2>/dev/null && bt_fail "nc could listen on a held port"
+out=$(timeout 2 busybox nc -l -p 18090 -e true 2>&1)
+expect_in "$out" "Address already in use" "nc listening on a held port"
 mon=$(cat "/proc/$(b inspect -f '{{.State.Pid}}' demo-web-1)/status" | awk '/^PPid/ {print $2}')
 ls -l "/proc/$mon/fd" | grep -q socket || bt_fail "the monitor holds no socket"
 echo "monitor RSS (held ports, no proxy): $(awk '/^VmRSS/ {print $2, $3}' "/proc/$mon/status")"
