@@ -57,6 +57,7 @@ services:
     image: berth-test/busybox:latest
     command: [httpd, -f, -p, "80", -h, /srv/www]
     ports: ["[::1]::80"]
+    init: true
     stop_grace_period: 1s
   web6:
     image: berth-test/busybox:latest
@@ -100,6 +101,19 @@ expect_in "$out" "[::1]:18100->8080/tcp" "ps shows the [::1] binding"
 expect_in "$out" "[::1]:18101->9000/udp" "ps shows the [::1] UDP binding"
 expect_in "$out" "[::1]:18103->8080/tcp" "ps shows the long-syntax binding"
 expect_in "$out" "$eph->80/tcp" "ps shows the ephemeral binding"
+
+echo "== the container inherits none of the monitor's sockets"
+socks() { ls -l "/proc/$1/fd" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | sort -u; }
+for svc in web eph; do
+    pid=$(b inspect -f '{{.State.Pid}}' "demo-$svc-1")
+    mon=$(awk '/^PPid/ {print $2}' "/proc/$pid/status")
+    [ -n "$(socks "$mon")" ] || bt_fail "$svc's monitor holds no socket"
+    for p in $pid $(cat "/proc/$pid/task/$pid/children"); do
+        left=$(comm -12 <(socks "$mon") <(socks "$p"))
+        [ -z "$left" ] ||
+            bt_fail "$svc's process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) shares $left with its monitor"
+    done
+done
 
 echo "== no nft element, the ports are held"
 rules=$(nft list table inet berth)
