@@ -307,8 +307,10 @@ on_upstream_connected(uv_connect_t *req, int status)
         return;
     if (status < 0) {
         char t[INET6_ADDRSTRLEN + 8];
-        bt_info("proxy: connect to %s: %s", addr_fmt(&c->l->target, t, sizeof(t)),
-                uv_strerror(status));
+        /* debug: a client retrying against a container that does not
+         * listen yet must not fill the monitor's log */
+        bt_debug("proxy: connect to %s: %s", addr_fmt(&c->l->target, t, sizeof(t)),
+                 uv_strerror(status));
         conn_close(c);
         return;
     }
