@@ -5,7 +5,9 @@
 # [::1]::80 is reported by `berth port`, a UDP echo answers each client,
 # several MiB arrive intact both ways with half-close propagated, ps shows
 # [::1]:PORT->80/tcp, no nft element is made for them, the ports are held,
-# and down leaves no monitor, socket or element. Without an IPv6 loopback
+# no process of the container (init: true included) shares the monitor's
+# sockets, the proxy serves again after a restart by the restart policy,
+# down leaves no monitor, socket or element, and up works again at once. Without an IPv6 loopback
 # `up` fails with a clear error before anything starts.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
@@ -67,6 +69,7 @@ services:
         host_ip: "::1"
         published: "18103"
     networks: [dual]
+    restart: always
     stop_grace_period: 1s
 networks:
   dual:
@@ -203,6 +206,17 @@ print(" ".join(out))
 PY
 )
 expect_eq "$got" "echo:ping0@18101 echo:ping1@18101" "UDP echo to two clients, from the held port"
+
+echo "== the proxy outlives a restart by the restart policy"
+pid=$(b inspect -f '{{.State.Pid}}' demo-web6-1)
+kill -KILL "$pid"
+restarted() {
+    local p
+    p=$(b inspect -f '{{.State.Pid}}' demo-web6-1) && [ "$p" != "$pid" ] && [ "$p" != 0 ] &&
+        [ "$(b inspect -f '{{.State.Status}}' demo-web6-1)" = running ]
+}
+wait_for 100 restarted || bt_fail "web6 was not restarted"
+wait_for 100 timeout 3 wget -qO- "http://[::1]:18103/" || bt_fail "[::1]:18103 after a restart"
 
 echo "== monitor memory"
 for svc in web eph; do
