@@ -122,16 +122,16 @@ echo "== stop frees them; a port taken meanwhile fails start"
 b stop >/dev/null 2>&1 || bt_fail "stop"
 expect_eq "$(try_bind tcp 127.0.0.1 18090)" free "tcp 18090 after stop"
 $PY -c '
-import socket, time
+import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", 18090))
 s.listen(1)
+open(sys.argv[1], "w").close()
 time.sleep(30)
-' &
+' "$BERTH_TEST_TMP/squatting" &
 squatter=$!
 PIDS+=($squatter)
-squatting() { [ "$(try_bind tcp 127.0.0.1 18090)" = taken ]; }
-wait_for 50 squatting || bt_fail "squatter did not bind"
+wait_for 300 test -e "$BERTH_TEST_TMP/squatting" || bt_fail "squatter did not bind"
 out=$(b start 2>&1) && bt_fail "start succeeded on a taken port: $out"
 expect_in "$out" "127.0.0.1:18090/tcp failed: port is already in use by another process" \
     "start on a taken port"
