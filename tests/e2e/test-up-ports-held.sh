@@ -10,16 +10,7 @@ bt_sandbox_enter "$0" "$@"
 set -u
 . "$BERTH_SOURCE_DIR/tests/e2e/up-lib.sh"
 command -v wget >/dev/null || bt_skip "needs wget"
-PY=/usr/bin/python3
-[ -x $PY ] || bt_skip "needs python3"
-
-PIDS=()
-kill_started() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-BT_CLEANUP_HOOK=kill_started
+. "$BERTH_SOURCE_DIR/tests/e2e/ports-lib.sh"
 
 # try_bind tcp|udp IP PORT: prints "free" when a plain bind (no
 # SO_REUSEADDR) succeeds, "taken" on EADDRINUSE.
@@ -106,14 +97,7 @@ reply=$(udp_ask 127.0.0.1 18091)
 expect_eq "$reply" "echo:ping" "UDP through a held port"
 
 echo "== a restart by policy keeps them"
-pid=$(b inspect -f '{{.State.Pid}}' demo-web-1)
-kill -KILL "$pid"
-restarted() {
-    local p
-    p=$(b inspect -f '{{.State.Pid}}' demo-web-1) && [ "$p" != "$pid" ] && [ "$p" != 0 ] &&
-        [ "$(b inspect -f '{{.State.Status}}' demo-web-1)" = running ]
-}
-wait_for 100 restarted || bt_fail "the container was not restarted"
+kill_and_wait_restart demo-web-1
 expect_eq "$(try_bind tcp 127.0.0.1 18090)" taken "tcp 18090 after a restart"
 expect_eq "$(try_bind udp 127.0.0.1 18091)" taken "udp 18091 after a restart"
 wait_for 50 timeout 3 wget -qO- http://127.0.0.1:18090/ || bt_fail "no answer after the restart"
@@ -156,6 +140,5 @@ for spec in "tcp 127.0.0.1 18090" "udp 127.0.0.1 18091" "tcp 0.0.0.0 18092"; do
     expect_eq "$(try_bind $spec)" free "$spec after down"
 done
 kill_started
-PIDS=()
 assert_nothing_left
 echo ok

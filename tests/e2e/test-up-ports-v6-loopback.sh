@@ -15,17 +15,8 @@ set -u
 . "$BERTH_SOURCE_DIR/tests/e2e/up-lib.sh"
 command -v wget >/dev/null || bt_skip "needs wget"
 command -v nft >/dev/null || bt_skip "needs nft"
-PY=/usr/bin/python3
-[ -x $PY ] || bt_skip "needs python3"
+. "$BERTH_SOURCE_DIR/tests/e2e/ports-lib.sh"
 ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128' || bt_skip "the sandbox's lo has no ::1"
-
-PIDS=()
-kill_started() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-BT_CLEANUP_HOOK=kill_started
 
 # in_netns SERVICE PROGRAM ARGS: a python server in the container's network
 # namespace (the image has no UDP server and no byte-exact TCP echo).
@@ -215,14 +206,7 @@ PY
 expect_eq "$got" "echo:ping0@18101 echo:ping1@18101" "UDP echo to two clients, from the held port"
 
 echo "== the proxy outlives a restart by the restart policy"
-pid=$(b inspect -f '{{.State.Pid}}' demo-web6-1)
-kill -KILL "$pid"
-restarted() {
-    local p
-    p=$(b inspect -f '{{.State.Pid}}' demo-web6-1) && [ "$p" != "$pid" ] && [ "$p" != 0 ] &&
-        [ "$(b inspect -f '{{.State.Status}}' demo-web6-1)" = running ]
-}
-wait_for 100 restarted || bt_fail "web6 was not restarted"
+kill_and_wait_restart demo-web6-1
 wait_for 100 timeout 3 wget -qO- "http://[::1]:18103/" || bt_fail "[::1]:18103 after a restart"
 
 echo "== monitor memory"
@@ -235,7 +219,6 @@ done
 echo "== down"
 out=$(b down 2>&1) || bt_fail "down failed: $out"
 kill_started
-PIDS=()
 assert_nothing_left
 
 echo "== up again right after down"
