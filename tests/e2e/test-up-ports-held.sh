@@ -4,7 +4,8 @@
 # the held sockets do not take the container's traffic (DNAT still
 # answers), a restart by the restart policy keeps them held, a port taken
 # while the container was stopped fails `start` with the port in the
-# message, and after down the ports are free again.
+# message, `up` recreates the container while it holds them, and after
+# down the ports are free again.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
