@@ -511,7 +511,7 @@ cli_cmd_compose_run(struct cli_ctx *ctx, int argc, char **argv)
         return cli_fail(&err, "run");
 
     _cleanup_free_ char *monitor = compose_monitor_path();
-    if (engine_container_start(id, monitor, &err) < 0) {
+    if (compose_container_start(id, monitor, &err) < 0) {
         int code = exec_error_code(err);
         struct bt_err *e2 = NULL; /* the start error is the one to report */
         if (compose_container_remove(id, true, &e2) < 0)

@@ -923,7 +923,7 @@ cmd_simple(const char *sub, int argc, char **argv)
         struct bt_err *err = NULL;
         int r = 0;
         if (!strcmp(sub, "start"))
-            r = engine_container_start(id, mon, &err);
+            r = compose_container_start(id, mon, &err);
         else if (!strcmp(sub, "stop"))
             r = engine_container_stop(id, timeout, &err);
         else if (!strcmp(sub, "kill"))

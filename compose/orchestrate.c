@@ -941,7 +941,7 @@ start_one(struct up_ctx *u, const char *id, const char *name, struct bt_err **er
     if (u->o->no_start)
         return 0;
     emit(u->o->event, u->o->event_data, "Container", name, COMPOSE_EVENT_WORKING, "Starting");
-    if (engine_container_start(id, u->monitor, err) < 0) {
+    if (compose_container_start(id, u->monitor, err) < 0) {
         bt_err_prefix(err, "start %s", name);
         return bt_err_ret(err);
     }
@@ -1919,7 +1919,7 @@ op_work(struct node *n)
             if (running)
                 break;
             emit(o->event, o->event_data, "Container", ct->name, COMPOSE_EVENT_WORKING, "Starting");
-            rc = engine_container_start(ct->id, c->monitor, err);
+            rc = compose_container_start(ct->id, c->monitor, err);
             if (rc >= 0)
                 emit(o->event, o->event_data, "Container", ct->name, COMPOSE_EVENT_DONE, "Started");
             break;
@@ -1951,7 +1951,7 @@ op_work(struct node *n)
             if (running)
                 rc = engine_container_stop(ct->id, o->timeout, err);
             if (rc >= 0)
-                rc = engine_container_start(ct->id, c->monitor, err);
+                rc = compose_container_start(ct->id, c->monitor, err);
             if (rc >= 0)
                 emit(o->event, o->event_data, "Container", ct->name, COMPOSE_EVENT_DONE, "Started");
             break;

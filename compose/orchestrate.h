@@ -294,6 +294,12 @@ int compose_project_op(const char *project, enum compose_op op, const struct com
  * with anon_volumes its anonymous volumes. */
 int compose_container_remove(const char *id, bool anon_volumes, struct bt_err **err);
 
+/* Starts a container (engine_container_start) with its published host
+ * ports bound again and handed to its monitor, which holds them while the
+ * container runs and proxies the [::1] ones. EADDRINUSE, naming the port,
+ * when another process took one since the container was created. */
+int compose_container_start(const char *id, const char *monitor, struct bt_err **err);
+
 /* What a container's network plumbing was made from (networks with the
  * addresses they got, published ports, DNS options), kept as "net" in its
  * config.json so that `system restore` can make it again. New reference. */

@@ -215,7 +215,7 @@ restore_one(struct net_ctx *ctx, const struct cand *c, const char *monitor, stru
                           "the content of '%s' (a secret or config) did not survive the reboot: "
                           "run 'berth up' in its project",
                           lost);
-    return engine_container_start(c->id, monitor, err);
+    return compose_container_start(c->id, monitor, err);
 }
 
 int

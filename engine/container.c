@@ -258,12 +258,35 @@ engine_container_state(const char *id, struct bt_err **err)
     return st;
 }
 
+/* The monitor's command line; the held ports follow --ready-fd. Built
+ * before fork: the child of a threaded CLI may not allocate. */
+static char **
+monitor_argv(const char *monitor, const char *id, int ready_fd,
+             const struct engine_held_port *ports, size_t n)
+{
+    char **argv = NULL;
+    argv = bt_strv_push(argv, monitor);
+    argv = bt_strv_push(argv, "--ready-fd");
+    argv = bt_strv_push_take(argv, xasprintf("%d", ready_fd));
+    for (size_t i = 0; i < n; i++) {
+        const struct engine_held_port *hp = &ports[i];
+        argv = bt_strv_push(argv, hp->proxy ? "--proxy" : "--hold");
+        argv = bt_strv_push_take(argv, hp->proxy ? xasprintf("%d,%s,%s,%u", hp->fd,
+                                                             hp->udp ? "udp" : "tcp", hp->target,
+                                                             hp->target_port)
+                                                 : xasprintf("%d", hp->fd));
+    }
+    return bt_strv_push(argv, id);
+}
+
 static int
-spawn_monitor(const char *id, const char *monitor, struct bt_err **err)
+spawn_monitor(const char *id, const char *monitor, const struct engine_held_port *ports,
+              size_t nports, struct bt_err **err)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return bt_err_errno(err, errno, "pipe");
+    _cleanup_strv_ char **argv = monitor_argv(monitor, id, p[1], ports, nports);
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]);
@@ -283,10 +306,9 @@ spawn_monitor(const char *id, const char *monitor, struct bt_err **err)
             dup2(null, 1);
             dup2(null, 2);
         }
-        char fdarg[32];
-        snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
         fcntl(p[1], F_SETFD, 0);
-        char *argv[] = {(char *)monitor, "--ready-fd", fdarg, (char *)id, NULL};
+        for (size_t i = 0; i < nports; i++)
+            fcntl(ports[i].fd, F_SETFD, 0);
         execv(monitor, argv);
         dprintf(p[1], "cannot run %s: %s\n", monitor, strerror(errno));
         _exit(127);
@@ -319,6 +341,14 @@ spawn_monitor(const char *id, const char *monitor, struct bt_err **err)
 int
 engine_container_start(const char *id, const char *monitor, struct bt_err **err)
 {
+    return engine_container_start_held(id, monitor, NULL, 0, err);
+}
+
+int
+engine_container_start_held(const char *id, const char *monitor,
+                            const struct engine_held_port *ports, size_t nports,
+                            struct bt_err **err)
+{
     _cleanup_json_ json_t *st = engine_container_state(id, err);
     if (!st)
         return bt_err_ret(err);
@@ -327,7 +357,7 @@ engine_container_start(const char *id, const char *monitor, struct bt_err **err)
     _cleanup_free_ char *rundir = engine_container_rundir(id);
     if (bt_mkdir_p(rundir, 0700, err) < 0)
         return bt_err_ret(err);
-    return spawn_monitor(id, monitor, err);
+    return spawn_monitor(id, monitor, ports, nports, err);
 }
 
 /* Stop without a monitor: signal, wait, kill the cgroup, remove it. */

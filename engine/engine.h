@@ -193,6 +193,23 @@ char *engine_container_resolve(const char *ref, struct bt_err **err);
 /* Spawns berth-monitor (path given; the CLI finds it next to itself) and
  * returns once the container runs, or with the reason it could not start. */
 int engine_container_start(const char *id, const char *monitor_path, struct bt_err **err);
+/* A host port socket the monitor keeps open for as long as it supervises
+ * the container (restarts included), so that no other process can bind
+ * the port; it closes when the monitor exits. Plain data: the engine does
+ * not know networking. */
+struct engine_held_port {
+    int fd;          /* bound socket, borrowed: the monitor inherits a copy */
+    bool proxy;      /* the monitor serves it (a userland proxy): it listens
+                      * (TCP) or receives (UDP) and forwards to target */
+    bool udp;        /* proxy only: a datagram socket */
+    char target[46]; /* proxy only: the container's address (IPv4 or IPv6) */
+    uint16_t target_port;
+};
+/* engine_container_start, handing ports[0..n) to the new monitor (fd
+ * inheritance at exec: `--hold FD` and `--proxy FD,PROTO,ADDR,PORT`). */
+int engine_container_start_held(const char *id, const char *monitor_path,
+                                const struct engine_held_port *ports, size_t n,
+                                struct bt_err **err);
 /* Stop signal, grace period (seconds; -1: the container's stop_timeout),
  * then SIGKILL to the whole cgroup; cancels a pending restart. */
 int engine_container_stop(const char *id, int timeout, struct bt_err **err);

@@ -833,6 +833,10 @@ init_fork(int sync_fd)
     }
     /* the child's execve closes the last copy: the runtime sees EOF */
     close(sync_fd);
+    /* Nor may PID 1 keep what it inherited from the monitor (the host ports
+     * it holds, its log and control sockets): the process's exec closed
+     * them, this copy of the monitor's code did not. */
+    close_range(3, ~0U, 0);
     for (;;) {
         siginfo_t si;
         int sig = sigwaitinfo(&all, &si);

@@ -1,6 +1,11 @@
 /* berth-monitor: supervises one container.
  *
- *   berth-monitor [--ready-fd N] ID
+ *   berth-monitor [--ready-fd N] [--hold FD]... [--proxy FD,PROTO,ADDR,PORT]... ID
+ *
+ * --hold and --proxy are the container's published host ports, bound by the
+ * CLI and inherited here: the monitor keeps them open while it lives (so no
+ * other process can take them, across restarts too) and serves the --proxy
+ * ones itself (monitor-proxy.c). They close when the monitor exits.
  *
  * Becomes a subreaper, clones the container's init (engine_init_create)
  * before libuv runs, keeps its output in the json-file log, records exit
@@ -26,6 +31,7 @@
 #include "engine/container.h"
 #include "engine/engine.h"
 #include "engine/oci-runtime.h"
+#include "engine/proxy-internal.h"
 #include "engine/runtime-internal.h"
 
 struct client;
@@ -67,6 +73,11 @@ struct monitor {
 
     uv_pipe_t server;
     struct client *clients;
+    int *held; /* --hold sockets, kept open, never read */
+    size_t nheld;
+    struct engine_proxy_spec *proxy_specs;
+    size_t nproxy;
+    struct engine_proxy *proxy;
     uv_signal_t sigchld, sigterm;
     uv_timer_t stop_timer, restart_timer, health_timer, health_timeout;
 
@@ -953,6 +964,8 @@ maybe_finish(struct monitor *m)
     close_handle(m, (uv_handle_t *)&m->restart_timer);
     close_handle(m, (uv_handle_t *)&m->health_timer);
     close_handle(m, (uv_handle_t *)&m->health_timeout);
+    engine_proxy_close(m->proxy);
+    m->proxy = NULL;
 }
 
 static int
@@ -1108,6 +1121,12 @@ monitor_setup(struct monitor *m, struct bt_err **err)
     if ((r = uv_pipe_bind(&m->server, "monitor.sock")) < 0 ||
         (r = uv_listen((uv_stream_t *)&m->server, 16, on_connection)) < 0)
         return bt_err_set(err, EIO, "listen on %s: %s", sock, uv_strerror(r));
+    if (m->nproxy > 0) {
+        r = engine_proxy_start(m->loop, m->proxy_specs, m->nproxy, &m->proxy, err);
+        m->nproxy = 0; /* the proxy owns the fds now */
+        if (r < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -1125,16 +1144,52 @@ int
 main(int argc, char **argv)
 {
     int ready_fd = -1;
-    static const struct option opts[] = {{"ready-fd", required_argument, NULL, 'r'}, {0}};
+    static const struct option opts[] = {{"ready-fd", required_argument, NULL, 'r'},
+                                         {"hold", required_argument, NULL, 'H'},
+                                         {"proxy", required_argument, NULL, 'P'},
+                                         {0}};
     int c;
+    struct monitor mon = {.out_w = -1,
+                          .err_w = -1,
+                          .log_fd = -1,
+                          .null_fd = -1,
+                          .pty_fd = -1,
+                          .stdin_r = -1,
+                          .stdin_w = -1};
+    struct monitor *m = &mon;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'r')
+        struct bt_err *perr = NULL;
+        int64_t fd;
+        switch (c) {
+        case 'r':
             ready_fd = atoi(optarg);
-        else
+            break;
+        case 'H':
+            if (!bt_parse_int64(optarg, &fd) || fd < 0 || fd > INT32_MAX) {
+                fprintf(stderr, "berth-monitor: --hold %s: not a file descriptor\n", optarg);
+                return 2;
+            }
+            m->held = xreallocarray(m->held, m->nheld + 1, sizeof(*m->held));
+            m->held[m->nheld++] = (int)fd;
+            /* the container must not inherit the host's sockets */
+            fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+            break;
+        case 'P':
+            m->proxy_specs = xreallocarray(m->proxy_specs, m->nproxy + 1, sizeof(*m->proxy_specs));
+            if (engine_proxy_spec_parse(optarg, &m->proxy_specs[m->nproxy], &perr) < 0) {
+                fprintf(stderr, "berth-monitor: %s\n", perr->msg);
+                bt_err_free(perr);
+                return 2;
+            }
+            fcntl(m->proxy_specs[m->nproxy++].fd, F_SETFD, FD_CLOEXEC);
+            break;
+        default:
             return 2;
+        }
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: berth-monitor [--ready-fd N] CONTAINER-ID\n");
+        fprintf(stderr, "usage: berth-monitor [--ready-fd N] [--hold FD]... "
+                        "[--proxy FD,PROTO,ADDR,PORT]... CONTAINER-ID\n");
         return 2;
     }
     /* The ready pipe is ours alone: the container must not inherit it, or
@@ -1152,15 +1207,7 @@ main(int argc, char **argv)
         }
     }
     bt_json_init();
-    struct monitor mon = {.id = argv[optind],
-                          .out_w = -1,
-                          .err_w = -1,
-                          .log_fd = -1,
-                          .null_fd = -1,
-                          .pty_fd = -1,
-                          .stdin_r = -1,
-                          .stdin_w = -1};
-    struct monitor *m = &mon;
+    m->id = argv[optind];
     m->dir = engine_container_dir(m->id);
     _cleanup_free_ char *rundir = engine_container_rundir(m->id);
     struct bt_err *err = NULL;
@@ -1228,6 +1275,10 @@ main(int argc, char **argv)
     json_decref(m->state);
     if (m->hc_test)
         json_decref(m->hc_test);
+    for (size_t i = 0; i < m->nheld; i++)
+        close(m->held[i]);
+    free(m->held);
+    free(m->proxy_specs);
     free(m->overlay);
     free(m->log_path);
     free(m->dir);

@@ -35,11 +35,22 @@
  *
  * Port reservation: a published host port is reserved by binding a socket to
  * it (without SO_REUSEADDR, so nobody else can bind it). net_ports_publish()
- * returns those sockets in a struct net_port_set; the caller passes them to
- * the container's long-lived berth-monitor (net_port_set_fds(), clear
- * FD_CLOEXEC before exec), which keeps them open while the container runs.
- * Conflicts with another berth container are found in the ports registry and
- * name that container even when nobody holds its sockets.
+ * binds them when the container is created, to fail before anything is
+ * made; net_ports_hold() binds them again when it starts, and the caller
+ * hands them to the container's berth-monitor (fd inheritance at exec),
+ * which keeps them open while the container runs, restarts included, and
+ * closes them when it exits (stop, rm, down). A bound TCP socket that does
+ * not listen and a bound UDP socket that nobody reads hold the port without
+ * seeing its traffic: DNAT (prerouting, output) rewrites the destination
+ * before local delivery. Conflicts with another berth container are found in
+ * the ports registry and name that container even when nobody holds its
+ * sockets.
+ *
+ * [::1] (the IPv6 loopback): the kernel does not route or NAT a connection
+ * to ::1 out of another interface, so such bindings get no nftables
+ * element; the monitor listens on the held socket and proxies to the
+ * container (its IPv6 address on the publishing network, else its IPv4
+ * one). A host without IPv6 loopback fails the publish with a clear error.
  *
  * For a container the engine calls net_container_setup() before starting it
  * and net_container_teardown() once it is removed (not when it merely
@@ -51,8 +62,8 @@
  *   prerouting/output (nat): traffic to a local address -> chain publish
  *   publish: dnat via map pub_addr (addr . proto . port), then pub_any
  *            (proto . port), both to container addr . port; pub_addr6 and
- *            pub_any6 likewise for IPv6. [::1] cannot be published: the
- *            kernel drops replies to NATed IPv6 loopback connections
+ *            pub_any6 likewise for IPv6. [::1] has no element: the
+ *            monitor's userland proxy serves it
  *   postrouting (nat): masquerade egress of non-internal subnets (sets
  *            nets and nets6), DNATed
  *            traffic from 127.0.0.0/8 (route_localnet is set on bridges),
@@ -270,6 +281,13 @@ struct net_port_binding {
 };
 /* An IPv6 binding: host_ip is an IPv6 address or "::". */
 bool net_port_binding_is_v6(const struct net_port_binding *b);
+/* A [::1] binding, served by the monitor's userland proxy rather than DNAT;
+ * its container_ip6 is unset (all zero) when the container has no IPv6
+ * address, and container_ip is then the target. */
+bool net_port_binding_is_proxied(const struct net_port_binding *b);
+/* The container address the binding leads to, formatted into buf
+ * (INET6_ADDRSTRLEN bytes). */
+const char *net_port_binding_target(const struct net_port_binding *b, char *buf);
 
 struct net_port_set {
     struct net_port_binding *bindings;
@@ -297,7 +315,14 @@ int net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt
 /* The container's bindings from the registry (for `berth port`). */
 struct net_port_set *net_ports_list(struct net_ctx *ctx, const char *container_id,
                                     struct bt_err **err);
-/* The bound sockets, borrowed; *n set. Pass them to the monitor. */
+/* Binds the host ports the registry records for the container (as
+ * net_ports_publish made them) and returns them in *out (an empty set when
+ * it has none): for the monitor to hold while the container runs.
+ * EADDRINUSE, naming the port, when another process took one since. */
+int net_ports_hold(struct net_ctx *ctx, const char *container_id, struct net_port_set **out,
+                   struct bt_err **err);
+/* The bound sockets, borrowed; *n set (-1 for a binding reserved without
+ * a socket). */
 const int *net_port_set_fds(const struct net_port_set *set, size_t *n);
 /* "0.0.0.0:8080->80/tcp" or "[::]:8080->80/tcp", as `ps` shows a
  * binding; buf of 80 bytes is enough. */
@@ -349,7 +374,9 @@ struct net_container_net {
     char *hostname_path; /* bind-mount onto /etc/hostname */
     struct net_endpoint *endpoints;
     size_t nendpoints;
-    struct net_port_set *ports; /* hand its fds to the monitor; NULL when none */
+    struct net_port_set *ports; /* the bindings made, NULL when none; its sockets
+                                 * only reserve the ports until it is freed:
+                                 * the monitor gets its own (net_ports_hold) */
 };
 
 /* Checks the host ports (net_ports_check), then creates the netns

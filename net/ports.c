@@ -1,11 +1,14 @@
 /* Published ports: parsing of the -p short syntax, reservation of host
- * ports with bound sockets, the registry in RUNROOT/net/ports.json and the
- * nftables map elements (nft.c). */
+ * ports with bound sockets, the registry in RUNROOT/net/ports.json, the
+ * nftables map elements (nft.c) and the sockets a container's monitor holds
+ * (net_ports_hold). Bindings on [::1] get no map element: the monitor's
+ * userland proxy serves them. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "net/net-internal.h"
 
@@ -169,6 +172,29 @@ net_port_binding_is_v6(const struct net_port_binding *b)
     return strchr(b->host_ip, ':') != NULL;
 }
 
+bool
+net_port_binding_is_proxied(const struct net_port_binding *b)
+{
+    return strcmp(b->host_ip, "::1") == 0;
+}
+
+/* The container's address the binding leads to is IPv6: an IPv6 binding,
+ * except a proxied one towards a container without IPv6 (the proxy then
+ * connects to its IPv4 address). */
+static bool
+target_is_v6(const struct net_port_binding *b)
+{
+    return net_port_binding_is_v6(b) &&
+           !(net_port_binding_is_proxied(b) && IN6_IS_ADDR_UNSPECIFIED(&b->container_ip6));
+}
+
+const char *
+net_port_binding_target(const struct net_port_binding *b, char *buf)
+{
+    return target_is_v6(b) ? net_addr6_fmt(&b->container_ip6, buf)
+                           : net_addr_fmt(b->container_ip, buf);
+}
+
 /* The host address a user reads: 0.0.0.0, 127.0.0.1, [::], [::1]. */
 static const char *
 shown_ip(const char *host_ip, char *buf, size_t size)
@@ -193,8 +219,10 @@ binding_from_json(json_t *e, struct net_port_binding *b)
         cp <= 0 || cp > 65535)
         return false;
     strcpy(b->host_ip, ip);
-    if (net_port_binding_is_v6(b) ? !net_addr6_parse(cip, &b->container_ip6)
-                                  : !net_addr_parse(cip, &b->container_ip))
+    if (strchr(cip, ':') ? !net_addr6_parse(cip, &b->container_ip6)
+                         : !net_addr_parse(cip, &b->container_ip))
+        return false;
+    if (net_port_binding_is_v6(b) && !strchr(cip, ':') && !net_port_binding_is_proxied(b))
         return false;
     b->host_port = (uint16_t)hp;
     b->container_port = (uint16_t)cp;
@@ -210,8 +238,7 @@ binding_to_json(const struct net_port_binding *b, const char *cid, const char *c
                      cname ? cname : "", "host_ip", b->host_ip, "host_port",
                      (json_int_t)b->host_port, "container_port", (json_int_t)b->container_port,
                      "proto", proto_name(b->proto), "container_ip",
-                     net_port_binding_is_v6(b) ? net_addr6_fmt(&b->container_ip6, cip)
-                                               : net_addr_fmt(b->container_ip, cip));
+                     net_port_binding_target(b, cip));
 }
 
 /* Two bindings share a socket address: same family, and one of them is
@@ -264,11 +291,15 @@ set_push(struct net_port_set *set, const struct net_port_binding *b, int fd)
 }
 
 /* Binds host_ip:port (port 0 = the kernel picks). No SO_REUSEADDR: with it
- * a second non-listening socket could share the port. Returns the fd and
- * the port bound, or -errno. */
+ * a second non-listening socket could share the port. Except for the TCP
+ * ports the proxy serves ([::1]): its connections leave TIME_WAIT sockets
+ * on the port, which would refuse the next `up` for a minute without
+ * SO_REUSEADDR; those sockets listen at once, which no other socket may
+ * share. Returns the fd and the port bound, or -errno. */
 static int
 bind_port(const char *host_ip, uint16_t port, enum net_proto proto, uint16_t *bound)
 {
+    bool proxied_tcp = proto == NET_PROTO_TCP && strcmp(host_ip, "::1") == 0;
     bool v6 = strchr(host_ip, ':') != NULL;
     union {
         struct sockaddr_in in;
@@ -296,8 +327,13 @@ bind_port(const char *host_ip, uint16_t port, enum net_proto proto, uint16_t *bo
         close(fd);
         return -e;
     }
+    if (proxied_tcp && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
     socklen_t salen = v6 ? sizeof(sa.in6) : sizeof(sa.in);
-    if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || (proxied_tcp && listen(fd, 128) < 0)) {
         int e = errno;
         close(fd);
         return -e;
@@ -310,6 +346,20 @@ bind_port(const char *host_ip, uint16_t port, enum net_proto proto, uint16_t *bo
     }
     *bound = ntohs(v6 ? sa.in6.sin6_port : sa.in.sin_port);
     return fd;
+}
+
+/* The error of a bind that failed for another reason than a taken port. */
+static int
+bind_error(const struct net_port_binding *b, unsigned port, int r, struct bt_err **err)
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    const char *shown = shown_ip(b->host_ip, buf, sizeof(buf));
+    if (net_port_binding_is_proxied(b) && (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT))
+        return bt_err_set(err, -r,
+                          "Bind for %s:%u/%s failed: the host has no IPv6 loopback address "
+                          "(IPv6 is disabled)",
+                          shown, port, proto_name(b->proto));
+    return bt_err_errno(err, -r, "Bind for %s:%u/%s failed", shown, port, proto_name(b->proto));
 }
 
 static const char *
@@ -353,18 +403,17 @@ reserve_ephemeral(json_t *reg, struct net_port_binding *b, int *fd_out, struct b
     }
     for (size_t i = 0; i < nstale; i++)
         close(stale[i]);
-    char buf[INET6_ADDRSTRLEN + 2];
-    if (r < 0)
-        return bt_err_errno(err, -r, "Bind for %s:0/%s failed",
-                            shown_ip(b->host_ip, buf, sizeof(buf)), proto_name(b->proto));
-    return 0;
+    return r < 0 ? bind_error(b, 0, r, err) : 0;
 }
 
 /* Reserves one host port for binding b (b->host_port set on success),
- * trying first..last (0 = ephemeral). */
+ * trying first..last (0 = ephemeral). A port that `own` (registry entries,
+ * may be NULL) records counts as free although bound: the running container
+ * that is to be replaced holds it, and releases it before its successor
+ * publishes (*fd_out is then -1). */
 static int
-reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, int *fd_out,
-        struct bt_err **err)
+reserve(json_t *reg, json_t *own, struct net_port_binding *b, uint16_t first, uint16_t last,
+        int *fd_out, struct bt_err **err)
 {
     if (first == 0)
         return reserve_ephemeral(reg, b, fd_out, err);
@@ -387,8 +436,13 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
             *fd_out = r;
             return 0;
         }
+        if (r == -EADDRINUSE && own && registry_holder(own, b->host_ip, (uint16_t)p, b->proto)) {
+            b->host_port = (uint16_t)p;
+            *fd_out = -1;
+            return 0;
+        }
         if (r != -EADDRINUSE)
-            return bt_err_errno(err, -r, "Bind for %s:%u/%s failed", shown, p, proto);
+            return bind_error(b, p, r, err);
     }
     if (first == last && holder)
         return bt_err_set(err, EADDRINUSE,
@@ -408,7 +462,7 @@ reserve(json_t *reg, struct net_port_binding *b, uint16_t first, uint16_t last, 
  * on [::] too, with the same host port, as Docker does. `checking` (no
  * container address yet) reserves what the specs name and no more. */
 static int
-reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_ip,
+reserve_all(json_t *reg, json_t *own, const char *cid, const char *cname, uint32_t container_ip,
             const struct in6_addr *cip6, bool checking, const struct net_port_spec *specs,
             size_t nspecs, struct net_port_set *set, struct bt_err **err)
 {
@@ -421,18 +475,10 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
             (hcount && ccount > 1 && hcount != ccount))
             return bt_err_set(err, EINVAL, "port mapping %zu: invalid range", i + 1);
         bool v6 = strchr(s->host_ip, ':') != NULL;
-        /* The kernel routes nothing addressed to ::1 that arrives on another
-         * interface, so the reply of a NATed connection from [::1] never
-         * comes back (IPv6 has no route_localnet); only a userland proxy
-         * could serve it. Refuse rather than publish a port that cannot
-         * answer. */
-        if (v6 && strcmp(s->host_ip, "::1") == 0)
-            return bt_err_set(err, EADDRNOTAVAIL,
-                              "port [::1]:%u: publishing on the IPv6 loopback address is not "
-                              "supported (the kernel cannot NAT it); publish on [::] or on one "
-                              "of the host's IPv6 addresses",
-                              s->host_port);
-        if (v6 && !cip6 && !checking)
+        /* [::1] is served by the monitor's proxy (the kernel does not NAT
+         * the IPv6 loopback), which reaches an IPv4-only container too. */
+        bool proxied = strcmp(s->host_ip, "::1") == 0;
+        if (v6 && !proxied && !cip6 && !checking)
             return bt_err_set(err, EAFNOSUPPORT,
                               "port [%s]:%u: the container has no IPv6 address (its network "
                               "needs enable_ipv6: true)",
@@ -452,7 +498,7 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
             if (v6 && cip6)
                 b.container_ip6 = *cip6;
             int fd = -1;
-            int r = reserve(reg, &b, first, last, &fd, err);
+            int r = reserve(reg, own, &b, first, last, &fd, err);
             if (r < 0)
                 return r;
             set_push(set, &b, fd);
@@ -463,7 +509,7 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
             snprintf(b6.host_ip, sizeof(b6.host_ip), "::");
             b6.container_ip = 0;
             b6.container_ip6 = *cip6;
-            r = reserve(reg, &b6, b.host_port, b.host_port, &fd, err);
+            r = reserve(reg, own, &b6, b.host_port, b.host_port, &fd, err);
             if (r < 0)
                 return r;
             set_push(set, &b6, fd);
@@ -473,15 +519,34 @@ reserve_all(json_t *reg, const char *cid, const char *cname, uint32_t container_
     return 0;
 }
 
-static void
-registry_drop(json_t *reg, const char *cid)
+/* Adds or removes the nftables elements of the bindings DNAT serves (the
+ * proxied ones have none). */
+static int
+nft_apply(struct net_ctx *ctx, const struct net_port_set *set, bool add, struct bt_err **err)
 {
+    _cleanup_free_ struct net_port_binding *v = xcalloc(set->n + 1, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < set->n; i++)
+        if (!net_port_binding_is_proxied(&set->bindings[i]))
+            v[n++] = set->bindings[i];
+    return net_nft_ports_apply(ctx, v, n, add, err);
+}
+
+/* Moves the container's entries out of reg; returns them. */
+static json_t *
+registry_take(json_t *reg, const char *cid)
+{
+    json_t *taken = json_array();
     for (size_t i = 0; i < json_array_size(reg);) {
-        if (bt_streq_null(bt_json_str(json_array_get(reg, i), "container_id"), cid))
+        json_t *e = json_array_get(reg, i);
+        if (bt_streq_null(bt_json_str(e, "container_id"), cid)) {
+            json_array_append(taken, e);
             json_array_remove(reg, i);
-        else
+        } else {
             i++;
+        }
     }
+    return taken;
 }
 
 int
@@ -498,10 +563,12 @@ net_ports_check(struct net_ctx *ctx, const char *container_id, const char *conta
         net_unlock(ctx);
         return bt_err_ret(err);
     }
-    /* The container's own earlier ports would be replaced, not kept. */
-    registry_drop(reg, container_id);
+    /* The container's own earlier ports would be replaced, not kept; while
+     * it runs, its monitor holds them. */
+    json_t *own = registry_take(reg, container_id);
     struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, container_id, container_name, 0, NULL, true, specs, nspecs, set, err);
+    r = reserve_all(reg, own, container_id, container_name, 0, NULL, true, specs, nspecs, set, err);
+    json_decref(own);
     net_port_set_free(set); /* closes the sockets: this was only a check */
     json_decref(reg);
     net_unlock(ctx);
@@ -538,16 +605,16 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     if (!reg)
         return bt_err_ret(err);
     _cleanup_port_set_ struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, false, specs, nspecs,
-                    set, err);
+    r = reserve_all(reg, NULL, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, false, specs,
+                    nspecs, set, err);
     if (r < 0)
         return r;
-    r = net_nft_ports_apply(ctx, set->bindings, set->n, true, err);
+    r = nft_apply(ctx, set, true, err);
     if (r == 0) {
         r = registry_save(ctx, reg, err);
         if (r < 0) {
             struct bt_err *ignored = NULL;
-            net_nft_ports_apply(ctx, set->bindings, set->n, false, &ignored);
+            nft_apply(ctx, set, false, &ignored);
             ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         }
     }
@@ -611,7 +678,7 @@ unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_e
     }
     _cleanup_port_set_ struct net_port_set *set = collect(reg, container_id, true);
     if (set->n > 0) {
-        r = net_nft_ports_apply(ctx, set->bindings, set->n, false, err);
+        r = nft_apply(ctx, set, false, err);
         if (r == 0)
             r = registry_save(ctx, reg, err);
     }
@@ -643,6 +710,48 @@ net_ports_list(struct net_ctx *ctx, const char *container_id, struct bt_err **er
     if (!reg)
         return NULL;
     return collect(reg, container_id, false);
+}
+
+#define HOLD_RETRIES  20
+#define HOLD_RETRY_MS 25
+
+int
+net_ports_hold(struct net_ctx *ctx, const char *container_id, struct net_port_set **out,
+               struct bt_err **err)
+{
+    *out = NULL;
+    _cleanup_json_ json_t *reg = registry_load(ctx, err);
+    if (!reg)
+        return bt_err_ret(err);
+    _cleanup_port_set_ struct net_port_set *set = collect(reg, container_id, false);
+    for (size_t i = 0; i < set->n; i++) {
+        const struct net_port_binding *b = &set->bindings[i];
+        uint16_t bound;
+        int r = bind_port(b->host_ip, b->host_port, b->proto, &bound);
+        /* A threaded CLI that forks (another container's monitor) lends
+         * the child a copy of every socket it holds until that child
+         * execs, the reservation of this very port at create included:
+         * such a copy goes within milliseconds, another process's does
+         * not. */
+        for (int tries = 0; r == -EADDRINUSE && tries < HOLD_RETRIES; tries++) {
+            struct timespec ts = {0, HOLD_RETRY_MS * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            r = bind_port(b->host_ip, b->host_port, b->proto, &bound);
+        }
+        if (r == -EADDRINUSE) {
+            char buf[INET6_ADDRSTRLEN + 2];
+            return bt_err_set(err, EADDRINUSE,
+                              "Bind for %s:%u/%s failed: port is already in use by another "
+                              "process",
+                              shown_ip(b->host_ip, buf, sizeof(buf)), b->host_port,
+                              proto_name(b->proto));
+        }
+        if (r < 0)
+            return bind_error(b, b->host_port, r, err);
+        set->fds[i] = r;
+    }
+    *out = TAKE_PTR(set);
+    return 0;
 }
 
 const char *
