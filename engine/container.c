@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -418,32 +419,36 @@ spawn_monitor(const char *id, const char *monitor, struct bt_err **err)
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return bt_err_errno(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
+    /* posix_spawn, not fork: the CLI's address space is large and its
+     * threads many, and copying its page tables for each container cost
+     * more than the monitor's own start-up. The monitor starts a session
+     * of its own and, with --detach, forks once more and lets this child
+     * exit, so that it belongs to no CLI process. */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+    /* the ready pipe as fd 3, without close-on-exec */
+    posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {(char *)monitor, "--detach", "--ready-fd", "3", (char *)id, NULL};
+    pid_t pid;
+    int sr = posix_spawn(&pid, monitor, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (sr != 0) {
         close(p[0]);
         close(p[1]);
-        return bt_err_errno(err, errno, "fork");
-    }
-    if (pid == 0) {
-        /* Detach twice: the monitor belongs to no CLI process. */
-        close(p[0]);
-        setsid();
-        pid_t g = fork();
-        if (g != 0)
-            _exit(g < 0 ? 1 : 0);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        char fdarg[32];
-        snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
-        fcntl(p[1], F_SETFD, 0);
-        char *argv[] = {(char *)monitor, "--ready-fd", fdarg, (char *)id, NULL};
-        execv(monitor, argv);
-        dprintf(p[1], "cannot run %s: %s\n", monitor, strerror(errno));
-        _exit(127);
+        return bt_err_errno(err, sr, "cannot run %s", monitor);
     }
     close(p[1]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

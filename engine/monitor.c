@@ -1,6 +1,6 @@
 /* berth-monitor: supervises one container.
  *
- *   berth-monitor [--ready-fd N] ID
+ *   berth-monitor [--detach] [--ready-fd N] ID
  *
  * Becomes a subreaper, clones the container's init (engine_init_create)
  * before libuv runs, keeps its output in the json-file log, records exit
@@ -1125,17 +1125,33 @@ int
 main(int argc, char **argv)
 {
     int ready_fd = -1;
-    static const struct option opts[] = {{"ready-fd", required_argument, NULL, 'r'}, {0}};
+    bool detach = false;
+    static const struct option opts[] = {
+        {"ready-fd", required_argument, NULL, 'r'}, {"detach", no_argument, NULL, 'd'}, {0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'r')
             ready_fd = atoi(optarg);
+        else if (c == 'd')
+            detach = true;
         else
             return 2;
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: berth-monitor [--ready-fd N] CONTAINER-ID\n");
+        fprintf(stderr, "usage: berth-monitor [--detach] [--ready-fd N] CONTAINER-ID\n");
         return 2;
+    }
+    /* --detach: the process that started us waits for this one to exit and
+     * the monitor goes on in a child, which belongs to no CLI process. */
+    if (detach) {
+        pid_t g = fork();
+        if (g < 0) {
+            if (ready_fd >= 0)
+                dprintf(ready_fd, "fork the monitor: %s\n", strerror(errno));
+            return 1;
+        }
+        if (g > 0)
+            _exit(0);
     }
     /* The ready pipe is ours alone: the container must not inherit it, or
      * the CLI would wait for its end of file as long as the container runs. */
