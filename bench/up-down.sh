@@ -64,6 +64,20 @@ sed -e 's|berth-quickstart/busybox:latest|bench/busybox:latest|' -e '/^name:/d' 
 } >"$T/svc20/compose.yaml"
 
 # ---- the tools ----
+# dockerd (and its containerd) runs only while docker-compose is measured,
+# so that it does not load the machine while the others are.
+docker_start() {
+    dockerd --data-root "$T/docker/root" --exec-root "$T/docker/exec" \
+        -H "unix://$T/docker/sock" --pidfile "$T/docker/pid" --iptables=false \
+        --ip6tables=false --cgroup-parent "/$BERTH_CGROUP_PARENT-docker" >>"$T/docker/log" 2>&1 &
+    for _ in $(seq 100); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+}
+docker_stop() {
+    [ -f "$T/docker/pid" ] || return 0
+    kill "$(cat "$T/docker/pid")" 2>/dev/null
+    for _ in $(seq 100); do [ -f "$T/docker/pid" ] || return 0; sleep 0.2; done
+}
 declare -A up_cmd down_cmd ps_cmd
 tools=()
 
@@ -78,12 +92,8 @@ if [ "${BENCH_PEERS:-1}" = 0 ]; then
     echo "peers: left out (BENCH_PEERS=0)" >&2
 elif command -v dockerd >/dev/null && command -v docker-compose >/dev/null; then
     mkdir -p "$T/docker"
-    dockerd --data-root "$T/docker/root" --exec-root "$T/docker/exec" \
-        -H "unix://$T/docker/sock" --pidfile "$T/docker/pid" --iptables=false \
-        --ip6tables=false --cgroup-parent "/$BERTH_CGROUP_PARENT-docker" >"$T/docker/log" 2>&1 &
     export DOCKER_HOST=unix://$T/docker/sock
-    for _ in $(seq 100); do docker version >/dev/null 2>&1 && break; sleep 0.2; done
-    if docker version >/dev/null 2>&1 && docker load -q -i "$T/img/image.tar" >/dev/null 2>&1; then
+    if docker_start && docker load -q -i "$T/img/image.tar" >/dev/null 2>&1; then
         up_cmd[docker-compose]="docker-compose up -d"
         down_cmd[docker-compose]="docker-compose down -t 10"
         ps_cmd[docker-compose]="docker ps -q"
@@ -91,6 +101,7 @@ elif command -v dockerd >/dev/null && command -v docker-compose >/dev/null; then
     else
         echo "docker-compose: dockerd did not start here: $(tail -3 "$T/docker/log")" >&2
     fi
+    docker_stop
 else
     echo "docker-compose: not installed (needs docker-compose and docker.io)" >&2
 fi
@@ -130,8 +141,12 @@ fi
 
 # ---- measure ----
 declare -A res want=([quickstart]=2 [svc20]=20)
-for stack in quickstart svc20; do
-    for tool in "${tools[@]}"; do
+for tool in "${tools[@]}"; do
+    if [ "$tool" = docker-compose ] && ! docker_start; then
+        echo "docker-compose: dockerd did not start again" >&2
+        continue
+    fi
+    for stack in quickstart svc20; do
         ups=() downs=() ok=1
         for _ in $(seq "$rounds"); do
             cd "$T/$stack"
@@ -158,6 +173,7 @@ for stack in quickstart svc20; do
             res[$tool,$stack,down]=$(printf '%s\n' "${downs[@]}" | median)
         fi
     done
+    if [ "$tool" = docker-compose ]; then docker_stop; fi
 done
 
 # ---- report ----
@@ -184,7 +200,4 @@ for stack in quickstart svc20; do
 done
 echo
 echo "rounds: $rounds (median), machine: $(nproc) cores, $(uname -r)"
-if [ -n "${DOCKER_HOST:-}" ] && [ -f "$T/docker/pid" ]; then
-    kill "$(cat "$T/docker/pid")" 2>/dev/null
-    for _ in $(seq 50); do [ -f "$T/docker/pid" ] || break; sleep 0.2; done
-fi
+if [ -n "${DOCKER_HOST:-}" ]; then docker_stop; fi

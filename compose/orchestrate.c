@@ -460,11 +460,11 @@ service_mounts(struct up_ctx *u, const struct compose_service *s, const char *id
     return 0;
 }
 
-/* Creates container `number` of s (and starts it unless no_start).
+/* Creates container `number` of s; its id goes to *id_out (caller owns).
  * All or nothing: on failure nothing of it is left. */
 static int
 container_create(struct up_ctx *u, const struct compose_service *s, int number, const char *name,
-                 struct bt_err **err)
+                 char **id_out, struct bt_err **err)
 {
     const char *image_id = compose_kvs_get(&u->image_ids, s->name);
     _cleanup_free_ char *id = new_id();
@@ -623,6 +623,7 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
             vol_container_release_all(vs, id, NULL);
     } else {
         record_id(u, s->name, id);
+        *id_out = TAKE_PTR(id);
     }
     json_decref(cfg);
     net_container_net_free(cn);
@@ -995,24 +996,26 @@ up_work(struct node *n)
                 rc = engine_container_stop(a->id, o->timeout, err);
             if (rc >= 0 && !a->removed)
                 rc = compose_container_remove(a->id, o->renew_anon_volumes, err);
-            if (rc >= 0)
-                rc = container_create(u, un->s, a->number, a->name, err);
             if (rc >= 0) {
-                emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_DONE,
-                     "Recreated");
-                _cleanup_free_ char *id = engine_container_resolve(a->name, err);
-                rc = id ? start_one(u, id, a->name, err) : bt_err_ret(err);
+                _cleanup_free_ char *id = NULL;
+                rc = container_create(u, un->s, a->number, a->name, &id, err);
+                if (rc >= 0) {
+                    emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_DONE,
+                         "Recreated");
+                    rc = start_one(u, id, a->name, err);
+                }
             }
             break;
-        case COMPOSE_ACTION_CREATE:
+        case COMPOSE_ACTION_CREATE: {
             emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_WORKING, "Creating");
-            rc = container_create(u, un->s, a->number, a->name, err);
+            _cleanup_free_ char *id = NULL;
+            rc = container_create(u, un->s, a->number, a->name, &id, err);
             if (rc >= 0) {
                 emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_DONE, "Created");
-                _cleanup_free_ char *id = engine_container_resolve(a->name, err);
-                rc = id ? start_one(u, id, a->name, err) : bt_err_ret(err);
+                rc = start_one(u, id, a->name, err);
             }
             break;
+        }
         }
         if (rc < 0) {
             emit(o->event, o->event_data, "Container", a->name, COMPOSE_EVENT_ERROR, "Error");
@@ -2266,14 +2269,7 @@ compose_service_run_create(const struct compose_project *p, const struct compose
     if (rc >= 0)
         rc = up_networks_volumes(&u, services, err);
     if (rc >= 0)
-        rc = container_create(&u, s, 1, name, err);
-    if (rc >= 0) {
-        /* the last id recorded for the service is the new container */
-        pthread_mutex_lock(&u.lock);
-        json_t *a = json_object_get(u.service_ids, s->name);
-        *id_out = xstrdup(json_string_value(json_array_get(a, json_array_size(a) - 1)));
-        pthread_mutex_unlock(&u.lock);
-    }
+        rc = container_create(&u, s, 1, name, id_out, err);
     compose_actual_done(&actual);
     compose_kvs_done(&u.image_ids);
     json_decref(u.service_ids);

@@ -5,7 +5,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -70,6 +72,161 @@ list_ids(struct bt_err **err)
     return ids;
 }
 
+/* ---- the names of containers ----
+ * ROOT/containers/.names/NAME is a symlink to the id of the container that
+ * holds NAME. Claiming a name is one symlinkat, which fails when the name
+ * is taken, so two concurrent creates cannot both get it, and neither a
+ * create nor a lookup by name reads the configs of other containers.
+ *
+ * A container's config is written before its name is claimed, and its
+ * directory removed before its name is released: a link whose container
+ * has no config is left over from a crash and may be taken over. Taking
+ * over and releasing happen under the directory's flock, so that neither
+ * removes a link someone else has just made. */
+
+static char *
+names_dir(void)
+{
+    return xasprintf("%s/containers/.names", engine_root());
+}
+
+static bool
+has_config(const char *id)
+{
+    _cleanup_free_ char *dir = engine_container_dir(id);
+    _cleanup_free_ char *cfg = bt_path_join(dir, "config.json");
+    return bt_path_exists(cfg);
+}
+
+/* The id the link `name` points to, or NULL. */
+static char *
+name_owner(int dfd, const char *name)
+{
+    char buf[256];
+    ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return xstrdup(buf);
+}
+
+static int
+names_lock(int dfd, struct bt_err **err)
+{
+    while (flock(dfd, LOCK_EX) < 0)
+        if (errno != EINTR)
+            return bt_err_errno(err, errno, "lock the container names");
+    return 0;
+}
+
+/* Opens the names directory. A store made before the directory existed
+ * gets one built from the containers' configs, renamed into place whole so
+ * that it never holds only some of them. */
+static int
+names_open(struct bt_err **err)
+{
+    _cleanup_free_ char *dir = names_dir();
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0 || errno != ENOENT)
+        return dfd >= 0 ? dfd : bt_err_errno(err, errno, "open %s", dir);
+    _cleanup_free_ char *parent = bt_path_dirname(dir);
+    if (bt_mkdir_p(parent, 0700, err) < 0)
+        return bt_err_ret(err);
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", dir, (int)getpid());
+    bt_rm_rf(tmp, NULL);
+    if (mkdir(tmp, 0700) < 0)
+        return bt_err_errno(err, errno, "mkdir %s", tmp);
+    _cleanup_strv_ char **ids = list_ids(err);
+    if (!ids) {
+        bt_rm_rf(tmp, NULL);
+        return bt_err_ret(err);
+    }
+    bt_strv_foreach (id, ids) {
+        _cleanup_json_ json_t *c = engine_container_config_load(id, NULL);
+        const char *name = bt_json_str(c, "name");
+        if (!name || !valid_name(name))
+            continue;
+        _cleanup_free_ char *link = bt_path_join(tmp, name);
+        if (symlink(id, link) < 0 && errno != EEXIST) {
+            int e = errno;
+            bt_rm_rf(tmp, NULL);
+            return bt_err_errno(err, e, "create %s", link);
+        }
+    }
+    if (rename(tmp, dir) < 0) {
+        int e = errno;
+        bt_rm_rf(tmp, NULL);
+        /* another command built it meanwhile: that one is used */
+        if (e != EEXIST && e != ENOTEMPTY)
+            return bt_err_errno(err, e, "rename %s", tmp);
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return dfd >= 0 ? dfd : bt_err_errno(err, errno, "open %s", dir);
+}
+
+/* Gives name to id; EEXIST when another container holds it. */
+static int
+name_claim(const char *name, const char *id, struct bt_err **err)
+{
+    _cleanup_close_ int dfd = names_open(err);
+    if (dfd < 0)
+        return bt_err_ret(err);
+    if (symlinkat(id, dfd, name) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return bt_err_errno(err, errno, "claim the container name \"%s\"", name);
+    if (names_lock(dfd, err) < 0)
+        return bt_err_ret(err);
+    _cleanup_free_ char *owner = name_owner(dfd, name);
+    if (owner && strcmp(owner, id) == 0)
+        return 0; /* put there by a rebuild of the directory meanwhile */
+    if (owner && has_config(owner))
+        return bt_err_set(err, EEXIST,
+                          "the container name \"/%s\" is already in use by container \"%s\"", name,
+                          owner);
+    /* left over: its container is gone */
+    if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+        return bt_err_errno(err, errno, "remove the stale container name \"%s\"", name);
+    if (symlinkat(id, dfd, name) < 0) {
+        int e = errno;
+        _cleanup_free_ char *now = e == EEXIST ? name_owner(dfd, name) : NULL;
+        if (now)
+            return bt_err_set(err, EEXIST,
+                              "the container name \"/%s\" is already in use by container \"%s\"",
+                              name, now);
+        return bt_err_errno(err, e, "claim the container name \"%s\"", name);
+    }
+    return 0;
+}
+
+/* Releases name if id holds it. */
+static void
+name_release(const char *name, const char *id)
+{
+    _cleanup_free_ char *dir = names_dir();
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || names_lock(dfd, NULL) < 0)
+        return;
+    _cleanup_free_ char *owner = name_owner(dfd, name);
+    if (owner && strcmp(owner, id) == 0)
+        unlinkat(dfd, name, 0);
+}
+
+/* The id of the container named name, or NULL. */
+static char *
+name_lookup(const char *name, struct bt_err **err)
+{
+    if (!valid_name(name))
+        return NULL;
+    _cleanup_close_ int dfd = names_open(err);
+    if (dfd < 0)
+        return NULL;
+    _cleanup_free_ char *owner = name_owner(dfd, name);
+    if (!owner || !valid_name(owner) || !has_config(owner))
+        return NULL;
+    return TAKE_PTR(owner);
+}
+
 char *
 engine_container_resolve(const char *ref, struct bt_err **err)
 {
@@ -81,12 +238,14 @@ engine_container_resolve(const char *ref, struct bt_err **err)
     bt_strv_foreach (id, ids)
         if (strcmp(id, r) == 0)
             return xstrdup(id);
-    bt_strv_foreach (id, ids) {
-        _cleanup_json_ json_t *c = engine_container_config_load(id, NULL);
-        const char *name = bt_json_str(c, "name");
-        if (name && strcmp(name, r) == 0)
-            return xstrdup(id);
+    struct bt_err *e = NULL;
+    char *by_name = name_lookup(r, &e);
+    if (e) {
+        bt_err_move(err, &e);
+        return NULL;
     }
+    if (by_name)
+        return by_name;
     char *found = NULL;
     if (strlen(r) >= 1) {
         bt_strv_foreach (id, ids) {
@@ -133,17 +292,13 @@ engine_container_create(json_t *config, struct bt_err **err)
     int retries;
     if (engine_restart_parse(bt_json_str(config, "restart"), &pol, &retries, err) < 0)
         return NULL;
-    _cleanup_strv_ char **ids = list_ids(err);
-    if (!ids)
+    /* the name is claimed once the config is written, below; this only
+     * spares a doomed container's creation */
+    _cleanup_free_ char *holder = name_lookup(name, NULL);
+    if (holder || has_config(id)) {
+        bt_err_set(err, EEXIST, "the container name \"/%s\" is already in use by container \"%s\"",
+                   name, holder ? holder : id);
         return NULL;
-    bt_strv_foreach (other, ids) {
-        _cleanup_json_ json_t *c = engine_container_config_load(other, NULL);
-        if (strcmp(other, id) == 0 || bt_streq_null(bt_json_str(c, "name"), name)) {
-            bt_err_set(err, EEXIST,
-                       "the container name \"/%s\" is already in use by container \"%s\"", name,
-                       other);
-            return NULL;
-        }
     }
     /* The spec must make sense before anything is written. */
     _cleanup_json_ json_t *cfg = json_deep_copy(config);
@@ -198,7 +353,7 @@ engine_container_create(json_t *config, struct bt_err **err)
                   "ExitCode", 0, "Error", "", "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt",
                   "0001-01-01T00:00:00Z", "RestartCount", 0);
     if (bt_json_write_atomic(path, cfg, err) < 0 ||
-        engine_container_state_write(id, state, err) < 0) {
+        engine_container_state_write(id, state, err) < 0 || name_claim(name, id, err) < 0) {
         bt_rm_rf(dir, NULL);
         return NULL;
     }
@@ -266,6 +421,7 @@ monitor_argv(const char *monitor, const char *id, int ready_fd,
 {
     char **argv = NULL;
     argv = bt_strv_push(argv, monitor);
+    argv = bt_strv_push(argv, "--detach");
     argv = bt_strv_push(argv, "--ready-fd");
     argv = bt_strv_push_take(argv, xasprintf("%d", ready_fd));
     for (size_t i = 0; i < n; i++) {
@@ -287,31 +443,38 @@ spawn_monitor(const char *id, const char *monitor, const struct engine_held_port
     if (pipe2(p, O_CLOEXEC) < 0)
         return bt_err_errno(err, errno, "pipe");
     _cleanup_strv_ char **argv = monitor_argv(monitor, id, p[1], ports, nports);
-    pid_t pid = fork();
-    if (pid < 0) {
+    /* posix_spawn, not fork: the CLI's address space is large and its
+     * threads many, and copying its page tables for each container cost
+     * more than the monitor's own start-up. The monitor starts a session
+     * of its own and, with --detach, forks once more and lets this child
+     * exit, so that it belongs to no CLI process. */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+    /* dup2 of a descriptor onto itself clears its close-on-exec flag: the
+     * ready pipe and the held ports are inherited under their own numbers */
+    posix_spawn_file_actions_adddup2(&fa, p[1], p[1]);
+    for (size_t i = 0; i < nports; i++)
+        posix_spawn_file_actions_adddup2(&fa, ports[i].fd, ports[i].fd);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int sr = posix_spawn(&pid, monitor, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (sr != 0) {
         close(p[0]);
         close(p[1]);
-        return bt_err_errno(err, errno, "fork");
-    }
-    if (pid == 0) {
-        /* Detach twice: the monitor belongs to no CLI process. */
-        close(p[0]);
-        setsid();
-        pid_t g = fork();
-        if (g != 0)
-            _exit(g < 0 ? 1 : 0);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        fcntl(p[1], F_SETFD, 0);
-        for (size_t i = 0; i < nports; i++)
-            fcntl(ports[i].fd, F_SETFD, 0);
-        execv(monitor, argv);
-        dprintf(p[1], "cannot run %s: %s\n", monitor, strerror(errno));
-        _exit(127);
+        return bt_err_errno(err, sr, "cannot run %s", monitor);
     }
     close(p[1]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -504,10 +667,14 @@ engine_container_remove(const char *id, bool force, struct bt_err **err)
             return bt_err_ret(err);
         }
     }
+    _cleanup_json_ json_t *cfg = engine_container_config_load(id, NULL);
+    _cleanup_free_ char *name = xstrdup(bt_json_str(cfg, "name") ? bt_json_str(cfg, "name") : "");
     _cleanup_free_ char *dir = engine_container_dir(id);
     _cleanup_free_ char *rundir = engine_container_rundir(id);
     if (bt_rm_rf(rundir, err) < 0 || bt_rm_rf(dir, err) < 0)
         return bt_err_ret(err);
+    if (valid_name(name))
+        name_release(name, id);
     return 0;
 }
 

@@ -918,6 +918,9 @@ engine_init_create(const struct rt_spec *s, const struct engine_init_opts *o,
                    struct engine_init *out, struct bt_err **err)
 {
     *out = (struct engine_init){.pid = -1, .sync_fd = -1, .pty_master = -1};
+    /* compiled here, in the parent: the child only loads it */
+    if (s->seccomp && rt_seccomp_prepare(s->seccomp, err) < 0)
+        return bt_err_ret(err);
     _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg =
         rt_cgroup_resolve(NULL, s->cgroups_path, o->id, err);
     if (!cg)
@@ -1132,6 +1135,8 @@ int
 engine_process_exec(const struct engine_exec_opts *o, struct engine_exec *out, struct bt_err **err)
 {
     *out = (struct engine_exec){.pid = -1, .pty_master = -1};
+    if (o->spec->seccomp && rt_seccomp_prepare(o->spec->seccomp, err) < 0)
+        return bt_err_ret(err);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return bt_err_errno(err, errno, "socketpair");

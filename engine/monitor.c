@@ -1,7 +1,9 @@
 /* berth-monitor: supervises one container.
  *
- *   berth-monitor [--ready-fd N] [--hold FD]... [--proxy FD,PROTO,ADDR,PORT]... ID
+ *   berth-monitor [--detach] [--ready-fd N] [--hold FD]... [--proxy FD,PROTO,ADDR,PORT]... ID
  *
+ * --detach: fork once and let the starting process exit, so that the
+ * monitor belongs to no CLI process.
  * --hold and --proxy are the container's published host ports, bound by the
  * CLI and inherited here: the monitor keeps them open while it lives (so no
  * other process can take them, across restarts too) and serves the --proxy
@@ -1144,7 +1146,9 @@ int
 main(int argc, char **argv)
 {
     int ready_fd = -1;
+    bool detach = false;
     static const struct option opts[] = {{"ready-fd", required_argument, NULL, 'r'},
+                                         {"detach", no_argument, NULL, 'd'},
                                          {"hold", required_argument, NULL, 'H'},
                                          {"proxy", required_argument, NULL, 'P'},
                                          {0}};
@@ -1163,6 +1167,9 @@ main(int argc, char **argv)
         switch (c) {
         case 'r':
             ready_fd = atoi(optarg);
+            break;
+        case 'd':
+            detach = true;
             break;
         case 'H':
             if (!bt_parse_int64(optarg, &fd) || fd < 0 || fd > INT32_MAX) {
@@ -1188,9 +1195,21 @@ main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: berth-monitor [--ready-fd N] [--hold FD]... "
+        fprintf(stderr, "usage: berth-monitor [--detach] [--ready-fd N] [--hold FD]... "
                         "[--proxy FD,PROTO,ADDR,PORT]... CONTAINER-ID\n");
         return 2;
+    }
+    /* --detach: the process that started us waits for this one to exit and
+     * the monitor goes on in a child, which belongs to no CLI process. */
+    if (detach) {
+        pid_t g = fork();
+        if (g < 0) {
+            if (ready_fd >= 0)
+                dprintf(ready_fd, "fork the monitor: %s\n", strerror(errno));
+            return 1;
+        }
+        if (g > 0)
+            _exit(0);
     }
     /* The ready pipe is ours alone: the container must not inherit it, or
      * the CLI would wait for its end of file as long as the container runs. */

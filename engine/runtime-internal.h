@@ -101,11 +101,16 @@ struct rt_seccomp_rule {
     size_t n_args;
 };
 
+struct sock_filter;
+
 struct rt_seccomp {
     uint32_t default_action;
     char **architectures; /* SCMP_ARCH_* names */
     struct rt_seccomp_rule *rules;
     size_t n_rules;
+    /* the compiled filter, once rt_seccomp_prepare ran (owned) */
+    struct sock_filter *bpf;
+    size_t bpf_len; /* instructions */
 };
 
 /* Resources a container's cgroup is given; -1 / 0 / NULL mean "not set". */
@@ -205,7 +210,15 @@ int rt_sysctl_check(const struct rt_spec *s, const char *key, struct bt_err **er
 /* Seccomp: parse linux.seccomp into a plan; build and load the filter. */
 struct rt_seccomp *rt_seccomp_parse(json_t *j, struct bt_err **err);
 struct rt_seccomp *rt_seccomp_free(struct rt_seccomp *s);
-/* Loads the filter into the calling process (libseccomp). */
+/* Compiles the filter to BPF once, before the container's process is
+ * cloned, so that each start does not run libseccomp's compiler again:
+ * programs are kept in RUNROOT/seccomp, keyed by the whole plan together
+ * with the libseccomp version, its API level, the kernel release and the
+ * native architecture. A cache that cannot be read or written only costs
+ * the compilation. */
+int rt_seccomp_prepare(struct rt_seccomp *s, struct bt_err **err);
+/* Loads the filter into the calling process: the prepared program when
+ * there is one, else compiled here by libseccomp. */
 int rt_seccomp_load(const struct rt_seccomp *s, struct bt_err **err);
 /* Exports the filter as BPF into fd (for tests and debugging). */
 int rt_seccomp_export_bpf(const struct rt_seccomp *s, int fd, struct bt_err **err);

@@ -1,9 +1,19 @@
 /* engine: seccomp filters with libseccomp, and Docker's default profile. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
+#include "engine/oci-runtime.h"
 #include "engine/runtime-internal.h"
 
 struct rt_seccomp *
@@ -17,6 +27,7 @@ rt_seccomp_free(struct rt_seccomp *s)
         free(s->rules[i].args);
     }
     free(s->rules);
+    free(s->bpf);
     free(s);
     return NULL;
 }
@@ -231,12 +242,149 @@ build(const struct rt_seccomp *s, struct bt_err **err)
 int
 rt_seccomp_load(const struct rt_seccomp *s, struct bt_err **err)
 {
+    if (s->bpf) {
+        /* what libseccomp's seccomp_load does with the attributes build()
+         * sets: no flags, no_new_privs left to the caller */
+        struct sock_fprog prog = {.len = (unsigned short)s->bpf_len, .filter = s->bpf};
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+            return bt_err_errno(err, errno, "load the seccomp filter");
+        return 0;
+    }
     _cleanup_(ctx_releasep) scmp_filter_ctx ctx = build(s, err);
     if (!ctx)
         return bt_err_ret(err);
     int r = seccomp_load(ctx);
     if (r < 0)
         return bt_err_errno(err, -r, "load the seccomp filter");
+    return 0;
+}
+
+/* Everything the compiled program depends on, in one string: the plan in
+ * order (libseccomp's output follows the order of the rules), and what of
+ * the machine and library libseccomp's code generation looks at. */
+static char *
+cache_key(const struct rt_seccomp *s)
+{
+    struct bt_buf b = {0};
+    const struct scmp_version *v = seccomp_version();
+    struct utsname u;
+    if (uname(&u) < 0)
+        snprintf(u.release, sizeof(u.release), "?");
+    bt_buf_printf(&b, "berth-seccomp 1\nlibseccomp %u.%u.%u api %u arch %u kernel %s\n",
+                  v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_api_get(),
+                  seccomp_arch_native(), u.release);
+    bt_buf_printf(&b, "default %u\n", s->default_action);
+    bt_strv_foreach (a, s->architectures)
+        bt_buf_printf(&b, "arch %s\n", a);
+    for (size_t i = 0; i < s->n_rules; i++) {
+        const struct rt_seccomp_rule *r = &s->rules[i];
+        bt_buf_printf(&b, "rule %u", r->action);
+        for (size_t k = 0; k < r->n_args; k++)
+            bt_buf_printf(&b, " %u:%d:%llu:%llu", r->args[k].index, (int)r->args[k].op,
+                          (unsigned long long)r->args[k].value,
+                          (unsigned long long)r->args[k].value_two);
+        bt_strv_foreach (n, r->names)
+            bt_buf_printf(&b, " %s", n);
+        bt_buf_putc(&b, '\n');
+    }
+    return bt_buf_steal(&b);
+}
+
+static uint64_t
+fnv1a(const char *p, size_t n)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+/* A cache file is the key, a NUL, then the program. A file for another key
+ * (a hash collision) or a torn one is not used. */
+static bool
+cache_read(const char *path, const char *key, size_t key_len, struct rt_seccomp *s)
+{
+    size_t len = 0;
+    _cleanup_free_ char *data = bt_file_read_all(path, &len, NULL);
+    if (!data || len <= key_len + 1 || memcmp(data, key, key_len + 1) != 0)
+        return false;
+    size_t n = len - key_len - 1;
+    if (n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return false;
+    s->bpf = xmemdup(data + key_len + 1, n);
+    s->bpf_len = n / sizeof(struct sock_filter);
+    return true;
+}
+
+static int
+compile(struct rt_seccomp *s, struct bt_err **err)
+{
+    _cleanup_close_ int fd = memfd_create("seccomp", MFD_CLOEXEC);
+    if (fd < 0)
+        return bt_err_errno(err, errno, "memfd_create");
+    if (rt_seccomp_export_bpf(s, fd, err) < 0)
+        return bt_err_ret(err);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return bt_err_errno(err, errno, "stat the seccomp filter");
+    size_t n = (size_t)st.st_size;
+    if (n == 0 || n % sizeof(struct sock_filter) != 0 ||
+        n / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return bt_err_set(err, EINVAL, "the seccomp filter has %zu bytes", n);
+    _cleanup_free_ struct sock_filter *bpf = xmalloc(n);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)bpf + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return bt_err_errno(err, r < 0 ? errno : EIO, "read the seccomp filter");
+        got += (size_t)r;
+    }
+    s->bpf = TAKE_PTR(bpf);
+    s->bpf_len = n / sizeof(struct sock_filter);
+    return 0;
+}
+
+int
+rt_seccomp_prepare(struct rt_seccomp *s, struct bt_err **err)
+{
+    if (s->bpf)
+        return 0;
+    _cleanup_free_ char *key = cache_key(s);
+    size_t key_len = strlen(key);
+    _cleanup_free_ char *dir = bt_path_join(engine_runroot(), "seccomp");
+    _cleanup_free_ char *path =
+        xasprintf("%s/%016llx.bpf", dir, (unsigned long long)fnv1a(key, key_len));
+    if (cache_read(path, key, key_len, s))
+        return 0;
+    /* Containers started together want the same program: one compiles it
+     * while the others wait on the directory's lock, then read it. */
+    _cleanup_close_ int dfd = -1;
+    if (bt_mkdir_p(dir, 0700, NULL) == 0)
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        while (flock(dfd, LOCK_EX) < 0 && errno == EINTR)
+            ;
+        if (cache_read(path, key, key_len, s))
+            return 0;
+    }
+    if (compile(s, err) < 0)
+        return bt_err_ret(err);
+    if (dfd < 0)
+        return 0;
+    size_t n = s->bpf_len * sizeof(struct sock_filter);
+    _cleanup_free_ char *data = xmalloc(key_len + 1 + n);
+    memcpy(data, key, key_len + 1);
+    memcpy(data + key_len + 1, s->bpf, n);
+    struct bt_err *e = NULL;
+    if (bt_file_write_atomic(path, data, key_len + 1 + n, 0600, &e) < 0) {
+        /* not fatal: the next start compiles the filter again */
+        bt_debug("seccomp cache: %s", e->msg);
+        bt_err_free(e);
+    }
     return 0;
 }
 

@@ -52,12 +52,26 @@ b container run --rm --rootfs "$R" /no/such/thing 2>"$BERTH_TEST_TMP/err"
 bt_contains "$(cat "$BERTH_TEST_TMP/err")" "No such file or directory"
 [ -z "$(b container ls -a -q)" ] || bt_fail "a failed run left a container"
 
+echo "== a monitor that cannot be run is a clear error"
+out=$(BERTH_MONITOR=$BERTH_TEST_TMP/no-monitor b container run -d --name nomon --rootfs "$R" true 2>&1) &&
+    bt_fail "started without a monitor"
+bt_contains "$out" "no-monitor: No such file or directory"
+b container rm -f nomon >/dev/null 2>&1
+
 echo "== detached: ls, logs, exec with user, env, tty and exit codes"
 b container run -d --name bg --rootfs "$R" sh -c 'echo hello; exec sleep 300' >/dev/null || bt_fail "run -d"
 [ "$(state bg '{{.State.Status}}')" = running ] || bt_fail "not running"
 pid=$(state bg '{{.State.Pid}}')
 [ "$pid" -gt 0 ] && kill -0 "$pid" || bt_fail "no live pid: $pid"
 bt_contains "$(b container ls)" "bg"
+# the monitor belongs to no CLI process: it leads no session and its parent
+# is the sandbox's init
+mon=$(pgrep -f "berth-monitor .*$(state bg '{{.Id}}')")
+[ -n "$mon" ] || bt_fail "no monitor for bg"
+read -r mppid msid < <(ps -o ppid=,sid= -p "$mon")
+[ "$mppid" = 1 ] || bt_fail "the monitor's parent is $mppid"
+[ "$msid" != "$mon" ] && [ "$msid" != "$(ps -o sid= -p $$ | tr -d " ")" ] ||
+    bt_fail "the monitor's session is $msid"
 wait_for 5 sh -c "\"$BERTH_BIN\" container logs bg | grep -q hello" || bt_fail "logs"
 grep -q '"stream":"stdout"' "$BERTH_ROOT/containers/$(state bg '{{.Id}}')/$(state bg '{{.Id}}')-json.log" ||
     bt_fail "the log is not in json-file format"

@@ -1,6 +1,8 @@
 /* engine: config.json parsing, capability and rlimit names, sysctl policy,
  * Docker's default seccomp profile (loaded for real in a child), user
  * resolution and Docker's memswap semantics. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -249,15 +251,10 @@ test_names(void **state)
     assert_int_equal(json_array_size(caps), 14);
 }
 
-/* Loads Docker's default filter in a child and checks what it allows. */
+/* Loads a default filter in a child and checks what it allows. */
 static void
-test_seccomp_default(void **state)
+check_default_filter(const struct rt_seccomp *sc)
 {
-    _cleanup_json_ json_t *prof = engine_seccomp_docker_default(NULL);
-    struct bt_err *err = NULL;
-    struct rt_seccomp *sc = rt_seccomp_parse(prof, &err);
-    assert_null(err);
-    assert_non_null(sc);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -288,7 +285,102 @@ test_seccomp_default(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static struct rt_seccomp *
+default_filter(void)
+{
+    _cleanup_json_ json_t *prof = engine_seccomp_docker_default(NULL);
+    struct bt_err *err = NULL;
+    struct rt_seccomp *sc = rt_seccomp_parse(prof, &err);
+    assert_null(err);
+    assert_non_null(sc);
+    return sc;
+}
+
+static void
+test_seccomp_default(void **state)
+{
+    /* compiled by libseccomp in the child */
+    struct rt_seccomp *sc = default_filter();
+    check_default_filter(sc);
     rt_seccomp_free(sc);
+
+    /* compiled once in the parent and kept in RUNROOT/seccomp */
+    char tmpl[] = "/tmp/berth-seccomp.XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    _cleanup_free_ char *old_runroot =
+        getenv("BERTH_RUNROOT") ? xstrdup(getenv("BERTH_RUNROOT")) : NULL;
+    setenv("BERTH_RUNROOT", tmpl, 1);
+    struct bt_err *err = NULL;
+    struct rt_seccomp *first = default_filter();
+    assert_int_equal(rt_seccomp_prepare(first, &err), 0);
+    assert_non_null(first->bpf);
+    assert_true(first->bpf_len > 10);
+    check_default_filter(first);
+    _cleanup_free_ char *dir = bt_path_join(tmpl, "seccomp");
+    _cleanup_dir_ DIR *d = opendir(dir);
+    assert_non_null(d);
+    _cleanup_free_ char *cached = NULL;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (bt_str_endswith(de->d_name, ".bpf")) {
+            assert_null(cached); /* one program for one filter */
+            cached = bt_path_join(dir, de->d_name);
+        }
+    assert_non_null(cached);
+
+    /* a second start reads the same program back */
+    struct rt_seccomp *second = default_filter();
+    assert_int_equal(rt_seccomp_prepare(second, &err), 0);
+    assert_int_equal(second->bpf_len, first->bpf_len);
+    assert_memory_equal(second->bpf, first->bpf, first->bpf_len * 8);
+    check_default_filter(second);
+    rt_seccomp_free(second);
+
+    /* a file that does not hold this filter's key is not used */
+    _cleanup_json_ json_t *allow = json_pack("{s:s}", "defaultAction", "SCMP_ACT_ALLOW");
+    struct rt_seccomp *other = rt_seccomp_parse(allow, &err);
+    assert_non_null(other);
+    assert_int_equal(rt_seccomp_prepare(other, &err), 0);
+    assert_true(other->bpf_len < first->bpf_len);
+    size_t olen = 0;
+    _cleanup_free_ char *odata = NULL;
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        if (!bt_str_endswith(de->d_name, ".bpf"))
+            continue;
+        _cleanup_free_ char *p = bt_path_join(dir, de->d_name);
+        if (strcmp(p, cached) != 0) {
+            odata = bt_file_read_all(p, &olen, &err);
+            break;
+        }
+    }
+    assert_non_null(odata);
+    assert_int_equal(bt_file_write_atomic(cached, odata, olen, 0600, &err), 0);
+    struct rt_seccomp *third = default_filter();
+    assert_int_equal(rt_seccomp_prepare(third, &err), 0);
+    assert_int_equal(third->bpf_len, first->bpf_len);
+    check_default_filter(third);
+    /* and a torn one neither */
+    size_t clen = 0;
+    _cleanup_free_ char *cdata = bt_file_read_all(cached, &clen, &err);
+    assert_non_null(cdata);
+    assert_int_equal(bt_file_write_atomic(cached, cdata, clen - 3, 0600, &err), 0);
+    struct rt_seccomp *fourth = default_filter();
+    assert_int_equal(rt_seccomp_prepare(fourth, &err), 0);
+    assert_int_equal(fourth->bpf_len, first->bpf_len);
+    check_default_filter(fourth);
+    rt_seccomp_free(fourth);
+    rt_seccomp_free(third);
+    rt_seccomp_free(other);
+    rt_seccomp_free(first);
+    assert_null(err);
+    assert_int_equal(bt_rm_rf(tmpl, NULL), 0);
+    if (old_runroot)
+        setenv("BERTH_RUNROOT", old_runroot, 1);
+    else
+        unsetenv("BERTH_RUNROOT");
 
     /* with CAP_SYS_ADMIN Docker allows mount and friends */
     _cleanup_json_ json_t *caps = json_pack("[s]", "CAP_SYS_ADMIN");
