@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -368,6 +370,42 @@ monitor_alive(json_t *st)
     return mp > 0 && engine_pid_alive(mp, ms);
 }
 
+/* Waits for a monitor that has answered "stop" to exit: it only writes the
+ * final state and closes its sockets, so on a very busy machine this can
+ * still take seconds. One that has not exited after MONITOR_EXIT_MS is
+ * killed: its container is already stopped, and `down` must not leave a
+ * monitor behind. A pidfd wakes us at the exit itself; where there is none
+ * (old kernels), the state is polled. */
+#define MONITOR_EXIT_MS 10000
+static void
+monitor_wait_exit(json_t *st)
+{
+    pid_t mp = (pid_t)json_integer_value(json_object_get(st, "MonitorPid"));
+    int pfd = mp > 0 ? (int)syscall(SYS_pidfd_open, mp, 0) : -1;
+    /* checked after pidfd_open: the pidfd is then surely the monitor's */
+    for (int round = 0; round < 2 && monitor_alive(st); round++) {
+        int budget = round == 0 ? MONITOR_EXIT_MS : 2000;
+        if (round == 1) {
+            bt_warn("monitor %d did not exit %d s after stopping its container; killing it",
+                    (int)mp, MONITOR_EXIT_MS / 1000);
+            if (pfd < 0 || syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0)
+                kill(mp, SIGKILL);
+        }
+        if (pfd >= 0) {
+            struct pollfd p = {.fd = pfd, .events = POLLIN};
+            while (poll(&p, 1, budget) < 0 && errno == EINTR)
+                ;
+            continue;
+        }
+        for (int waited = 0; waited < budget && monitor_alive(st); waited += 5) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (pfd >= 0)
+        close(pfd);
+}
+
 static bool
 init_alive(json_t *st)
 {
@@ -584,10 +622,7 @@ engine_container_stop(const char *id, int timeout, struct bt_err **err)
         return bt_err_ret(err);
     /* The monitor exits right after answering; wait for it so that the
      * state on disk is final when we return. */
-    for (int i = 0; i < 200 && monitor_alive(st); i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    monitor_wait_exit(st);
     return 0;
 }
 
