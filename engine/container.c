@@ -435,8 +435,20 @@ engine_container_state(const char *id, struct bt_err **err)
         return json_pack("{s:s}", "Status", "created");
     }
     if (is_active(bt_json_str(st, "Status")) && !monitor_alive(st)) {
+        /* The monitor may have written the final state and exited between
+         * the read above and the check: read again before calling it gone,
+         * or a container that exited 1 would look like one that exited 0. */
+        json_t *again = engine_container_state_load(id, NULL);
+        if (again && !is_active(bt_json_str(again, "Status"))) {
+            json_decref(st);
+            return again;
+        }
+        if (again)
+            json_decref(again);
         bool alive = init_alive(st);
         if (!alive) {
+            /* as Docker reports a container whose exit it did not see */
+            json_object_set_new(st, "ExitCode", json_integer(255));
             json_object_set_new(st, "Status", json_string("exited"));
             json_object_set_new(st, "Running", json_false());
             json_object_set_new(st, "Paused", json_false());
