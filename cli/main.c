@@ -150,57 +150,69 @@ main(int argc, char **argv)
 
     /* '+': stop at the first non-option, which is the command. */
     int c;
-    while ((c = getopt_long(argc, argv, "+f:p:vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            ctx.files = bt_strv_push(ctx.files, optarg);
-            break;
-        case 'p':
-            free(ctx.project_name);
-            ctx.project_name = xstrdup(optarg);
-            break;
-        case OPT_PROJECT_DIR:
-            free(ctx.project_dir);
-            ctx.project_dir = xstrdup(optarg);
-            break;
-        case OPT_PROFILE:
-            ctx.profiles = bt_strv_push(ctx.profiles, optarg);
-            break;
-        case OPT_ENV_FILE:
-            ctx.env_files = bt_strv_push(ctx.env_files, optarg);
-            break;
-        case OPT_ANSI:
-            if (strcmp(optarg, "never") && strcmp(optarg, "always") && strcmp(optarg, "auto")) {
-                fprintf(stderr, "berth: --ansi takes never, always or auto, not '%s'\n", optarg);
+    /* `berth compose up` is `berth up`, for hands and aliases used to
+     * `docker compose`; global options may come before and after the word. */
+    bool compose_word = false;
+    for (bool more = true; more;) {
+        while ((c = getopt_long(argc, argv, "+f:p:vh", opts, NULL)) != -1) {
+            switch (c) {
+            case 'f':
+                ctx.files = bt_strv_push(ctx.files, optarg);
+                break;
+            case 'p':
+                free(ctx.project_name);
+                ctx.project_name = xstrdup(optarg);
+                break;
+            case OPT_PROJECT_DIR:
+                free(ctx.project_dir);
+                ctx.project_dir = xstrdup(optarg);
+                break;
+            case OPT_PROFILE:
+                ctx.profiles = bt_strv_push(ctx.profiles, optarg);
+                break;
+            case OPT_ENV_FILE:
+                ctx.env_files = bt_strv_push(ctx.env_files, optarg);
+                break;
+            case OPT_ANSI:
+                if (strcmp(optarg, "never") && strcmp(optarg, "always") && strcmp(optarg, "auto")) {
+                    fprintf(stderr, "berth: --ansi takes never, always or auto, not '%s'\n",
+                            optarg);
+                    ctx_done(&ctx);
+                    return CLI_EXIT_USAGE;
+                }
+                ctx.ansi = optarg;
+                break;
+            case OPT_LOG_LEVEL:
+                if (!parse_log_level(optarg)) {
+                    fprintf(stderr, "berth: --log-level takes error, warn, info or debug\n");
+                    ctx_done(&ctx);
+                    return CLI_EXIT_USAGE;
+                }
+                break;
+            case 'v': {
+                char *vargv[] = {"version", NULL};
+                optind = 1;
+                int r = cli_cmd_version(&ctx, 1, vargv);
+                ctx_done(&ctx);
+                return r;
+            }
+            case 'h':
+                usage(stdout);
+                ctx_done(&ctx);
+                return CLI_EXIT_OK;
+            default:
+                usage(stderr);
                 ctx_done(&ctx);
                 return CLI_EXIT_USAGE;
             }
-            ctx.ansi = optarg;
-            break;
-        case OPT_LOG_LEVEL:
-            if (!parse_log_level(optarg)) {
-                fprintf(stderr, "berth: --log-level takes error, warn, info or debug\n");
-                ctx_done(&ctx);
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'v': {
-            char *vargv[] = {"version", NULL};
-            optind = 1;
-            int r = cli_cmd_version(&ctx, 1, vargv);
-            ctx_done(&ctx);
-            return r;
         }
-        case 'h':
-            usage(stdout);
-            ctx_done(&ctx);
-            return CLI_EXIT_OK;
-        default:
-            usage(stderr);
-            ctx_done(&ctx);
-            return CLI_EXIT_USAGE;
+        more = !compose_word && optind < argc && strcmp(argv[optind], "compose") == 0;
+        if (more) {
+            compose_word = true;
+            optind++;
         }
     }
+
     if (strcmp(ctx.ansi, "always") == 0)
         ctx.color = true;
     else if (strcmp(ctx.ansi, "never") == 0 || getenv("NO_COLOR"))

@@ -13,6 +13,12 @@ sed "s|@DIR@|$tmp/shop|g" expected.yaml >"$tmp/want.yaml"
 expect_same "config" "$tmp/want.yaml" "$tmp/out.yaml"
 [ ! -s "$tmp/err" ] || fail "config warned: $(cat "$tmp/err")"
 
+# `berth compose config` is `berth config`, global options on either side.
+run compose config >"$tmp/compose.yaml" || fail "compose config"
+cmp -s "$tmp/out.yaml" "$tmp/compose.yaml" || fail "berth compose config differs from berth config"
+[ "$(run --profile jobs compose --ansi never config --profiles)" = jobs ] ||
+    fail "global options around the compose word"
+
 # Stable: the same input gives the same bytes.
 run config >"$tmp/again.yaml"
 cmp -s "$tmp/out.yaml" "$tmp/again.yaml" || fail "two runs differ"
