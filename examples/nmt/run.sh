@@ -32,7 +32,7 @@ driver() {
     fi
     local tmp jar
     tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download -q libmariadb-java >/dev/null && dpkg-deb -x ./*.deb root) || {
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root libmariadb-java >/dev/null && dpkg-deb -x ./*.deb root) || {
         rm -rf "$tmp"
         echo "nmt: could not get Debian's libmariadb-java (apt-get update?); set NMT_JDBC_JAR" >&2
         return 1
