@@ -48,13 +48,12 @@ if [ "${BERTH_IN_SANDBOX:-}" != 1 ]; then
     "$here/images.sh" "$BERTH_BIN" || bt_fail "the images are not there"
     driver || bt_fail "no JDBC driver"
     mapfile -t images < <(cd "$here" && "$BERTH_BIN" config --images)
-    NMT_ARCHIVE=$(mktemp /var/tmp/berth-nmt-images.XXXXXX)
+    NMT_ARCHIVE=$(mktemp "${TMPDIR:-/var/tmp}/berth-nmt-images.XXXXXX")
     export NMT_ARCHIVE
+    trap 'rm -f "$NMT_ARCHIVE"' EXIT
     "$BERTH_BIN" save -o "$NMT_ARCHIVE" "${images[@]}" || bt_fail "save the images"
     (bt_sandbox_enter "$0" "$@")
-    rc=$?
-    rm -f "$NMT_ARCHIVE"
-    exit $rc
+    exit
 fi
 
 bt_sandbox_enter "$0" "$@"
