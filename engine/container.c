@@ -242,6 +242,15 @@ engine_container_state(const char *id, struct bt_err **err)
         return json_pack("{s:s}", "Status", "created");
     }
     if (is_active(bt_json_str(st, "Status")) && !monitor_alive(st)) {
+        /* The monitor may have written its last state and exited between
+         * the read above and that check: what it left is the truth. */
+        json_t *again = engine_container_state_load(id, NULL);
+        if (again) {
+            json_decref(st);
+            st = again;
+        }
+    }
+    if (is_active(bt_json_str(st, "Status")) && !monitor_alive(st)) {
         bool alive = init_alive(st);
         if (!alive) {
             json_object_set_new(st, "Status", json_string("exited"));
@@ -249,6 +258,8 @@ engine_container_state(const char *id, struct bt_err **err)
             json_object_set_new(st, "Paused", json_false());
             json_object_set_new(st, "Restarting", json_false());
             json_object_set_new(st, "Pid", json_integer(0));
+            /* unknown, never 0: a one-shot must not pass for successful */
+            json_object_set_new(st, "ExitCode", json_integer(255));
         }
         json_object_set_new(st, "Error",
                             json_string(alive ? "the monitor is gone; the container still runs "

@@ -202,6 +202,19 @@ b container stop -t 1 orphan >/dev/null || bt_fail "stop without a monitor"
 wait_for 5 sh -c "! kill -0 $cpid 2>/dev/null" || bt_fail "container survived the stop"
 b container rm orphan >/dev/null || bt_fail "rm without a monitor"
 
+echo "== a container whose monitor and process both died: exit status unknown, never 0"
+b container run -d --name lost --rootfs "$R" sleep 300 >/dev/null
+mpid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["MonitorPid"])' \
+    "$BERTH_ROOT/containers/$(state lost '{{.Id}}')/state.json")
+cpid=$(state lost '{{.State.Pid}}')
+kill -KILL "$mpid"
+wait_for 5 sh -c "! kill -0 $mpid 2>/dev/null" || bt_fail "monitor did not die"
+kill -KILL "$cpid"
+wait_for 5 sh -c "! kill -0 $cpid 2>/dev/null" || bt_fail "container did not die"
+[ "$(state lost '{{.State.Status}} {{.State.ExitCode}}')" = "exited 255" ] ||
+    bt_fail "lost container: $(state lost '{{.State.Status}} {{.State.ExitCode}}')"
+b container rm lost >/dev/null || bt_fail "rm lost"
+
 echo "== init: true forwards the stop signal and reaps orphans"
 b container run -d --init --name ini --rootfs "$R" sh -c '(sleep 0.1 &); exec sleep 300' >/dev/null
 sleep 0.5
