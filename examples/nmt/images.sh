@@ -18,15 +18,21 @@ mapfile -t images < <("$berth" config --images)
     echo "nmt: cannot read the services' images from compose.yaml" >&2
     exit 1
 }
-missing=()
-build=()
-for i in "${!services[@]}"; do
-    if ! "$berth" image inspect "${images[$i]}" >/dev/null 2>&1; then
-        missing+=("${services[$i]}")
-        build+=("${services[$i]}=${images[$i]}")
-        echo "nmt: ${images[$i]} (${services[$i]}) is not present"
-    fi
-done
+# find_missing: the services whose image is not in the store, in missing[]
+# (SERVICE) and build[] (SERVICE=IMAGE, as make-images.sh takes them)
+find_missing() {
+    missing=()
+    build=()
+    local i
+    for i in "${!services[@]}"; do
+        if ! "$berth" image inspect "${images[$i]}" >/dev/null 2>&1; then
+            missing+=("${services[$i]}")
+            build+=("${services[$i]}=${images[$i]}")
+            [ "${1:-}" = quiet ] || echo "nmt: ${images[$i]} (${services[$i]}) is not present"
+        fi
+    done
+}
+find_missing
 if [ ${#missing[@]} = 0 ]; then
     echo "nmt: using the images present: ${images[*]}"
     exit 0
@@ -41,6 +47,9 @@ else
         echo "nmt: pulled the official images"
         exit 0
     fi
+    # what was pulled before the failure stays; the rest is built
+    find_missing quiet
+    [ ${#missing[@]} -gt 0 ] || exit 0
     echo "nmt: the pull failed (no registry reachable?): building ${missing[*]} offline from Debian's packages"
 fi
 "$here/make-images.sh" "$berth" "${build[@]}"

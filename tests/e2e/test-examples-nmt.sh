@@ -3,7 +3,8 @@
 # the image names moved by .env to registries on loopback, so nothing here
 # reaches a public registry: images present are used without a pull; missing
 # ones are pulled when the registry has them; when the pull fails the
-# offline builder makes them under the same names, and says so; NMT_OFFLINE=1
+# offline builder makes the ones still missing under the same names, and
+# says so; NMT_OFFLINE=1
 # builds offline without trying to pull. The offline build works from a
 # root filesystem already in its cache (a busybox one here), as a second
 # `make nmt` does; the real images take Debian's archive (`make nmt`).
@@ -67,13 +68,14 @@ expect_not_in "$out" "offline" "pulled"
 b image inspect "$tomcat" >/dev/null || bt_fail "tomcat not pulled"
 b image inspect "$nginx" >/dev/null || bt_fail "nginx not pulled"
 
-echo "== the pull fails (nothing on that port): built offline, and said so"
-b rmi "$infra" >/dev/null || bt_fail "rmi"
+echo "== the pull fails for one (nothing on its port): that one built offline, and said so"
+b rmi "$infra" "$nginx" >/dev/null || bt_fail "rmi"
 out=$(bash "$P/images.sh" "$BERTH_BIN" 2>&1) || bt_fail "images.sh: $out"
 echo "$out"
-expect_in "$out" "pulling infra" "tried the pull"
+expect_in "$out" "pulling infra nginx" "tried the pull"
 expect_in "$out" "the pull failed" "failure said"
 expect_in "$out" "building infra offline from Debian's packages" "offline said"
+expect_eq "$(b image inspect -f '{{json .Config.Cmd}}' "$nginx")" '["sh"]' "nginx pulled, not built"
 expect_in "$out" "made $infra (infra) offline" "made"
 expect_eq "$(b image inspect -f '{{json .Config.Cmd}}' "$infra")" '["bash"]' "offline infra's CMD"
 [ -z "$(ls "$BT_TMP" | grep berth-nmt-build)" ] || bt_fail "the builder left its work directory"
