@@ -53,8 +53,9 @@ check: deps format-check unit integration
 demo: build
 	./examples/demo.sh $(BUILD)/cli/berth
 
-# Opt-in, never part of check: the nginx + mysql + tomcat stack, with images
-# made from Debian's packages (needs the Debian archive).
+# Opt-in, never part of check: the nginx + mysql + tomcat stack end to end.
+# Uses the images present, else pulls the official ones, else (or with
+# NMT_OFFLINE=1) builds them from Debian's packages (needs Debian's archive).
 nmt: build
 	./examples/nmt/run.sh $(BUILD)/cli/berth
 
