@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "compose/compose.h"
 #include "compose/orchestrate.h"
+#include "engine/container.h"
 #include "engine/engine.h"
 #include "image/image.h"
 #include "cli/progress.h"
@@ -907,6 +908,18 @@ on_events_tick(uv_timer_t *t)
     json_t *now = events_snapshot(E);
     if (!now)
         return;
+    /* A container that could not be read at this look (it was being
+     * written as it exited, say) but still exists is not destroyed: keep
+     * what was last seen of it and look again at the next tick. */
+    const char *id;
+    json_t *c;
+    json_object_foreach (E->last, id, c) {
+        if (json_object_get(now, id))
+            continue;
+        _cleanup_json_ json_t *cfg = engine_container_config_load(id, NULL);
+        if (cfg)
+            json_object_set(now, id, c);
+    }
     events_diff(E, now);
     json_decref(E->last);
     E->last = now;
