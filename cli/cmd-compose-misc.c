@@ -488,9 +488,10 @@ cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv)
 /* ---- pull and push of the services' images ---- */
 
 struct transfer {
-    char *image;    /* the reference as the service names it */
-    char *services; /* "web, worker" */
-    bool buildable; /* a failure is a warning: the image can be built */
+    char *image;       /* the reference as the service names it */
+    char *services;    /* "web, worker" */
+    const char *first; /* the first of them: a pull is shown under its name */
+    bool buildable;    /* a failure is a warning: the image can be built */
     pid_t pid;
     int err_fd;
 };
@@ -537,11 +538,12 @@ transfer_failed(struct cli_progress *prog, const char *cmd, bool push, bool igno
                 const struct transfer *t, const char *msg)
 {
     if (ignore_fail || (!push && t->buildable)) {
-        cli_progress_eventf(prog, "Image", t->image, CLI_PROGRESS_WARNING, "Warning: %s",
-                            msg[0] ? msg : "failed");
+        cli_progress_eventf(prog, push ? "Image" : "", push ? t->image : t->first,
+                            CLI_PROGRESS_WARNING, "Warning: %s", msg[0] ? msg : "failed");
         return 0;
     }
-    cli_progress_eventf(prog, "Image", t->image, CLI_PROGRESS_ERROR, "Error");
+    cli_progress_eventf(prog, push ? "Image" : "", push ? t->image : t->first, CLI_PROGRESS_ERROR,
+                        "Error");
     cli_progress_flush(prog);
     fprintf(stderr, "berth: %s: %s (service %s): %s\n", cmd, t->image, t->services,
             msg[0] ? msg : "failed");
@@ -678,13 +680,16 @@ compose_transfer(bool push, struct cli_ctx *ctx, int argc, char **argv)
             }
         }
         if (skip) {
-            cli_progress_event(prog, "Service", s->name, CLI_PROGRESS_DONE, "Skipped");
+            cli_progress_event(prog, "", s->name, CLI_PROGRESS_DONE, "Skipped");
             continue;
         }
         size_t k;
         for (k = 0; k < n && strcmp(ts[k].image, s->image); k++)
             ;
         if (k < n) {
+            if (!push)
+                cli_progress_eventf(prog, "", s->name, CLI_PROGRESS_DONE,
+                                    "Skipped - Image is already being pulled by %s", ts[k].first);
             char *more = xasprintf("%s, %s", ts[k].services, s->name);
             free(ts[k].services);
             ts[k].services = more;
@@ -694,6 +699,7 @@ compose_transfer(bool push, struct cli_ctx *ctx, int argc, char **argv)
         ts = xreallocarray(ts, n + 1, sizeof(*ts));
         ts[n++] = (struct transfer){.image = xstrdup(s->image),
                                     .services = xstrdup(s->name),
+                                    .first = s->name,
                                     .buildable = s->build != NULL,
                                     .pid = -1,
                                     .err_fd = -1};
@@ -703,8 +709,10 @@ compose_transfer(bool push, struct cli_ctx *ctx, int argc, char **argv)
     if (!push) {
         /* pulls run on threads, with each layer's progress unless -q */
         struct compose_pull *items = xcalloc(n + 1, sizeof(*items));
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
             items[k].image = ts[k].image;
+            items[k].service = ts[k].first;
+        }
         if (compose_images_pull(items, n, on_pull_event, prog ? cli_progress_layer : NULL, prog,
                                 &err) < 0) {
             cli_fail(&err, cmd);

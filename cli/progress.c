@@ -112,6 +112,14 @@ color_of(enum cli_progress_status st)
     return "";
 }
 
+/* "Kind name", or the name alone for a line of no kind (a service's pull,
+ * as Compose shows it). */
+static size_t
+label_len(const struct entry *e)
+{
+    return (e->kind[0] ? strlen(e->kind) + 1 : 0) + strlen(e->name);
+}
+
 /* Width of the "Kind name" column so the texts line up, as Compose does. */
 static size_t
 label_width(const struct cli_progress *p)
@@ -120,7 +128,7 @@ label_width(const struct cli_progress *p)
     for (size_t i = 0; i < p->n; i++) {
         if (p->entries[i].parent_kind)
             continue;
-        size_t l = strlen(p->entries[i].kind) + 1 + strlen(p->entries[i].name);
+        size_t l = label_len(&p->entries[i]);
         if (l > w)
             w = l;
     }
@@ -130,13 +138,14 @@ label_width(const struct cli_progress *p)
 static void
 draw_entry(struct cli_progress *p, const struct entry *e, size_t width)
 {
-    size_t l = strlen(e->kind) + 1 + strlen(e->name);
+    size_t l = label_len(e);
+    const char *sep = e->kind[0] ? " " : "";
     if (p->color)
-        fprintf(p->out, " %s%s\033[0m %s %s%*s  %s%s\033[0m\033[K\n", color_of(e->status),
-                glyph(p, e->status), e->kind, e->name, (int)(width - l), "",
+        fprintf(p->out, " %s%s\033[0m %s%s%s%*s  %s%s\033[0m\033[K\n", color_of(e->status),
+                glyph(p, e->status), e->kind, sep, e->name, (int)(width - l), "",
                 e->status == CLI_PROGRESS_ERROR ? "\033[31m" : "", e->text);
     else
-        fprintf(p->out, " %s %s %s%*s  %s\033[K\n", glyph(p, e->status), e->kind, e->name,
+        fprintf(p->out, " %s %s%s%s%*s  %s\033[K\n", glyph(p, e->status), e->kind, sep, e->name,
                 (int)(width - l), "", e->text);
 }
 
@@ -259,7 +268,7 @@ cli_progress_event(struct cli_progress *p, const char *kind, const char *name,
         return;
     pthread_mutex_lock(&p->lock);
     if (!p->tty) {
-        fprintf(p->out, " %s %s  %s\n", kind, name, text);
+        fprintf(p->out, " %s%s%s  %s\n", kind, kind[0] ? " " : "", name, text);
         fflush(p->out);
         pthread_mutex_unlock(&p->lock);
         return;
@@ -297,11 +306,11 @@ cli_progress_child(struct cli_progress *p, const char *kind, const char *name, c
 }
 
 void
-cli_progress_layer(void *data, const char *image, const char *layer,
+cli_progress_layer(void *data, const char *kind, const char *name, const char *layer,
                    enum compose_event_status status, const char *text, int64_t current,
                    int64_t total)
 {
-    cli_progress_child(data, "Image", image, layer, (enum cli_progress_status)status, text, current,
+    cli_progress_child(data, kind, name, layer, (enum cli_progress_status)status, text, current,
                        total);
 }
 

@@ -56,8 +56,8 @@ void cli_progress_child(struct cli_progress *p, const char *kind, const char *na
                         enum cli_progress_status status, const char *text, int64_t current,
                         int64_t total);
 /* The same as a compose_layer_fn (data: the cli_progress), so that a
- * pull's layers show under their "Image REF" line. */
-void cli_progress_layer(void *data, const char *image, const char *layer,
+ * pull's layers show under its line (the service's, or "Image REF"). */
+void cli_progress_layer(void *data, const char *kind, const char *name, const char *layer,
                         enum compose_event_status status, const char *text, int64_t current,
                         int64_t total);
 /* A free-standing message (a warning about orphans, say) printed above the

@@ -1075,7 +1075,9 @@ on_pull_layer(void *data, const char *id, enum image_layer_state st, int64_t cur
                                        : st == IMAGE_LAYER_EXISTS || st == IMAGE_LAYER_COMPLETE
                                            ? COMPOSE_EVENT_DONE
                                            : COMPOSE_EVENT_WORKING;
-    j->layer(j->data, j->item->image, id, status, image_layer_state_text(st), current, total);
+    const struct compose_pull *it = j->item;
+    j->layer(j->data, it->service ? "" : "Image", it->service ? it->service : it->image, id, status,
+             image_layer_state_text(st), current, total);
 }
 
 static void
@@ -1086,16 +1088,17 @@ on_pull(uv_work_t *req)
     struct image_store *is = image_store_open(NULL, &it->err);
     if (!is)
         return;
-    emit(j->event, j->data, "Image", it->image, COMPOSE_EVENT_WORKING, "Pulling");
+    const char *kind = it->service ? "" : "Image", *name = it->service ? it->service : it->image;
+    emit(j->event, j->data, kind, name, COMPOSE_EVENT_WORKING, "Pulling");
     struct image_pull_opts po = {.quiet = true};
     if (j->layer) {
         po.layer = on_pull_layer;
         po.layer_data = j;
     }
     if (image_pull(is, it->image, &po, &it->id, &it->err) < 0)
-        emit(j->event, j->data, "Image", it->image, COMPOSE_EVENT_ERROR, "Error");
+        emit(j->event, j->data, kind, name, COMPOSE_EVENT_ERROR, "Error");
     else
-        emit(j->event, j->data, "Image", it->image, COMPOSE_EVENT_DONE, "Pulled");
+        emit(j->event, j->data, kind, name, COMPOSE_EVENT_DONE, "Pulled");
     image_store_free(is);
 }
 
@@ -1165,6 +1168,7 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
     if (!is)
         return bt_err_ret(err);
     _cleanup_strv_ char **to_pull = NULL;
+    _cleanup_strv_ char **pull_by = NULL; /* the service each pull is shown under */
     for (size_t i = 0; i < u->p->n_services; i++) {
         const struct compose_service *s = &u->p->services[i];
         if (!bt_strv_contains(services, s->name))
@@ -1195,16 +1199,28 @@ up_images(struct up_ctx *u, char *const *services, struct bt_err **err)
         if (!id && strcmp(policy, "build") == 0)
             return bt_err_set(err, EINVAL, "service '%s': pull_policy build needs a build section",
                               s->name);
-        if (id)
+        if (id) {
             compose_kvs_set(&u->image_ids, s->name, id);
-        else if (!bt_strv_contains(to_pull, s->image))
-            to_pull = bt_strv_push(to_pull, s->image);
+            continue;
+        }
+        size_t k = 0;
+        while (to_pull && to_pull[k] && strcmp(to_pull[k], s->image) != 0)
+            k++;
+        if (to_pull && to_pull[k]) {
+            emit(o->event, o->event_data, "", s->name, COMPOSE_EVENT_DONE,
+                 "Skipped - Image is already being pulled by %s", pull_by[k]);
+            continue;
+        }
+        to_pull = bt_strv_push(to_pull, s->image);
+        pull_by = bt_strv_push(pull_by, s->name);
     }
     if (to_pull) {
         size_t n = bt_strv_length(to_pull);
         struct compose_pull *items = xcalloc(n + 1, sizeof(*items));
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
             items[k].image = to_pull[k];
+            items[k].service = pull_by[k];
+        }
         int rc = compose_images_pull(items, n, o->event, o->quiet_pull ? NULL : o->layer_event,
                                      o->event_data, err);
         for (size_t i = 0; rc >= 0 && i < u->p->n_services; i++) {

@@ -202,18 +202,22 @@ typedef void (*compose_event_fn)(void *data, const char *kind, const char *name,
  * word for its state ("Downloading", "Pull complete"), current/total its
  * bytes while it downloads (else 0). Called from worker threads: it must
  * be thread-safe. */
-typedef void (*compose_layer_fn)(void *data, const char *image, const char *layer,
+/* A layer's progress under its pull's line: kind and name are the pull's
+ * ("" and the service, or "Image" and the reference). */
+typedef void (*compose_layer_fn)(void *data, const char *kind, const char *name, const char *layer,
                                  enum compose_event_status status, const char *text,
                                  int64_t current, int64_t total);
 
 /* One image to pull: image in; id (caller frees) or err out. */
 struct compose_pull {
     const char *image;
+    const char *service; /* the line's name, as Compose shows a pull under the
+                            first service using the image; NULL: "Image REF" */
     char *id;
     struct bt_err *err;
 };
-/* Pulls the images in parallel, one thread-pool job each, reporting
- * "Image REF" Pulling, then Pulled or Error through event and, when layer
+/* Pulls the images in parallel, one thread-pool job each, reporting the
+ * service (or "Image REF") Pulling, then Pulled or Error through event and, when layer
  * is set, each layer's progress through it (both get data). Each item's
  * own failure is in its err; fails itself only when it cannot run. */
 int compose_images_pull(struct compose_pull *items, size_t n, compose_event_fn event,

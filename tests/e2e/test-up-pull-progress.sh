@@ -37,7 +37,7 @@ clean() { b down --rmi all >/dev/null 2>&1 || bt_fail "down"; [ -z "$(b image ls
 echo "== up -d, not on a terminal: one plain line per layer state"
 out=$(b up -d 2>&1) || bt_fail "up: $out"
 echo "$out"
-expect_in "$out" "Image $ref  Pulling" "pulling"
+expect_in "$out" " web  Pulling" "pulling"
 for l in "${layers[@]}"; do
     expect_in "$out" " $l Waiting" "layer $l waiting"
     expect_in "$out" " $l Downloading" "layer $l downloading"
@@ -47,11 +47,11 @@ for l in "${layers[@]}"; do
     # Downloading once, not a line per byte count
     expect_eq "$(grep -c " $l Downloading" <<<"$out")" 1 "one Downloading line for $l"
 done
-expect_in "$out" "Image $ref  Pulled" "pulled"
+expect_in "$out" " web  Pulled" "pulled"
 case "$out" in *$'\r'* | *$'\033'*) bt_fail "plain output has control characters: $(cat -v <<<"$out")" ;; esac
 # the image's Pulled line comes after its layers are complete
 last_layer=$(grep -n "Pull complete" <<<"$out" | tail -1 | cut -d: -f1)
-pulled=$(grep -n "Image $ref  Pulled" <<<"$out" | cut -d: -f1)
+pulled=$(grep -n " web  Pulled" <<<"$out" | cut -d: -f1)
 [ "$last_layer" -lt "$pulled" ] || bt_fail "Pulled before the layers were complete"
 expect_eq "$(b ps -q | wc -l)" 1 "running"
 clean
@@ -59,7 +59,7 @@ clean
 echo "== up -d --quiet-pull: no layer lines, still the image's line"
 out=$(b up -d --quiet-pull 2>&1) || bt_fail "up --quiet-pull: $out"
 for l in "${layers[@]}"; do expect_not_in "$out" "$l" "--quiet-pull layer $l"; done
-expect_in "$out" "Image $ref  Pulled" "--quiet-pull pulled"
+expect_in "$out" " web  Pulled" "--quiet-pull pulled"
 clean
 
 if command -v script >/dev/null; then
@@ -74,14 +74,14 @@ if command -v script >/dev/null; then
             bt_fail "no progress bar for $l: $(cat -v "$BERTH_TEST_TMP/tty.out")"
         expect_in "$tty" "$l Pull complete" "layer $l complete on a terminal"
     done
-    expect_in "$tty" "Image $ref  Pulled" "pulled on a terminal"
+    expect_in "$tty" " web  Pulled" "pulled on a terminal"
     clean
 fi
 
 echo "== pull: layer lines; pull -q: nothing"
 out=$(b pull 2>&1) || bt_fail "pull: $out"
 for l in "${layers[@]}"; do expect_in "$out" " $l Pull complete" "pull layer $l"; done
-expect_in "$out" "Image $ref  Pulled" "pull pulled"
+expect_in "$out" " web  Pulled" "pull pulled"
 b rmi $ref >/dev/null || bt_fail "rmi after pull"
 out=$(b pull -q 2>&1) || bt_fail "pull -q: $out"
 expect_eq "$out" "" "pull -q prints nothing"
