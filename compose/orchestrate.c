@@ -262,6 +262,27 @@ record_id(struct up_ctx *u, const char *service, const char *id)
     pthread_mutex_unlock(&u->lock);
 }
 
+/* The names other services give `service` with `links: [SERVICE:ALIAS]`.
+ * Docker scopes a link's alias to the linking container; with hosts files
+ * berth adds it to the service's aliases on its networks, so the linking
+ * container (and any other on those networks) resolves ALIAS to it. */
+static char **
+link_aliases(const struct compose_project *p, const char *service)
+{
+    char **out = NULL;
+    for (size_t i = 0; i < p->n_services; i++)
+        bt_strv_foreach (l, p->services[i].links) {
+            const char *colon = strchr(l, ':');
+            if (!colon || (size_t)(colon - l) != strlen(service) ||
+                strncmp(l, service, (size_t)(colon - l)) != 0)
+                continue;
+            const char *alias = colon + 1;
+            if (*alias && strcmp(alias, service) != 0 && !bt_strv_contains(out, alias))
+                out = bt_strv_push(out, alias);
+        }
+    return out;
+}
+
 /* The first container id of service in this run, or of the project. */
 static char *
 service_container(struct up_ctx *u, const char *service)
@@ -513,12 +534,18 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
         bool none = mode && strcmp(mode, "none") == 0;
         size_t nn = none ? 0 : s->n_networks;
         struct net_attach_spec *att = xcalloc(nn + 1, sizeof(*att));
+        _cleanup_strv_ char **links = link_aliases(u->p, s->name);
+        char ***aliases = xcalloc(nn + 1, sizeof(*aliases));
         for (size_t i = 0; i < nn; i++) {
             const struct compose_network *net = compose_project_network(u->p, s->networks[i].name);
             att[i].network = net ? net->name : s->networks[i].name;
             att[i].ipv4_address = s->networks[i].ipv4_address;
             att[i].ipv6_address = s->networks[i].ipv6_address;
-            att[i].aliases = s->networks[i].aliases;
+            aliases[i] = bt_strv_copy(s->networks[i].aliases);
+            bt_strv_foreach (a, links)
+                if (!bt_strv_contains(aliases[i], a))
+                    aliases[i] = bt_strv_push(aliases[i], a);
+            att[i].aliases = aliases[i];
         }
         if (rc >= 0 && !none)
             rc = ports_specs(s, &specs, &nspecs, err);
@@ -546,6 +573,9 @@ container_create(struct up_ctx *u, const struct compose_service *s, int number, 
         if (rc >= 0)
             netrec = compose_net_record(&spec, cn);
         bt_strv_free(extra_hosts);
+        for (size_t i = 0; i < nn; i++)
+            bt_strv_free(aliases[i]);
+        free(aliases);
         free(att);
         if (rc >= 0) {
             net_made = true;
