@@ -180,6 +180,14 @@ PY
 b cp - web:/tmp/esc <"$O/evil.tar" >/dev/null 2>&1 && bt_fail "an entry with .. was extracted"
 [ ! -e "$BERTH_TEST_TMP/evil.txt" ] && [ ! -e /evil.txt ] || bt_fail "evil.txt escaped"
 
+echo "== bash completion offers SERVICE: and files"
+. "$BERTH_SOURCE_DIR/contrib/completion/berth.bash"
+COMP_WORDS=("$BERTH_BIN" cp we)
+COMP_CWORD=2
+COMPREPLY=()
+_berth
+expect_in " ${COMPREPLY[*]} " " web: " "completion of berth cp"
+
 echo "== nothing left behind"
 mounts_now=$(cut -d' ' -f2 /proc/self/mounts | sort)
 expect_eq "$mounts_now" "$mounts_before" "mounts after the copies"
