@@ -356,6 +356,18 @@ archive_repack(int in, struct archive *w, struct bt_err **err)
 
 enum owner_mode { OWNER_CALLER, OWNER_KEEP, OWNER_ROOT };
 
+/* A failure to write an entry, named by its full path and, when known, the
+ * system's reason ("/srv/x: Read-only file system"). */
+static int
+disk_fail(struct archive *w, const struct engine_cp_plan *plan, const char *name,
+          struct bt_err **err)
+{
+    _cleanup_free_ char *full = bt_path_join(plan->dir, name);
+    if (archive_errno(w) > 0)
+        return bt_err_errno(err, archive_errno(w), "%s", full);
+    return archive_fail(w, err, full);
+}
+
 /* Extracts r into the working directory, renamed by plan; refuses to put
  * a directory over a non-directory or the other way round, as docker. */
 static int
@@ -400,7 +412,7 @@ extract_stream(struct archive *r, const struct engine_cp_plan *plan, int flags,
         }
         s = archive_write_header(w, e);
         if (s < ARCHIVE_WARN) {
-            ret = archive_fail(w, err, clean);
+            ret = disk_fail(w, plan, clean, err);
             break;
         }
         if (archive_entry_size(e) > 0 && archive_entry_filetype(e) == AE_IFREG &&
@@ -410,7 +422,7 @@ extract_stream(struct archive *r, const struct engine_cp_plan *plan, int flags,
             break;
         }
         if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
-            ret = archive_fail(w, err, clean);
+            ret = disk_fail(w, plan, clean, err);
             break;
         }
     }

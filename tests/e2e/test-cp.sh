@@ -31,6 +31,14 @@ services:
     image: berth-test/busybox:latest
     command: [sh, -c, "mkdir -p /out/sub && echo left behind >/out/sub/f.txt && echo top >/out/top.txt"]
     healthcheck: {disable: true}
+    volumes:
+      - data:/vol
+  pair:
+    image: berth-test/busybox:latest
+    command: [sleep, "300"]
+    stop_grace_period: 1s
+    healthcheck: {disable: true}
+    scale: 2
 volumes:
   data: {}
 YAML
@@ -130,6 +138,28 @@ expect_eq "$(cat "$O/gone/sub/f.txt")" "left behind" "stopped container's file"
 b cp "$H/file.txt" gone:/out/ 2>/dev/null || bt_fail "cp into a stopped container"
 b cp gone:/out/file.txt "$O/from-stopped.txt" 2>/dev/null || bt_fail "read back"
 expect_eq "$(cat "$O/from-stopped.txt")" "hello" "round trip through a stopped container"
+
+echo "== a stopped container's volume is mounted for the copy"
+b cp gone:/vol/vol.txt "$O/vol-from-stopped.txt" 2>/dev/null || bt_fail "cp out of a stopped volume"
+expect_eq "$(cat "$O/vol-from-stopped.txt")" "hello" "the volume's file, from the stopped container"
+b cp "$H/tree/run.sh" gone:/vol/ 2>/dev/null || bt_fail "cp into a stopped volume"
+expect_eq "$(b exec -T peer cat /shared/run.sh)" "run" "written through the stopped container's volume"
+
+echo "== to a service: every replica; --index picks one"
+b cp "$H/file.txt" pair:/tmp/all.txt 2>/dev/null || bt_fail "cp to replicas"
+expect_eq "$(b exec -T --index 1 pair cat /tmp/all.txt)" "hello" "replica 1"
+expect_eq "$(b exec -T --index 2 pair cat /tmp/all.txt)" "hello" "replica 2"
+b cp --index 2 "$H/file.txt" pair:/tmp/two.txt 2>/dev/null || bt_fail "cp --index 2"
+b exec -T --index 1 pair test -e /tmp/two.txt && bt_fail "--index 2 copied to replica 1"
+expect_eq "$(b exec -T --index 2 pair cat /tmp/two.txt)" "hello" "--index 2"
+out=$(b cp --index 3 "$H/file.txt" pair:/tmp 2>&1)
+expect_eq "$?" 1 "--index 3 exit code"
+expect_in "$out" "no container #3" "--index 3 message"
+echo data | b cp - pair:/tmp >/dev/null 2>&1 && bt_fail "plain text as a tar stream"
+(cd "$H" && tar -cf - file.txt) | b cp - pair:/srv 2>/dev/null || bt_fail "stdin to two replicas"
+expect_eq "$(b exec -T --index 2 pair cat /srv/file.txt)" "hello" "stdin reached replica 2"
+out=$(b cp --all pair:/tmp/all.txt "$O/x" 2>&1)
+expect_eq "$?" 1 "--all from a service"
 
 echo "== berth container cp by name and id prefix"
 id=$(b container inspect -f '{{.Id}}' demo-web-1) || bt_fail "inspect"
