@@ -39,6 +39,10 @@ services:
     stop_grace_period: 1s
     healthcheck: {disable: true}
     scale: 2
+  fresh:
+    image: berth-test/busybox:latest
+    healthcheck: {disable: true}
+    profiles: [later]
 volumes:
   data: {}
 YAML
@@ -144,6 +148,22 @@ b cp gone:/vol/vol.txt "$O/vol-from-stopped.txt" 2>/dev/null || bt_fail "cp out 
 expect_eq "$(cat "$O/vol-from-stopped.txt")" "hello" "the volume's file, from the stopped container"
 b cp "$H/tree/run.sh" gone:/vol/ 2>/dev/null || bt_fail "cp into a stopped volume"
 expect_eq "$(b exec -T peer cat /shared/run.sh)" "run" "written through the stopped container's volume"
+
+echo "== a container created and never started"
+b --profile later create fresh >/dev/null 2>&1 || bt_fail "create fresh"
+b --profile later cp "$H/file.txt" fresh:/srv/ 2>/dev/null || bt_fail "cp into a created container"
+b --profile later cp fresh:/srv/file.txt "$O/fresh.txt" 2>/dev/null || bt_fail "cp out of it"
+expect_eq "$(cat "$O/fresh.txt")" "hello" "round trip through a created container"
+b --profile later rm -f fresh >/dev/null 2>&1 || bt_fail "rm fresh"
+
+echo "== -L follows a symlink named by SRC, and only that one"
+ln -s file.txt "$H/flink"
+b cp "$H/flink" web:/tmp/ 2>/dev/null || bt_fail "cp a link"
+expect_eq "$(b exec -T web readlink /tmp/flink)" "file.txt" "the link itself without -L"
+b exec -T web rm /tmp/flink
+b cp -L "$H/flink" web:/tmp/ 2>/dev/null || bt_fail "cp -L a link"
+expect_eq "$(b exec -T web cat /tmp/flink)" "hello" "-L copies the target under the link's name"
+b exec -T web test -L /tmp/flink && bt_fail "-L left a link"
 
 echo "== to a service: every replica; --index picks one"
 b cp "$H/file.txt" pair:/tmp/all.txt 2>/dev/null || bt_fail "cp to replicas"
