@@ -252,11 +252,43 @@ copy_data(struct archive *r, struct archive *w, struct bt_err **err)
     }
 }
 
+/* The id maps of a stopped container with a user namespace of its own:
+ * what it writes is stored under host ids; n == 0 maps nothing. */
+struct cp_ids {
+    const struct rt_idmap *uid, *gid;
+    size_t n_uid, n_gid;
+};
+
+/* A container id to the host's (to_host) or back; ids outside the map are
+ * the overflow id, as the kernel shows them. */
+static int64_t
+map_id(const struct rt_idmap *m, size_t n, int64_t id, bool to_host)
+{
+    if (n == 0)
+        return id;
+    for (size_t i = 0; i < n; i++) {
+        int64_t from = to_host ? m[i].container_id : m[i].host_id;
+        int64_t to = to_host ? m[i].host_id : m[i].container_id;
+        if (id >= from && id < from + (int64_t)m[i].size)
+            return to + (id - from);
+    }
+    return 65534;
+}
+
+static void
+entry_map_ids(struct archive_entry *e, const struct cp_ids *ids, bool to_host)
+{
+    if (!ids)
+        return;
+    archive_entry_set_uid(e, map_id(ids->uid, ids->n_uid, archive_entry_uid(e), to_host));
+    archive_entry_set_gid(e, map_id(ids->gid, ids->n_gid, archive_entry_gid(e), to_host));
+}
+
 /* Writes path and everything below it to w, named base[/...]. follow_top:
  * a symlink at path itself is followed; symlinks below are kept as such. */
 static int
 archive_tree(struct archive *w, const char *path, const char *base, bool follow_top,
-             struct bt_err **err)
+             const struct cp_ids *ids, struct bt_err **err)
 {
     struct archive *rd = archive_read_disk_new();
     archive_read_disk_set_behavior(rd, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
@@ -290,6 +322,7 @@ archive_tree(struct archive *w, const char *path, const char *base, bool follow_
         archive_entry_set_pathname(e, renamed);
         archive_entry_set_uname(e, NULL);
         archive_entry_set_gname(e, NULL);
+        entry_map_ids(e, ids, false);
         r = archive_write_header(w, e);
         if (r == ARCHIVE_FAILED)
             continue; /* a socket: tar cannot hold it, as docker skips it */
@@ -372,7 +405,7 @@ disk_fail(struct archive *w, const struct engine_cp_plan *plan, const char *name
  * a directory over a non-directory or the other way round, as docker. */
 static int
 extract_stream(struct archive *r, const struct engine_cp_plan *plan, int flags,
-               enum owner_mode owner, struct bt_err **err)
+               enum owner_mode owner, const struct cp_ids *ids, struct bt_err **err)
 {
     struct archive *w = archive_write_disk_new();
     archive_write_disk_set_options(w, flags | (owner != OWNER_CALLER ? ARCHIVE_EXTRACT_OWNER : 0));
@@ -410,6 +443,7 @@ extract_stream(struct archive *r, const struct engine_cp_plan *plan, int flags,
             archive_entry_set_uid(e, 0);
             archive_entry_set_gid(e, 0);
         }
+        entry_map_ids(e, ids, true);
         s = archive_write_header(w, e);
         if (s < ARCHIVE_WARN) {
             ret = disk_fail(w, plan, clean, err);
@@ -541,6 +575,21 @@ target_load(const char *id, struct cp_target *t, struct bt_err **err)
         return bt_err_ret(err);
     }
     return 0;
+}
+
+/* The id maps to apply by hand: a stopped container's own user namespace
+ * (a running one's is joined, and the kernel maps). */
+static const struct cp_ids *
+target_ids(const struct cp_target *t, struct cp_ids *ids)
+{
+    if (!t->spec || !t->spec->n_uid_mappings)
+        return NULL;
+    const struct rt_namespace *user = rt_spec_namespace(t->spec, CLONE_NEWUSER);
+    if (!user || user->path)
+        return NULL;
+    *ids = (struct cp_ids){t->spec->uid_mappings, t->spec->gid_mappings, t->spec->n_uid_mappings,
+                           t->spec->n_gid_mappings};
+    return ids;
 }
 
 static int
@@ -769,6 +818,7 @@ struct from_req {
     const char *display; /* as the user wrote it */
     const char *name;
     bool follow;
+    const struct cp_ids *ids;
 };
 
 static int
@@ -792,7 +842,7 @@ child_from(int ctl, int data, void *arg, struct bt_err **err)
     struct fdio *io = xcalloc(1, sizeof(*io));
     io->fd = data;
     struct archive *w = tar_writer(io, err);
-    int r = w ? archive_tree(w, clean, base, follow, err) : bt_err_ret(err);
+    int r = w ? archive_tree(w, clean, base, follow, q->ids, err) : bt_err_ret(err);
     if (w && archive_write_close(w) != ARCHIVE_OK && r == 0)
         r = archive_fail(w, err, "finish the archive");
     if (w)
@@ -853,7 +903,7 @@ extract_on_host(int fd, const struct engine_cp_plan *plan, bool keep_owner, uint
                              ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                                  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS,
-                             keep_owner ? OWNER_KEEP : OWNER_CALLER, err);
+                             keep_owner ? OWNER_KEEP : OWNER_CALLER, NULL, err);
         archive_read_free(r);
     }
     *bytes = io->bytes;
@@ -874,7 +924,8 @@ engine_cp_from_container(const char *id, const char *src, const char *dst, int o
     if (target_load(id, &t, err) < 0)
         return bt_err_ret(err);
     _cleanup_free_ char *csrc = engine_cp_path_normalize("/", src);
-    struct from_req q = {csrc, src, o->name ? o->name : id, o->follow_link};
+    struct cp_ids ids;
+    struct from_req q = {csrc, src, o->name ? o->name : id, o->follow_link, target_ids(&t, &ids)};
     struct cp_child c;
     int r = child_spawn(&t, child_from, &q, &c, err);
     target_done(&t);
@@ -919,6 +970,7 @@ struct to_req {
     bool src_is_dir;
     const char *src_base;
     bool keep_owner;
+    const struct cp_ids *ids;
 };
 
 static int
@@ -961,7 +1013,7 @@ child_to(int ctl, int data, void *arg, struct bt_err **err)
                            ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                                ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS,
-                           q->keep_owner ? OWNER_KEEP : OWNER_ROOT, err);
+                           q->keep_owner ? OWNER_KEEP : OWNER_ROOT, q->ids, err);
         archive_read_free(rd);
     }
     free(io);
@@ -1000,8 +1052,9 @@ engine_cp_to_container(const char *id, const char *src, int in_fd, const char *d
     if (target_load(id, &t, err) < 0)
         return bt_err_ret(err);
     _cleanup_free_ char *cdst = engine_cp_path_normalize("/", dst);
-    struct to_req q = {cdst,  dst,       o->name ? o->name : id, from_stdin, src_is_dir,
-                       sbase, o->archive};
+    struct cp_ids ids;
+    struct to_req q = {cdst,  dst,        o->name ? o->name : id, from_stdin, src_is_dir,
+                       sbase, o->archive, target_ids(&t, &ids)};
     struct cp_child c;
     int r = child_spawn(&t, child_to, &q, &c, err);
     target_done(&t);
@@ -1017,7 +1070,7 @@ engine_cp_to_container(const char *id, const char *src, int in_fd, const char *d
     struct bt_err *werr = NULL;
     struct archive *w = tar_writer(io, &werr);
     r = w ? (from_stdin ? archive_repack(in_fd, w, &werr)
-                        : archive_tree(w, hclean, sbase, follow, &werr))
+                        : archive_tree(w, hclean, sbase, follow, NULL, &werr))
           : -EIO;
     if (w && archive_write_close(w) != ARCHIVE_OK && r == 0)
         r = archive_fail(w, &werr, "finish the archive");

@@ -6,7 +6,8 @@
  * own) and chroots to the init's root, so that volumes and bind mounts are
  * reached and no symlink can lead out; for a stopped one it mounts the
  * rootfs overlay and the bind mounts in a private mount namespace that dies
- * with it. The child and berth exchange a tar stream (libarchive) over a
+ * with it (ids mapped by hand when the container has a user namespace of
+ * its own). The child and berth exchange a tar stream (libarchive) over a
  * socket; the host side refuses archive entries with '..', absolute paths
  * or symlinked parents.
  *

@@ -4,7 +4,9 @@
 # a file, a dir and dir/. out; into a named volume, seen from a second
 # container; out of a stopped container; tar streams both ways with '-';
 # a symlink to /etc/../../host resolves inside the container (a host canary
-# stays untouched); errors with exit code 1; no mounts or files left.
+# stays untouched); replicas and --index; a container with its own user
+# namespace, running and stopped; errors with exit code 1; no mounts or
+# files left.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
 set -u
@@ -188,6 +190,34 @@ expect_in "$(cat "$O/msg")" "Successfully copied" "docker's message"
 b container cp -q demo-web-1:/tmp/byid.txt "$O/byid.txt" 2>"$O/msg" || bt_fail "container cp out"
 expect_eq "$(cat "$O/msg")" "" "-q prints nothing"
 expect_eq "$(cat "$O/byid.txt")" "hello" "container cp out"
+
+echo "== a container with its own user namespace: ids as it sees them"
+U=$BERTH_TEST_TMP/uns
+bash "$BERTH_SOURCE_DIR/tests/fixtures/busybox-rootfs.sh" "$U/rootfs" >/dev/null ||
+    bt_fail "busybox rootfs"
+chown -R 100000:100000 "$U/rootfs"
+b runtime spec --rootless --bundle "$U" || bt_fail "runtime spec"
+python3 - "$U" <<'PY' || bt_fail "userns config"
+import json, sys
+d = sys.argv[1]
+spec = json.load(open(d + "/config.json"))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["sleep", "300"]
+for k in ("uidMappings", "gidMappings"):
+    spec["linux"][k] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+json.dump({"name": "uns", "spec": spec, "rootfs": d + "/rootfs"}, open(d + "/uns.json", "w"))
+PY
+b container run -d --config "$U/uns.json" >/dev/null || bt_fail "run uns"
+b container cp -q "$H/file.txt" uns:/tmp/ || bt_fail "cp into a userns container"
+expect_eq "$(stat -c %u:%g "$U/rootfs/tmp/file.txt")" "100000:100000" "its root, on the host"
+b container cp -q -a uns:/tmp/file.txt "$O/uns-a.txt" || bt_fail "cp -a out of it"
+expect_eq "$(stat -c %u:%g "$O/uns-a.txt")" "0:0" "-a out: its own ids"
+b container stop -t 1 uns >/dev/null || bt_fail "stop uns"
+b container cp -q "$H/file.txt" uns:/tmp/stopped.txt || bt_fail "cp into it stopped"
+expect_eq "$(stat -c %u:%g "$U/rootfs/tmp/stopped.txt")" "100000:100000" "mapped by hand when stopped"
+b container cp -q -a uns:/tmp/stopped.txt "$O/uns-b.txt" || bt_fail "cp -a out of it stopped"
+expect_eq "$(stat -c %u:%g "$O/uns-b.txt")" "0:0" "-a out of it stopped: its own ids"
+b container rm uns >/dev/null || bt_fail "rm uns"
 
 echo "== errors"
 out=$(b cp web:/nope "$O/x" 2>&1)
