@@ -301,6 +301,9 @@ archive_tree(struct archive *w, const char *path, const char *base, bool follow_
     if (archive_read_disk_open(rd, path) != ARCHIVE_OK)
         ret = archive_fail(rd, err, path);
     size_t plen = strlen(path);
+    /* a file's second name becomes a hard link entry, as tar makes it */
+    struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
+    archive_entry_linkresolver_set_strategy(links, ARCHIVE_FORMAT_TAR_GNUTAR);
     struct archive_entry *e = archive_entry_new();
     while (ret == 0) {
         archive_entry_clear(e);
@@ -323,6 +326,8 @@ archive_tree(struct archive *w, const char *path, const char *base, bool follow_
         archive_entry_set_uname(e, NULL);
         archive_entry_set_gname(e, NULL);
         entry_map_ids(e, ids, false);
+        struct archive_entry *first = e, *spare = NULL;
+        archive_entry_linkify(links, &first, &spare);
         r = archive_write_header(w, e);
         if (r == ARCHIVE_FAILED)
             continue; /* a socket: tar cannot hold it, as docker skips it */
@@ -337,6 +342,7 @@ archive_tree(struct archive *w, const char *path, const char *base, bool follow_
         }
     }
     archive_entry_free(e);
+    archive_entry_linkresolver_free(links);
     archive_read_free(rd);
     return ret;
 }

@@ -103,6 +103,14 @@ expect_eq "$(ls "$O/contents" | tr '\n' ' ')" "one sub " "dir/. out copies the c
 b cp -a web:/srv/d/one "$O/one-a" 2>/dev/null || bt_fail "cp -a out"
 expect_eq "$(stat -c %u:%g "$O/one-a")" "7:7" "-a out keeps uid/gid"
 
+echo "== hard links stay hard links, both ways"
+b exec -T web sh -c 'mkdir /srv/h && echo linked >/srv/h/a && ln /srv/h/a /srv/h/b'
+b cp web:/srv/h "$O/h" 2>/dev/null || bt_fail "cp hard links out"
+expect_eq "$(stat -c %h "$O/h/a") $(stat -c %i "$O/h/a")" "2 $(stat -c %i "$O/h/b")" "one file, two names"
+b cp "$O/h" web:/tmp/h2 2>/dev/null || bt_fail "cp hard links in"
+expect_eq "$(b exec -T web stat -c %h /tmp/h2/b)" "2" "one file, two names inside"
+expect_eq "$(b exec -T web cat /tmp/h2/b)" "linked" "the linked content"
+
 echo "== into a named volume: a second container sees it"
 b cp "$H/file.txt" web:/data/vol.txt 2>/dev/null || bt_fail "cp into volume"
 expect_eq "$(b exec -T peer cat /shared/vol.txt)" "hello" "the volume has the file"
