@@ -188,6 +188,12 @@ expect_in "$out" "no container #3" "--index 3 message"
 echo data | b cp - pair:/tmp >/dev/null 2>&1 && bt_fail "plain text as a tar stream"
 (cd "$H" && tar -cf - file.txt) | b cp - pair:/srv 2>/dev/null || bt_fail "stdin to two replicas"
 expect_eq "$(b exec -T --index 2 pair cat /srv/file.txt)" "hello" "stdin reached replica 2"
+b run -d --name demo-pair-extra pair sleep 300 >/dev/null 2>&1 || bt_fail "run a one-off"
+b cp "$H/file.txt" pair:/tmp/plain.txt 2>/dev/null || bt_fail "cp without --all"
+b container exec demo-pair-extra test -e /tmp/plain.txt && bt_fail "a one-off got a copy without --all"
+b cp --all "$H/file.txt" pair:/tmp/with-all.txt 2>/dev/null || bt_fail "cp --all"
+expect_eq "$(b container exec demo-pair-extra cat /tmp/with-all.txt)" "hello" "--all reaches one-offs"
+b container rm -f demo-pair-extra >/dev/null || bt_fail "rm the one-off"
 out=$(b cp --all pair:/tmp/all.txt "$O/x" 2>&1)
 expect_eq "$?" 1 "--all from a service"
 
