@@ -698,9 +698,10 @@ enter_stopped(const struct cp_target *t, struct bt_err **err)
          mount(NULL, s->root_path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0))
         return bt_err_errno(err, errno, "mount the container's root read-only");
     int *trees = xcalloc(s->n_mounts + 1, sizeof(int));
+    for (size_t i = 0; i < s->n_mounts; i++)
+        trees[i] = -1;
     int ret = 0;
     for (size_t i = 0; i < s->n_mounts && ret == 0; i++) {
-        trees[i] = -1;
         if (!s->mounts[i].bind)
             continue;
         int fd = clone_bind(&s->mounts[i], err);
@@ -725,7 +726,7 @@ enter_stopped(const struct cp_target *t, struct bt_err **err)
             ret = bt_err_errno(err, errno, "mount %s", s->mounts[i].destination);
     }
     for (size_t i = 0; i < s->n_mounts; i++)
-        if (trees[i] > 0)
+        if (trees[i] >= 0)
             close(trees[i]);
     free(trees);
     return ret;
