@@ -35,6 +35,7 @@ services:
     healthcheck: {disable: true}
     volumes:
       - data:/vol
+      - data:/ro:ro
   pair:
     image: berth-test/busybox:latest
     command: [sleep, "300"]
@@ -158,6 +159,12 @@ b cp gone:/vol/vol.txt "$O/vol-from-stopped.txt" 2>/dev/null || bt_fail "cp out 
 expect_eq "$(cat "$O/vol-from-stopped.txt")" "hello" "the volume's file, from the stopped container"
 b cp "$H/tree/run.sh" gone:/vol/ 2>/dev/null || bt_fail "cp into a stopped volume"
 expect_eq "$(b exec -T peer cat /shared/run.sh)" "run" "written through the stopped container's volume"
+
+out=$(b cp "$H/file.txt" gone:/ro/ 2>&1)
+expect_eq "$?" 1 "a read-only volume of a stopped container"
+expect_in "$out" "Read-only file system" "read-only volume message"
+b cp gone:/ro/vol.txt "$O/ro.txt" 2>/dev/null || bt_fail "cp out of a read-only volume"
+expect_eq "$(cat "$O/ro.txt")" "hello" "read through the read-only volume"
 
 echo "== a container created and never started"
 b --profile later create fresh >/dev/null 2>&1 || bt_fail "create fresh"
