@@ -114,3 +114,6 @@ int cli_cmd_compose_unpause(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_wait(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_ps(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_ls(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-compose-cp.c: berth cp and berth container cp */
+int cli_cmd_compose_cp(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_container_cp(int argc, char **argv);

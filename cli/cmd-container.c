@@ -1305,6 +1305,7 @@ container_usage(FILE *out)
                  "  inspect  Show container details (-f '{{.State.Pid}}')\n"
                  "  logs     Show a container's output\n"
                  "  exec     Run a command in a running container\n"
+                 "  cp       Copy files between a container and the host\n"
                  "  wait     Wait for containers to stop and print their exit codes\n"
                  "  events   Stream a running container's events\n"
                  "  stats    Show a running container's resource usage (JSON)\n"
@@ -1335,6 +1336,8 @@ cli_cmd_container(struct cli_ctx *ctx, int argc, char **argv)
         return cmd_exec(argc, argv);
     if (!strcmp(sub, "events"))
         return cmd_events(argc, argv);
+    if (!strcmp(sub, "cp"))
+        return cli_cmd_container_cp(argc, argv);
     if (!strcmp(sub, "stats") || !strcmp(sub, "top"))
         return cmd_stats_top(!strcmp(sub, "top"), argc, argv);
     if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "kill") ||

@@ -45,6 +45,7 @@ static const struct cli_command commands[] = {
     {"run", cli_cmd_compose_run, "Run a one-off command on a service"},
     {"top", cli_cmd_compose_top, "Display the running processes"},
     {"port", cli_cmd_compose_port, "Print the public port for a port binding"},
+    {"cp", cli_cmd_compose_cp, "Copy files/folders between a service container and the host"},
     {"events", cli_cmd_compose_events, "Receive real time events from containers"},
 };
 

@@ -147,6 +147,15 @@ _berth() {
     load | import | runtime)
         COMPREPLY=($(compgen -f -- "$cur"))
         ;;
+    cp)
+        # SERVICE:PATH or a local path; after "SERVICE:" the path is free
+        if [ "$prev" != : ] && [[ $cur != *:* ]]; then
+            local s
+            COMPREPLY=($(for s in $("$berth" "${global[@]}" config --services 2>/dev/null); do
+                echo "$s:"; done | grep -- "^$cur") $(compgen -f -- "$cur"))
+            compopt -o nospace 2>/dev/null
+        fi
+        ;;
     esac
 }
 
