@@ -169,6 +169,28 @@ int net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struc
 int net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
                         struct bt_err **err);
 
+/* ---- published ports' map elements (nft-elems.c) ---- */
+#define NET_NFT_NMAPS 4
+/* One element as the kernel stores it: key and value, each part padded to
+ * 32 bits, in network byte order. */
+struct net_nft_elem {
+    int map; /* net_nft_port_map */
+    uint8_t key[24];
+    size_t key_len;
+    uint8_t data[20];
+    size_t data_len;
+};
+/* Which map holds a binding: 0 pub_addr, 1 pub_any, 2 pub_addr6, 3 pub_any6. */
+int net_nft_port_map(const struct net_port_binding *pb);
+/* Encodes a binding's element (EINVAL for a host address that does not
+ * parse). */
+int net_nft_port_elem(const struct net_port_binding *pb, struct net_nft_elem *out,
+                      struct bt_err **err);
+/* Adds (with their values) or deletes the elements in one transaction:
+ * all or none. ENOENT when the table or a map is missing or, deleting, an
+ * element is; EEXIST when adding a key that is there already. */
+int net_nft_elems_apply(const struct net_nft_elem *elems, size_t n, bool add, struct bt_err **err);
+
 /* ---- connection tracking (conntrack.c) ---- */
 struct net_ct_addr {
     int family; /* AF_INET, AF_INET6, 0 = none */
