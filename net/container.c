@@ -1,6 +1,7 @@
 /* A container's whole networking in one call, all or nothing: netns,
  * resolution files, endpoints, published ports. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,6 +61,33 @@ publish_network(const struct net_container_spec *spec, const struct net_containe
     return NULL;
 }
 
+/* The veths of the container's endpoints, made on a thread of their own
+ * while the main one publishes the ports: the kernel's work for the one
+ * and the state and nftables work for the other overlap. */
+struct plug_job {
+    struct net_attach **v;
+    size_t n;
+    int r;
+    struct bt_err *err;
+};
+
+static void *
+plug_thread(void *arg)
+{
+    struct plug_job *job = arg;
+    for (size_t i = 0; i < job->n && job->r == 0; i++)
+        job->r = net_attach_plug(job->v[i], &job->err);
+    return NULL;
+}
+
+static void
+attaches_free(struct net_attach ***v)
+{
+    for (size_t i = 0; *v && (*v)[i]; i++)
+        net_attach_free((*v)[i]);
+    free(*v);
+}
+
 static int
 setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_container_net *cn,
       struct bt_err **err)
@@ -75,6 +103,9 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
     cn->resolv_path = net_resolv_conf_path(ctx, id);
     cn->hostname_path = xasprintf("%s/net/containers/%s/hostname", ctx->runroot, id);
     cn->endpoints = xcalloc(spec->nnetworks + 1, sizeof(*cn->endpoints));
+    /* NULL-terminated; a failure leaves the endpoints recorded so far to
+     * the caller's teardown. */
+    _cleanup_(attaches_free) struct net_attach **atts = xcalloc(spec->nnetworks + 1, sizeof(*atts));
     for (size_t i = 0; i < spec->nnetworks; i++) {
         const struct net_attach_spec *a = &spec->networks[i];
         struct net_endpoint_opts eo = {.network = a->network,
@@ -86,24 +117,43 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
                                        .ipv6_address = a->ipv6_address,
                                        .aliases = a->aliases,
                                        .hostname = spec->dns.hostname};
-        r = net_endpoint_attach(ctx, &eo, &cn->endpoints[i], err);
-        if (r < 0)
-            return r;
+        atts[i] = net_attach_reserve(ctx, &eo, err);
+        if (!atts[i])
+            return bt_err_ret(err);
+        net_attach_result(atts[i], &cn->endpoints[i]);
         cn->nendpoints++;
     }
     int64_t t2 = now_us();
+    struct plug_job pj = {.v = atts, .n = spec->nnetworks};
+    pthread_t thread;
+    bool threaded =
+        pj.n > 0 && spec->nports > 0 && pthread_create(&thread, NULL, plug_thread, &pj) == 0;
+    if (!threaded)
+        plug_thread(&pj);
+    int64_t t3 = now_us();
     if (spec->nports > 0) {
         const char *pubnet = publish_network(spec, cn, err);
-        if (!pubnet)
-            return bt_err_ret(err);
-        r = net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports, spec->nports,
-                              &cn->ports, err);
-        if (r < 0)
-            return r;
+        r = pubnet ? net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports,
+                                       spec->nports, &cn->ports, err)
+                   : bt_err_ret(err);
     }
+    int64_t t4 = now_us();
+    if (threaded)
+        pthread_join(thread, NULL);
+    /* Plugging comes first in the order of the work, so its error does. */
+    if (pj.r < 0) {
+        if (err)
+            *err = bt_err_free(*err);
+        bt_err_move(err, &pj.err);
+        return pj.r;
+    }
+    if (r < 0)
+        return r;
+    int64_t t5 = now_us();
     bt_debug("net: %s: resolution files %" PRId64 " us, %zu network(s) %" PRId64
-             " us, %zu port(s) %" PRId64 " us",
-             id, t1 - t0, spec->nnetworks, t2 - t1, spec->nports, now_us() - t2);
+             " us, %zu port(s) %" PRId64 " us, veth wait %" PRId64 " us",
+             id, t1 - t0, spec->nnetworks, t2 - t1 + (threaded ? 0 : t3 - t2), spec->nports,
+             t4 - t3, t5 - t4);
     return 0;
 }
 

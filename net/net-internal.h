@@ -131,6 +131,26 @@ int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net
                       const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
                       struct net_endpoint_plan *out, struct bt_err **err);
 
+/* An attach in two halves, for a caller that does other work while the
+ * veth is made (net_container_setup publishes the ports meanwhile);
+ * net_endpoint_attach is reserve then plug. */
+struct net_attach;
+/* Under the store's lock: plans the endpoint, records it (its address is
+ * taken from then on) and rewrites the hosts files. Caller owns. */
+struct net_attach *net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
+                                      struct bt_err **err);
+/* Makes the veth and configures the container's end. Uses no net_ctx, so
+ * it may run on another thread. On failure the veth is gone again and the
+ * endpoint still recorded (net_attach_unreserve, or a release of the
+ * container). */
+int net_attach_plug(const struct net_attach *a, struct bt_err **err);
+/* Removes the endpoint net_attach_reserve recorded. */
+void net_attach_unreserve(struct net_ctx *ctx, const struct net_attach *a);
+/* The endpoint, as net_endpoint_attach reports it (out's strings owned). */
+void net_attach_result(const struct net_attach *a, struct net_endpoint *out);
+struct net_attach *net_attach_free(struct net_attach *a);
+DEFINE_CLEANUP(struct net_attach *, net_attach_free)
+
 /* Detaches cid from nw (veth, lease, state); the containers whose hosts
  * files change (cid and the network's other endpoints) are added to
  * `touched`. Not attached is success. Call under the lock. */
