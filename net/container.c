@@ -88,17 +88,28 @@ attaches_free(struct net_attach ***v)
     free(*v);
 }
 
+/* The resolution files are written while the namespace is made (job,
+ * finished here whatever happens). */
 static int
-setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_container_net *cn,
-      struct bt_err **err)
+setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_netns_job *job,
+      struct net_container_net *cn, struct bt_err **err)
 {
     const char *id = spec->container_id;
     int64_t t0 = now_us();
     int r = spec->nnetworks > 0 ? net_resolv_setup_files(ctx, id, &spec->dns, err)
                                 : net_resolv_setup(ctx, id, &spec->dns, err);
-    if (r < 0)
-        return r;
     int64_t t1 = now_us();
+    struct bt_err *ns_err = NULL;
+    cn->netns = net_netns_create_finish(job, &ns_err);
+    if (r < 0) {
+        ns_err = bt_err_free(ns_err); /* the files' error came first */
+        return r;
+    }
+    if (!cn->netns) {
+        bt_err_move(err, &ns_err);
+        return bt_err_ret(err);
+    }
+    int64_t tn = now_us();
     cn->hosts_path = net_resolv_hosts_path(ctx, id);
     cn->resolv_path = net_resolv_conf_path(ctx, id);
     cn->hostname_path = xasprintf("%s/net/containers/%s/hostname", ctx->runroot, id);
@@ -150,10 +161,11 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_con
     if (r < 0)
         return r;
     int64_t t5 = now_us();
-    bt_debug("net: %s: resolution files %" PRId64 " us, %zu network(s) %" PRId64
-             " us, %zu port(s) %" PRId64 " us, veth wait %" PRId64 " us",
-             id, t1 - t0, spec->nnetworks, t2 - t1 + (threaded ? 0 : t3 - t2), spec->nports,
-             t4 - t3, t5 - t4);
+    bt_debug("net: %s: resolution files %" PRId64 " us, netns wait %" PRId64
+             " us, %zu network(s) %" PRId64 " us, %zu port(s) %" PRId64 " us, veth wait %" PRId64
+             " us",
+             id, t1 - t0, tn - t1, spec->nnetworks, t2 - tn + (threaded ? 0 : t3 - t2),
+             spec->nports, t4 - t3, t5 - t4);
     return 0;
 }
 
@@ -162,27 +174,40 @@ net_container_setup(struct net_ctx *ctx, const struct net_container_spec *spec,
                     struct net_container_net **out, struct bt_err **err)
 {
     *out = NULL;
+    const char *id = spec->container_id;
     int64_t t0 = now_us();
-    /* A taken port fails before anything is made. */
-    int r = net_ports_check(ctx, spec->container_id, spec->container_name, spec->ports,
-                            spec->nports, err);
-    if (r < 0)
-        return r;
-    _cleanup_(net_container_net_freep) struct net_container_net *cn = xcalloc(1, sizeof(*cn));
-    int64_t tn = now_us();
-    cn->netns = net_netns_create(ctx, spec->container_id, err);
-    if (!cn->netns)
-        return bt_err_ret(err);
+    /* The namespace is made on a thread meanwhile: creating one is most of
+     * a millisecond of kernel work. */
+    struct bt_err *ns_err = NULL;
+    struct net_netns_job *job = net_netns_create_start(ctx, id, &ns_err);
+    /* A taken port fails before anything is kept. */
+    int r = net_ports_check(ctx, id, spec->container_name, spec->ports, spec->nports, err);
     int64_t t1 = now_us();
-    r = setup(ctx, spec, cn, err);
+    if (r < 0 || !job) {
+        if (job) {
+            struct bt_err *ignored = NULL;
+            _cleanup_free_ char *ns = net_netns_create_finish(job, &ignored);
+            if (ns)
+                net_netns_remove(ctx, id, &ignored);
+            ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
+        }
+        if (r < 0) {
+            ns_err = bt_err_free(ns_err); /* the port's error came first */
+            return r;
+        }
+        bt_err_move(err, &ns_err);
+        return bt_err_ret(err);
+    }
+    _cleanup_(net_container_net_freep) struct net_container_net *cn = xcalloc(1, sizeof(*cn));
+    r = setup(ctx, spec, job, cn, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
-        net_container_teardown(ctx, spec->container_id, &ignored);
+        net_container_teardown(ctx, id, &ignored);
         ignored = bt_err_free(ignored); /* undo after a failure: the first error is reported */
         return r;
     }
-    bt_debug("net: %s: port check %" PRId64 " us, netns %" PRId64 " us; attached in %" PRId64 " us",
-             spec->container_id, tn - t0, t1 - tn, now_us() - t0);
+    bt_debug("net: %s: port check %" PRId64 " us; attached in %" PRId64 " us", id, t1 - t0,
+             now_us() - t0);
     *out = TAKE_PTR(cn);
     return 0;
 }

@@ -23,6 +23,15 @@ struct net_ctx {
  * '.', at most 128 characters (netns.c). */
 bool net_id_valid(const char *id);
 
+/* net_netns_create in two halves: the namespace is made on a thread while
+ * the caller goes on. Start fails at once for a bad id or a netns file
+ * already there; finish waits for the thread and returns the path, or
+ * NULL with the file gone again. Every started job must be finished. */
+struct net_netns_job;
+struct net_netns_job *net_netns_create_start(struct net_ctx *ctx, const char *id,
+                                             struct bt_err **err);
+char *net_netns_create_finish(struct net_netns_job *job, struct bt_err **err);
+
 /* ---- netlink (nl.c) ---- */
 /* Maps a libnl NLE_* code to an errno and sets *err with nl_geterror()'s
  * text after the formatted context. Returns -errno. */
