@@ -61,12 +61,13 @@ publish_network(const struct net_container_spec *spec, const struct net_containe
     return NULL;
 }
 
-/* The veths of the container's endpoints, made on a thread of their own
- * while the main one publishes the ports: the kernel's work for the one
- * and the state and nftables work for the other overlap. */
+/* Each endpoint's veth is made on a thread of its own, started as soon as
+ * its address is recorded: the kernel's work for it overlaps with the
+ * hosts files' rewrite and the ports' publishing on the command's thread. */
 struct plug_job {
-    struct net_attach **v;
-    size_t n;
+    struct net_attach *a;
+    pthread_t thread;
+    bool started;
     int r;
     struct bt_err *err;
 };
@@ -75,23 +76,57 @@ static void *
 plug_thread(void *arg)
 {
     struct plug_job *job = arg;
-    for (size_t i = 0; i < job->n && job->r == 0; i++)
-        job->r = net_attach_plug(job->v[i], &job->err);
+    job->r = net_attach_plug(job->a, &job->err);
     return NULL;
 }
 
 static void
-attaches_free(struct net_attach ***v)
+plug_start(struct plug_job *job)
 {
-    for (size_t i = 0; *v && (*v)[i]; i++)
-        net_attach_free((*v)[i]);
-    free(*v);
+    job->started = pthread_create(&job->thread, NULL, plug_thread, job) == 0;
+    if (!job->started)
+        plug_thread(job);
 }
 
-/* The resolution files are written while the namespace is made (job,
+/* Waits for every started plug; returns the first failure in the order of
+ * the networks, its error moved to *err (which must be empty). */
+static int
+plug_join(struct plug_job *jobs, size_t n, struct bt_err **err)
+{
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].started)
+            pthread_join(jobs[i].thread, NULL);
+        jobs[i].started = false;
+        if (r == 0 && jobs[i].r < 0) {
+            r = jobs[i].r;
+            bt_err_move(err, &jobs[i].err);
+        }
+        jobs[i].err = bt_err_free(jobs[i].err);
+    }
+    return r;
+}
+
+struct plug_jobs {
+    struct plug_job *v;
+    size_t n;
+};
+
+/* On every way out: no thread may still be plugging when the caller tears
+ * the container's networking down. */
+static void
+plug_jobs_done(struct plug_jobs *jobs)
+{
+    plug_join(jobs->v, jobs->n, NULL);
+    for (size_t i = 0; i < jobs->n; i++)
+        net_attach_free(jobs->v[i].a);
+    free(jobs->v);
+}
+
+/* The resolution files are written while the namespace is made (nsjob,
  * finished here whatever happens). */
 static int
-setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_netns_job *job,
+setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_netns_job *nsjob,
       struct net_container_net *cn, struct bt_err **err)
 {
     const char *id = spec->container_id;
@@ -100,7 +135,7 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_net
                                 : net_resolv_setup(ctx, id, &spec->dns, err);
     int64_t t1 = now_us();
     struct bt_err *ns_err = NULL;
-    cn->netns = net_netns_create_finish(job, &ns_err);
+    cn->netns = net_netns_create_finish(nsjob, &ns_err);
     if (r < 0) {
         ns_err = bt_err_free(ns_err); /* the files' error came first */
         return r;
@@ -114,9 +149,10 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_net
     cn->resolv_path = net_resolv_conf_path(ctx, id);
     cn->hostname_path = xasprintf("%s/net/containers/%s/hostname", ctx->runroot, id);
     cn->endpoints = xcalloc(spec->nnetworks + 1, sizeof(*cn->endpoints));
-    /* NULL-terminated; a failure leaves the endpoints recorded so far to
-     * the caller's teardown. */
-    _cleanup_(attaches_free) struct net_attach **atts = xcalloc(spec->nnetworks + 1, sizeof(*atts));
+    /* A failure leaves the endpoints recorded so far to the caller's
+     * teardown. */
+    _cleanup_(plug_jobs_done) struct plug_jobs jobs = {
+        .v = xcalloc(spec->nnetworks + 1, sizeof(*jobs.v))};
     for (size_t i = 0; i < spec->nnetworks; i++) {
         const struct net_attach_spec *a = &spec->networks[i];
         struct net_endpoint_opts eo = {.network = a->network,
@@ -128,35 +164,34 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_net
                                        .ipv6_address = a->ipv6_address,
                                        .aliases = a->aliases,
                                        .hostname = spec->dns.hostname};
-        atts[i] = net_attach_reserve(ctx, &eo, err);
-        if (!atts[i])
+        struct plug_job *job = &jobs.v[jobs.n];
+        job->a = net_attach_reserve(ctx, &eo, true, err);
+        if (!job->a)
             return bt_err_ret(err);
-        net_attach_result(atts[i], &cn->endpoints[i]);
+        jobs.n++;
+        net_attach_result(job->a, &cn->endpoints[i]);
         cn->nendpoints++;
+        plug_start(job);
+        r = net_attach_hosts(ctx, job->a, err);
+        if (r < 0)
+            return r;
     }
     int64_t t2 = now_us();
-    struct plug_job pj = {.v = atts, .n = spec->nnetworks};
-    pthread_t thread;
-    bool threaded =
-        pj.n > 0 && spec->nports > 0 && pthread_create(&thread, NULL, plug_thread, &pj) == 0;
-    if (!threaded)
-        plug_thread(&pj);
-    int64_t t3 = now_us();
     if (spec->nports > 0) {
         const char *pubnet = publish_network(spec, cn, err);
         r = pubnet ? net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports,
                                        spec->nports, &cn->ports, err)
                    : bt_err_ret(err);
     }
-    int64_t t4 = now_us();
-    if (threaded)
-        pthread_join(thread, NULL);
+    int64_t t3 = now_us();
     /* Plugging comes first in the order of the work, so its error does. */
-    if (pj.r < 0) {
+    struct bt_err *plug_err = NULL;
+    int pr = plug_join(jobs.v, jobs.n, &plug_err);
+    if (pr < 0) {
         if (err)
             *err = bt_err_free(*err);
-        bt_err_move(err, &pj.err);
-        return pj.r;
+        bt_err_move(err, &plug_err);
+        return pr;
     }
     if (r < 0)
         return r;
@@ -164,8 +199,7 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_net
     bt_debug("net: %s: resolution files %" PRId64 " us, netns wait %" PRId64
              " us, %zu network(s) %" PRId64 " us, %zu port(s) %" PRId64 " us, veth wait %" PRId64
              " us",
-             id, t1 - t0, tn - t1, spec->nnetworks, t2 - tn + (threaded ? 0 : t3 - t2),
-             spec->nports, t4 - t3, t5 - t4);
+             id, t1 - t0, tn - t1, spec->nnetworks, t2 - tn, spec->nports, t3 - t2, t5 - t3);
     return 0;
 }
 

@@ -145,9 +145,16 @@ int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net
  * net_endpoint_attach is reserve then plug. */
 struct net_attach;
 /* Under the store's lock: plans the endpoint, records it (its address is
- * taken from then on) and rewrites the hosts files. Caller owns. */
+ * taken from then on) and rewrites the hosts files. Caller owns. With
+ * hold, the hosts files are left to net_attach_hosts and the lock is still
+ * held on success, so that the veth can be made meanwhile; on failure
+ * nothing is recorded and the lock is released. */
 struct net_attach *net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
-                                      struct bt_err **err);
+                                      bool hold, struct bt_err **err);
+/* After net_attach_reserve(hold): rewrites the hosts files of the
+ * network's containers and releases the lock. On failure the endpoint
+ * stays recorded, for the caller's teardown. */
+int net_attach_hosts(struct net_ctx *ctx, struct net_attach *a, struct bt_err **err);
 /* Makes the veth and configures the container's end. Uses no net_ctx, so
  * it may run on another thread. On failure the veth is gone again and the
  * endpoint still recorded (net_attach_unreserve, or a release of the

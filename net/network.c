@@ -758,6 +758,10 @@ struct net_attach {
     char *container_id;
     char *who; /* container name, else its id */
     char *network;
+    /* Every network as read under the lock, and this one (borrowed from
+     * it), until the hosts files are rewritten from them. */
+    struct network_list all;
+    struct net_network *nw;
 };
 
 struct net_attach *
@@ -772,6 +776,7 @@ net_attach_free(struct net_attach *p)
     free(p->container_id);
     free(p->who);
     free(p->network);
+    network_list_done(&p->all);
     free(p);
     return NULL;
 }
@@ -830,10 +835,11 @@ reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct ne
                           o->netns ? o->netns : "");
     /* The networks are read once: nw is borrowed from the list, so the
      * list, handed to the hosts files' rendering, sees the new endpoint. */
-    _cleanup_(network_list_done) struct network_list all = {0};
+    struct network_list all = {0};
     all.v = net_network_list(ctx, &all.n, err);
     if (!all.v)
         return bt_err_ret(err);
+    out->all = all;
     struct net_network *nw = net_network_find(all.v, all.n, o->network, err);
     if (!nw)
         return err && *err ? bt_err_ret(err)
@@ -900,8 +906,20 @@ reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct ne
     out->internal = nw->internal;
     out->prefix6_len = nw->ipv6 ? nw->subnet6.len : 0;
     out->gateway6 = nw->gateway6;
-    /* Only the containers of this network see a change. */
-    return net_hosts_refresh_from(ctx, nw->endpoints, all.v, all.n, err);
+    out->nw = nw;
+    return 0;
+}
+
+/* Under the lock, after reserve_locked: only the containers of this
+ * network see a change. */
+static int
+hosts_refresh(struct net_ctx *ctx, struct net_attach *p, struct bt_err **err)
+{
+    int r = net_hosts_refresh_from(ctx, p->nw->endpoints, p->all.v, p->all.n, err);
+    p->nw = NULL;
+    network_list_done(&p->all);
+    p->all = (struct network_list){0};
+    return r;
 }
 
 /* Plugging failed: the endpoint recorded by reserve_locked goes again. */
@@ -930,7 +948,8 @@ attach_err_prefix(const struct net_attach *p, struct bt_err **err)
 }
 
 struct net_attach *
-net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts, struct bt_err **err)
+net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts, bool hold,
+                   struct bt_err **err)
 {
     _cleanup_(net_attach_freep) struct net_attach *p = xcalloc(1, sizeof(*p));
     p->who = xstrdup(opts->container_name ? opts->container_name : opts->container_id);
@@ -938,7 +957,10 @@ net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts, st
     int r = net_lock(ctx, err);
     if (r == 0) {
         r = reserve_locked(ctx, opts, p, err);
-        net_unlock(ctx);
+        if (r == 0 && !hold)
+            r = hosts_refresh(ctx, p, err);
+        if (r < 0 || !hold)
+            net_unlock(ctx);
     }
     /* The endpoint may be recorded although the hosts files failed. */
     if (r < 0 && p->network_id)
@@ -950,6 +972,16 @@ net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts, st
     p->netns = xstrdup(opts->netns);
     p->container_id = xstrdup(opts->container_id);
     return TAKE_PTR(p);
+}
+
+int
+net_attach_hosts(struct net_ctx *ctx, struct net_attach *a, struct bt_err **err)
+{
+    int r = hosts_refresh(ctx, a, err);
+    net_unlock(ctx);
+    if (r < 0)
+        attach_err_prefix(a, err);
+    return r;
 }
 
 int
@@ -987,7 +1019,7 @@ int
 net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
                     struct net_endpoint *out, struct bt_err **err)
 {
-    _cleanup_(net_attach_freep) struct net_attach *p = net_attach_reserve(ctx, opts, err);
+    _cleanup_(net_attach_freep) struct net_attach *p = net_attach_reserve(ctx, opts, false, err);
     if (!p)
         return bt_err_ret(err);
     int r = net_attach_plug(p, err);
