@@ -42,16 +42,16 @@ net_container_teardown(struct net_ctx *ctx, const char *container_id, struct bt_
     return r;
 }
 
-/* The first non-internal network the container was attached to (its
- * endpoint has a gateway), from the endpoints just made rather than from
- * the networks' state again. */
-static const char *
-publish_network(const struct net_container_spec *spec, const struct net_container_net *cn,
-                struct bt_err **err)
+/* The endpoint on the first non-internal network the container was
+ * attached to (it has a gateway): the ports lead to its addresses, taken
+ * from the endpoints just made rather than from the networks' state. */
+static const struct net_endpoint *
+publish_endpoint(const struct net_container_spec *spec, const struct net_container_net *cn,
+                 struct bt_err **err)
 {
     for (size_t i = 0; i < cn->nendpoints; i++) {
         if (cn->endpoints[i].gateway)
-            return spec->networks[i].network;
+            return &cn->endpoints[i];
     }
     if (spec->nnetworks > 0)
         bt_err_set(err, EPERM, "network %s is internal: ports cannot be published",
@@ -178,10 +178,10 @@ setup(struct net_ctx *ctx, const struct net_container_spec *spec, struct net_net
     }
     int64_t t2 = now_us();
     if (spec->nports > 0) {
-        const char *pubnet = publish_network(spec, cn, err);
-        r = pubnet ? net_ports_publish(ctx, id, spec->container_name, pubnet, spec->ports,
-                                       spec->nports, &cn->ports, err)
-                   : bt_err_ret(err);
+        const struct net_endpoint *ep = publish_endpoint(spec, cn, err);
+        r = ep ? net_ports_publish_at(ctx, id, spec->container_name, ep, spec->ports, spec->nports,
+                                      &cn->ports, err)
+               : bt_err_ret(err);
     }
     int64_t t3 = now_us();
     /* Plugging comes first in the order of the work, so its error does. */

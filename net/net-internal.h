@@ -188,6 +188,12 @@ char *net_random_hex(size_t nbytes);
  * ENOENT. */
 json_t *net_json_load(const char *path, struct bt_err **err);
 
+/* net_ports_publish to an endpoint just made (its addresses), without
+ * reading the network's state again. */
+int net_ports_publish_at(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                         const struct net_endpoint *ep, const struct net_port_spec *specs,
+                         size_t nspecs, struct net_port_set **out, struct bt_err **err);
+
 /* net_ports_unpublish without the conntrack flush, for a caller that
  * flushes the container's addresses anyway (net_container_release). */
 int net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
