@@ -104,7 +104,9 @@ elems_build(const struct net_nft_elem *elems, size_t n, int map, size_t first, b
 }
 
 /* Reads the answers to nmsgs acknowledged messages; the first error wins
- * (the kernel answers every message of a failed batch, then undoes it). */
+ * (the kernel answers every message of a failed batch, then undoes it).
+ * An error for the batch's start (seq0: no permission, say) is the only
+ * answer there will be. */
 static int
 read_acks(struct mnl_socket *nl, uint32_t seq0, size_t nmsgs, int *kerr)
 {
@@ -115,7 +117,7 @@ read_acks(struct mnl_socket *nl, uint32_t seq0, size_t nmsgs, int *kerr)
     while (got < nmsgs) {
         ssize_t len = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
         if (len < 0)
-            return -errno;
+            return *kerr ? 0 : -errno;
         int rest = (int)len;
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok(h, rest);
              h = mnl_nlmsg_next(h, &rest)) {
@@ -124,6 +126,8 @@ read_acks(struct mnl_socket *nl, uint32_t seq0, size_t nmsgs, int *kerr)
             const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
             if (e->error < 0 && *kerr == 0)
                 *kerr = -e->error;
+            if (e->error < 0 && h->nlmsg_seq == seq0)
+                return 0;
             got++;
         }
     }
