@@ -50,10 +50,11 @@ int net_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, uint32
 /* Deletes a link by name; a missing link is success. */
 int net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err);
 bool net_link_exists(struct nl_sock *sk, const char *name);
-/* Creates a veth pair: host_name on the host, enslaved to bridge and up;
- * its peer created directly inside the netns at netns_path as ifname, with
- * MAC address peer_mac (6 bytes) unless NULL. */
-int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
+/* Creates a veth pair: host_name on the host, enslaved to bridge (of index
+ * bridge_index, or looked up when 0) and up; its peer created directly
+ * inside the netns at netns_path as ifname, with MAC address peer_mac
+ * (6 bytes) unless NULL. */
+int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge, int bridge_index,
                     const char *netns_path, const char *ifname, unsigned mtu,
                     const unsigned char *peer_mac, struct bt_err **err);
 /* Inside a netns (socket from net_nl_open(netns)) or on the host.

@@ -9,6 +9,8 @@
 
 #include <netlink/netlink.h>
 
+#include <net/if.h>
+
 #include "net/net-internal.h"
 
 #define OPT_BRIDGE_NAME "com.docker.network.bridge.name"
@@ -743,6 +745,7 @@ struct net_attach {
     char *network_id;
     char *network_name;
     char *bridge;
+    int bridge_index; /* 0: look it up by name */
     unsigned mtu;
     uint8_t prefix_len;
     uint32_t gateway;
@@ -803,7 +806,8 @@ plug(const struct net_attach *p, const char *netns, struct bt_err **err)
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
         if (!sk)
             return bt_err_ret(err);
-        int r = net_veth_create(sk, p->host_if, p->bridge, netns, ep->ifname, p->mtu, p->mac, err);
+        int r = net_veth_create(sk, p->host_if, p->bridge, p->bridge_index, netns, ep->ifname,
+                                p->mtu, p->mac, err);
         if (r < 0)
             return r;
     }
@@ -849,18 +853,17 @@ reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct ne
         if (r < 0)
             return r;
     }
-    /* The bridge and its nft elements do not survive a reboot; the state does. */
-    bool bridge_there;
-    {
-        _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
-        if (!sk)
-            return bt_err_ret(err);
-        bridge_there = net_link_exists(sk, nw->bridge);
+    /* The bridge and its nft elements do not survive a reboot; the state
+     * does. One ioctl finds the bridge, and its index saves the veth's
+     * thread a lookup. */
+    out->bridge_index = (int)if_nametoindex(nw->bridge);
+    if (out->bridge_index == 0) {
+        bool created_bridge;
+        int ar = network_apply(ctx, nw, &created_bridge, err);
+        if (ar < 0)
+            return ar;
+        out->bridge_index = (int)if_nametoindex(nw->bridge);
     }
-    bool created_bridge;
-    int ar = bridge_there ? 0 : network_apply(ctx, nw, &created_bridge, err);
-    if (ar < 0)
-        return ar;
     /* After a reboot a container comes back with the address it had. */
     uint32_t prefer = 0;
     if (!net_addr_parse(bt_json_str(nw->previous, o->container_id), &prefer))

@@ -355,13 +355,16 @@ link_add_echo(struct nl_sock *sk, struct rtnl_link *link, int *ifindex)
 }
 
 int
-net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
+net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge, int bridge_index,
                 const char *netns_path, const char *ifname, unsigned mtu,
                 const unsigned char *peer_mac, struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *br = link_get(sk, bridge, err);
-    if (!br)
-        return bt_err_ret(err);
+    if (bridge_index <= 0) {
+        _cleanup_link_ struct rtnl_link *br = link_get(sk, bridge, err);
+        if (!br)
+            return bt_err_ret(err);
+        bridge_index = rtnl_link_get_ifindex(br);
+    }
     _cleanup_close_ int nsfd = open_ns(netns_path, err);
     if (nsfd < 0)
         return nsfd;
@@ -372,7 +375,7 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
     }
     struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
     rtnl_link_set_name(veth, host_name);
-    rtnl_link_set_master(veth, rtnl_link_get_ifindex(br));
+    rtnl_link_set_master(veth, bridge_index);
     rtnl_link_set_name(peer, ifname);
     rtnl_link_set_ns_fd(peer, nsfd);
     if (mtu) {
