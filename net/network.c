@@ -762,7 +762,9 @@ struct net_attach {
     char *who; /* container name, else its id */
     char *network;
     /* Every network as read under the lock, and this one (borrowed from
-     * it), until the hosts files are rewritten from them. */
+     * it), until the hosts files are rewritten from them. Only the
+     * command's thread touches these two; the veth's thread reads the
+     * fields above. */
     struct network_list all;
     struct net_network *nw;
 };
