@@ -11,7 +11,7 @@ CMAKE_FLAGS ?=
 # Build dependencies, then what the tests and examples run.
 DEB_BUILD := build-essential cmake pkg-config clang clang-format \
 	libyaml-dev libjansson-dev libuv1-dev libnl-3-dev libnl-route-3-dev libnl-nf-3-dev \
-	libnftables-dev libarchive-dev libcurl4-openssl-dev libssl-dev \
+	libnftables-dev libnftnl-dev libmnl-dev libarchive-dev libcurl4-openssl-dev libssl-dev \
 	libseccomp-dev libcmocka-dev
 DEB_TEST := busybox-static crun docker-registry skopeo openssl nftables iproute2 util-linux \
 	procps curl python3 libclang-rt-14-dev zsh

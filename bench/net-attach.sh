@@ -59,8 +59,12 @@ t1=$(now)
 berth_attach=$(echo "scale=3; $(ms "$t0" "$t1") / $N" | bc)
 echo "attach (berth network setup, process included): $berth_attach ms per container over $N"
 tr ',;' '\n\n' <"$BT_TMP/attach.log" >"$BT_TMP/steps.log" && mv "$BT_TMP/steps.log" "$BT_TMP/attach.log"
-echo "attach inside berth, median: $(step in) ms (port check $(step check), netns $(step netns)," \
-    "resolution files $(step files), network $(step 'network(s)'), port $(step 'port(s)'))"
+# The namespace is made on a thread while the ports are checked and the
+# files written, and each veth on a thread while the hosts files are
+# rewritten and the ports published: the waits are what is left of them.
+echo "attach inside berth, median: $(step in) ms (port check $(step check)," \
+    "resolution files $(step files), netns wait $(step 'netns wait')," \
+    "network $(step 'network(s)'), port $(step 'port(s)'), veth wait $(step 'veth wait'))"
 t0=$(now)
 for i in $(seq "$N"); do $RT "$BERTH_BIN" network teardown "c$i"; done
 t1=$(now)

@@ -23,6 +23,15 @@ struct net_ctx {
  * '.', at most 128 characters (netns.c). */
 bool net_id_valid(const char *id);
 
+/* net_netns_create in two halves: the namespace is made on a thread while
+ * the caller goes on. Start fails at once for a bad id or a netns file
+ * already there; finish waits for the thread and returns the path, or
+ * NULL with the file gone again. Every started job must be finished. */
+struct net_netns_job;
+struct net_netns_job *net_netns_create_start(struct net_ctx *ctx, const char *id,
+                                             struct bt_err **err);
+char *net_netns_create_finish(struct net_netns_job *job, struct bt_err **err);
+
 /* ---- netlink (nl.c) ---- */
 /* Maps a libnl NLE_* code to an errno and sets *err with nl_geterror()'s
  * text after the formatted context. Returns -errno. */
@@ -41,10 +50,11 @@ int net_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, uint32
 /* Deletes a link by name; a missing link is success. */
 int net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err);
 bool net_link_exists(struct nl_sock *sk, const char *name);
-/* Creates a veth pair: host_name on the host, enslaved to bridge and up;
- * its peer created directly inside the netns at netns_path as ifname, with
- * MAC address peer_mac (6 bytes) unless NULL. */
-int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
+/* Creates a veth pair: host_name on the host, enslaved to bridge (of index
+ * bridge_index, or looked up when 0) and up; its peer created directly
+ * inside the netns at netns_path as ifname, with MAC address peer_mac
+ * (6 bytes) unless NULL. */
+int net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge, int bridge_index,
                     const char *netns_path, const char *ifname, unsigned mtu,
                     const unsigned char *peer_mac, struct bt_err **err);
 /* Inside a netns (socket from net_nl_open(netns)) or on the host.
@@ -131,6 +141,33 @@ int net_endpoint_plan(struct net_network *const *all, size_t n, const struct net
                       const struct net_endpoint_opts *o, int64_t ns_ino, uint32_t prefer,
                       struct net_endpoint_plan *out, struct bt_err **err);
 
+/* An attach in two halves, for a caller that does other work while the
+ * veth is made (net_container_setup publishes the ports meanwhile);
+ * net_endpoint_attach is reserve then plug. */
+struct net_attach;
+/* Under the store's lock: plans the endpoint, records it (its address is
+ * taken from then on) and rewrites the hosts files. Caller owns. With
+ * hold, the hosts files are left to net_attach_hosts and the lock is still
+ * held on success, so that the veth can be made meanwhile; on failure
+ * nothing is recorded and the lock is released. */
+struct net_attach *net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
+                                      bool hold, struct bt_err **err);
+/* After net_attach_reserve(hold): rewrites the hosts files of the
+ * network's containers and releases the lock. On failure the endpoint
+ * stays recorded, for the caller's teardown. */
+int net_attach_hosts(struct net_ctx *ctx, struct net_attach *a, struct bt_err **err);
+/* Makes the veth and configures the container's end. Uses no net_ctx, so
+ * it may run on another thread. On failure the veth is gone again and the
+ * endpoint still recorded (net_attach_unreserve, or a release of the
+ * container). */
+int net_attach_plug(const struct net_attach *a, struct bt_err **err);
+/* Removes the endpoint net_attach_reserve recorded. */
+void net_attach_unreserve(struct net_ctx *ctx, const struct net_attach *a);
+/* The endpoint, as net_endpoint_attach reports it (out's strings owned). */
+void net_attach_result(const struct net_attach *a, struct net_endpoint *out);
+struct net_attach *net_attach_free(struct net_attach *a);
+DEFINE_CLEANUP(struct net_attach *, net_attach_free)
+
 /* Detaches cid from nw (veth, lease, state); the containers whose hosts
  * files change (cid and the network's other endpoints) are added to
  * `touched`. Not attached is success. Call under the lock. */
@@ -152,6 +189,12 @@ char *net_random_hex(size_t nbytes);
  * ENOENT. */
 json_t *net_json_load(const char *path, struct bt_err **err);
 
+/* net_ports_publish to an endpoint just made (its addresses), without
+ * reading the network's state again. */
+int net_ports_publish_at(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                         const struct net_endpoint *ep, const struct net_port_spec *specs,
+                         size_t nspecs, struct net_port_set **out, struct bt_err **err);
+
 /* net_ports_unpublish without the conntrack flush, for a caller that
  * flushes the container's addresses anyway (net_container_release). */
 int net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
@@ -168,6 +211,28 @@ int net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struc
  * in one transaction; deleting tolerates elements already gone. */
 int net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
                         struct bt_err **err);
+
+/* ---- published ports' map elements (nft-elems.c) ---- */
+#define NET_NFT_NMAPS 4
+/* One element as the kernel stores it: key and value, each part padded to
+ * 32 bits, in network byte order. */
+struct net_nft_elem {
+    int map; /* net_nft_port_map */
+    uint8_t key[24];
+    size_t key_len;
+    uint8_t data[20];
+    size_t data_len;
+};
+/* Which map holds a binding: 0 pub_addr, 1 pub_any, 2 pub_addr6, 3 pub_any6. */
+int net_nft_port_map(const struct net_port_binding *pb);
+/* Encodes a binding's element (EINVAL for a host address that does not
+ * parse). */
+int net_nft_port_elem(const struct net_port_binding *pb, struct net_nft_elem *out,
+                      struct bt_err **err);
+/* Adds (with their values) or deletes the elements in one transaction:
+ * all or none. ENOENT when the table or a map is missing or, deleting, an
+ * element is; EEXIST when adding a key that is there already. */
+int net_nft_elems_apply(const struct net_nft_elem *elems, size_t n, bool add, struct bt_err **err);
 
 /* ---- connection tracking (conntrack.c) ---- */
 struct net_ct_addr {

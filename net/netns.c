@@ -2,7 +2,8 @@
  * namespace that no process has to keep alive. A helper thread unshares a
  * new netns (CLONE_NEWNET affects only the calling thread), brings its
  * loopback up, bind-mounts /proc/self/task/TID/ns/net onto the file and
- * exits; the namespace lives on until the mount goes. */
+ * exits; the namespace lives on until the mount goes. The caller may do
+ * other work while the thread runs (net_netns_create_start). */
 #include <fcntl.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -61,15 +62,16 @@ ensure_netns_dir(const char *dir, struct bt_err **err)
     return 0;
 }
 
-struct ns_job {
-    const char *path;
+struct net_netns_job {
+    char *path;
+    pthread_t thread;
     struct bt_err *err;
 };
 
 static void *
 ns_thread(void *arg)
 {
-    struct ns_job *job = arg;
+    struct net_netns_job *job = arg;
     if (unshare(CLONE_NEWNET) < 0) {
         bt_err_errno(&job->err, errno, "unshare network namespace");
         return NULL;
@@ -94,8 +96,8 @@ ns_thread(void *arg)
     return NULL;
 }
 
-char *
-net_netns_create(struct net_ctx *ctx, const char *id, struct bt_err **err)
+struct net_netns_job *
+net_netns_create_start(struct net_ctx *ctx, const char *id, struct bt_err **err)
 {
     if (!net_id_valid(id)) {
         bt_err_set(err, EINVAL, "invalid netns id '%s'", id ? id : "");
@@ -116,22 +118,40 @@ net_netns_create(struct net_ctx *ctx, const char *id, struct bt_err **err)
         return NULL;
     }
     close(fd);
-    struct ns_job job = {.path = path};
-    pthread_t t;
-    int r = pthread_create(&t, NULL, ns_thread, &job);
-    bool failed = r != 0;
-    if (failed) {
+    struct net_netns_job *job = xcalloc(1, sizeof(*job));
+    job->path = TAKE_PTR(path);
+    int r = pthread_create(&job->thread, NULL, ns_thread, job);
+    if (r != 0) {
         bt_err_errno(err, r, "start netns helper thread");
-    } else {
-        pthread_join(t, NULL);
-        failed = job.err != NULL;
-        bt_err_move(err, &job.err);
-    }
-    if (failed) {
-        unlink(path);
+        unlink(job->path);
+        free(job->path);
+        free(job);
         return NULL;
     }
-    return TAKE_PTR(path);
+    return job;
+}
+
+char *
+net_netns_create_finish(struct net_netns_job *job, struct bt_err **err)
+{
+    pthread_join(job->thread, NULL);
+    char *path = TAKE_PTR(job->path);
+    bool failed = job->err != NULL;
+    bt_err_move(err, &job->err);
+    free(job);
+    if (failed) {
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+char *
+net_netns_create(struct net_ctx *ctx, const char *id, struct bt_err **err)
+{
+    struct net_netns_job *job = net_netns_create_start(ctx, id, err);
+    return job ? net_netns_create_finish(job, err) : NULL;
 }
 
 int

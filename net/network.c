@@ -9,6 +9,8 @@
 
 #include <netlink/netlink.h>
 
+#include <net/if.h>
+
 #include "net/net-internal.h"
 
 #define OPT_BRIDGE_NAME "com.docker.network.bridge.name"
@@ -739,10 +741,11 @@ delete_veth(const char *name)
 }
 
 /* What an attach decided under the lock, for plugging after it. */
-struct attach_plan {
+struct net_attach {
     char *network_id;
     char *network_name;
     char *bridge;
+    int bridge_index; /* 0: look it up by name */
     unsigned mtu;
     uint8_t prefix_len;
     uint32_t gateway;
@@ -753,14 +756,34 @@ struct attach_plan {
     char host_if[16];
     unsigned char mac[6];
     char mac_str[18];
+    /* copies of the options, for plugging and its errors */
+    char *netns;
+    char *container_id;
+    char *who; /* container name, else its id */
+    char *network;
+    /* Every network as read under the lock, and this one (borrowed from
+     * it), until the hosts files are rewritten from them. Only the
+     * command's thread touches these two; the veth's thread reads the
+     * fields above. */
+    struct network_list all;
+    struct net_network *nw;
 };
 
-static void
-attach_plan_done(struct attach_plan *p)
+struct net_attach *
+net_attach_free(struct net_attach *p)
 {
+    if (!p)
+        return NULL;
     free(p->network_id);
     free(p->network_name);
     free(p->bridge);
+    free(p->netns);
+    free(p->container_id);
+    free(p->who);
+    free(p->network);
+    network_list_done(&p->all);
+    free(p);
+    return NULL;
 }
 
 /* Docker's MAC address for a container address: 02:42 and the address's
@@ -778,14 +801,15 @@ mac_for(uint32_t addr, unsigned char mac[6], char str[18])
 }
 
 static int
-plug(const struct attach_plan *p, const char *netns, struct bt_err **err)
+plug(const struct net_attach *p, const char *netns, struct bt_err **err)
 {
     const struct net_endpoint_plan *ep = &p->ep;
     {
         _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
         if (!sk)
             return bt_err_ret(err);
-        int r = net_veth_create(sk, p->host_if, p->bridge, netns, ep->ifname, p->mtu, p->mac, err);
+        int r = net_veth_create(sk, p->host_if, p->bridge, p->bridge_index, netns, ep->ifname,
+                                p->mtu, p->mac, err);
         if (r < 0)
             return r;
     }
@@ -806,7 +830,7 @@ plug(const struct attach_plan *p, const char *netns, struct bt_err **err)
  * not wait for one another's kernel work; until then the container, not
  * started yet, is listed but unreachable, as it would be anyway. */
 static int
-reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct attach_plan *out,
+reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct net_attach *out,
                struct bt_err **err)
 {
     if (!net_id_valid(o->container_id))
@@ -817,10 +841,11 @@ reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct at
                           o->netns ? o->netns : "");
     /* The networks are read once: nw is borrowed from the list, so the
      * list, handed to the hosts files' rendering, sees the new endpoint. */
-    _cleanup_(network_list_done) struct network_list all = {0};
+    struct network_list all = {0};
     all.v = net_network_list(ctx, &all.n, err);
     if (!all.v)
         return bt_err_ret(err);
+    out->all = all;
     struct net_network *nw = net_network_find(all.v, all.n, o->network, err);
     if (!nw)
         return err && *err ? bt_err_ret(err)
@@ -830,18 +855,17 @@ reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct at
         if (r < 0)
             return r;
     }
-    /* The bridge and its nft elements do not survive a reboot; the state does. */
-    bool bridge_there;
-    {
-        _cleanup_nl_ struct nl_sock *sk = net_nl_open(NULL, err);
-        if (!sk)
-            return bt_err_ret(err);
-        bridge_there = net_link_exists(sk, nw->bridge);
+    /* The bridge and its nft elements do not survive a reboot; the state
+     * does. One ioctl finds the bridge, and its index saves the veth's
+     * thread a lookup. */
+    out->bridge_index = (int)if_nametoindex(nw->bridge);
+    if (out->bridge_index == 0) {
+        bool created_bridge;
+        int ar = network_apply(ctx, nw, &created_bridge, err);
+        if (ar < 0)
+            return ar;
+        out->bridge_index = (int)if_nametoindex(nw->bridge);
     }
-    bool created_bridge;
-    int ar = bridge_there ? 0 : network_apply(ctx, nw, &created_bridge, err);
-    if (ar < 0)
-        return ar;
     /* After a reboot a container comes back with the address it had. */
     uint32_t prefer = 0;
     if (!net_addr_parse(bt_json_str(nw->previous, o->container_id), &prefer))
@@ -887,13 +911,25 @@ reserve_locked(struct net_ctx *ctx, const struct net_endpoint_opts *o, struct at
     out->internal = nw->internal;
     out->prefix6_len = nw->ipv6 ? nw->subnet6.len : 0;
     out->gateway6 = nw->gateway6;
-    /* Only the containers of this network see a change. */
-    return net_hosts_refresh_from(ctx, nw->endpoints, all.v, all.n, err);
+    out->nw = nw;
+    return 0;
+}
+
+/* Under the lock, after reserve_locked: only the containers of this
+ * network see a change. */
+static int
+hosts_refresh(struct net_ctx *ctx, struct net_attach *p, struct bt_err **err)
+{
+    int r = net_hosts_refresh_from(ctx, p->nw->endpoints, p->all.v, p->all.n, err);
+    p->nw = NULL;
+    network_list_done(&p->all);
+    p->all = (struct network_list){0};
+    return r;
 }
 
 /* Plugging failed: the endpoint recorded by reserve_locked goes again. */
 static void
-unreserve(struct net_ctx *ctx, const struct attach_plan *p, const char *cid)
+unreserve(struct net_ctx *ctx, const struct net_attach *p, const char *cid)
 {
     struct bt_err *ignored = NULL;
     if (net_lock(ctx, &ignored) == 0) {
@@ -910,40 +946,94 @@ unreserve(struct net_ctx *ctx, const struct attach_plan *p, const char *cid)
     ignored = bt_err_free(ignored);
 }
 
+static void
+attach_err_prefix(const struct net_attach *p, struct bt_err **err)
+{
+    bt_err_prefix(err, "attach %s to network %s", p->who, p->network);
+}
+
+struct net_attach *
+net_attach_reserve(struct net_ctx *ctx, const struct net_endpoint_opts *opts, bool hold,
+                   struct bt_err **err)
+{
+    _cleanup_(net_attach_freep) struct net_attach *p = xcalloc(1, sizeof(*p));
+    p->who = xstrdup(opts->container_name ? opts->container_name : opts->container_id);
+    p->network = xstrdup(opts->network);
+    int r = net_lock(ctx, err);
+    if (r == 0) {
+        r = reserve_locked(ctx, opts, p, err);
+        if (r == 0 && !hold)
+            r = hosts_refresh(ctx, p, err);
+        if (r < 0 || !hold)
+            net_unlock(ctx);
+    }
+    /* The endpoint may be recorded although the hosts files failed. */
+    if (r < 0 && p->network_id)
+        unreserve(ctx, p, opts->container_id);
+    if (r < 0) {
+        attach_err_prefix(p, err);
+        return NULL;
+    }
+    p->netns = xstrdup(opts->netns);
+    p->container_id = xstrdup(opts->container_id);
+    return TAKE_PTR(p);
+}
+
+int
+net_attach_hosts(struct net_ctx *ctx, struct net_attach *a, struct bt_err **err)
+{
+    int r = hosts_refresh(ctx, a, err);
+    net_unlock(ctx);
+    if (r < 0)
+        attach_err_prefix(a, err);
+    return r;
+}
+
+int
+net_attach_plug(const struct net_attach *a, struct bt_err **err)
+{
+    int r = plug(a, a->netns, err);
+    if (r < 0)
+        attach_err_prefix(a, err);
+    return r;
+}
+
+void
+net_attach_unreserve(struct net_ctx *ctx, const struct net_attach *a)
+{
+    unreserve(ctx, a, a->container_id);
+}
+
+void
+net_attach_result(const struct net_attach *p, struct net_endpoint *out)
+{
+    out->network_id = xstrdup(p->network_id);
+    out->network_name = xstrdup(p->network_name);
+    out->ifname = xstrdup(p->ep.ifname);
+    out->host_ifname = xstrdup(p->host_if);
+    out->mac = xstrdup(p->mac_str);
+    out->ipv4 = p->ep.ipv4;
+    out->prefix_len = p->prefix_len;
+    out->gateway = p->internal ? 0 : p->gateway;
+    out->has_ipv6 = p->ep.has_ipv6;
+    out->ipv6 = p->ep.ipv6;
+    out->prefix6_len = p->ep.has_ipv6 ? p->prefix6_len : 0;
+}
+
 int
 net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_opts *opts,
                     struct net_endpoint *out, struct bt_err **err)
 {
-    int r = net_lock(ctx, err);
-    if (r < 0)
-        return r;
-    _cleanup_(attach_plan_done) struct attach_plan p = {0};
-    r = reserve_locked(ctx, opts, &p, err);
-    net_unlock(ctx);
-    if (r == 0)
-        r = plug(&p, opts->netns, err);
-    /* The endpoint may be recorded although the hosts files failed. */
-    if (r < 0 && p.network_id)
-        unreserve(ctx, &p, opts->container_id);
+    _cleanup_(net_attach_freep) struct net_attach *p = net_attach_reserve(ctx, opts, false, err);
+    if (!p)
+        return bt_err_ret(err);
+    int r = net_attach_plug(p, err);
     if (r < 0) {
-        bt_err_prefix(err, "attach %s to network %s",
-                      opts->container_name ? opts->container_name : opts->container_id,
-                      opts->network);
+        net_attach_unreserve(ctx, p);
         return r;
     }
-    if (out) {
-        out->network_id = xstrdup(p.network_id);
-        out->network_name = xstrdup(p.network_name);
-        out->ifname = xstrdup(p.ep.ifname);
-        out->host_ifname = xstrdup(p.host_if);
-        out->mac = xstrdup(p.mac_str);
-        out->ipv4 = p.ep.ipv4;
-        out->prefix_len = p.prefix_len;
-        out->gateway = p.internal ? 0 : p.gateway;
-        out->has_ipv6 = p.ep.has_ipv6;
-        out->ipv6 = p.ep.ipv6;
-        out->prefix6_len = p.ep.has_ipv6 ? p.prefix6_len : 0;
-    }
+    if (out)
+        net_attach_result(p, out);
     return 0;
 }
 

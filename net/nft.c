@@ -202,70 +202,28 @@ net_nft_network_del(struct net_ctx *ctx, const struct net_network *nw, struct bt
     return r;
 }
 
-static void
-port_elem(struct bt_buf *b, const struct net_port_binding *pb, bool with_data)
-{
-    char cip[INET6_ADDRSTRLEN];
-    const char *proto = pb->proto == NET_PROTO_UDP ? "udp" : "tcp";
-    if (pb->host_ip[0] && strcmp(pb->host_ip, "::") != 0)
-        bt_buf_printf(b, "%s . ", pb->host_ip);
-    bt_buf_printf(b, "%s . %u", proto, pb->host_port);
-    if (with_data)
-        bt_buf_printf(b, " : %s . %u",
-                      net_port_binding_is_v6(pb) ? net_addr6_fmt(&pb->container_ip6, cip)
-                                                 : net_addr_fmt(pb->container_ip, cip),
-                      pb->container_port);
-}
-
-/* Which map holds a binding: 0 pub_addr, 1 pub_any, 2 pub_addr6, 3 pub_any6. */
-static int
-port_map(const struct net_port_binding *pb)
-{
-    if (net_port_binding_is_v6(pb))
-        return strcmp(pb->host_ip, "::") == 0 ? 3 : 2;
-    return pb->host_ip[0] ? 0 : 1;
-}
-
-static char *
-ports_cmd(const struct net_port_binding *v, size_t n, bool add)
-{
-    struct bt_buf b = {0};
-    static const char *const maps[] = {"pub_addr", "pub_any", "pub_addr6", "pub_any6"};
-    for (int m = 0; m < 4; m++) {
-        bool first = true;
-        for (size_t i = 0; i < n; i++) {
-            if (port_map(&v[i]) != m)
-                continue;
-            if (first)
-                bt_buf_printf(&b, "%s element inet berth %s { ", add ? "add" : "delete", maps[m]);
-            else
-                bt_buf_puts(&b, ", ");
-            first = false;
-            port_elem(&b, &v[i], add);
-        }
-        if (!first)
-            bt_buf_puts(&b, " }\n");
-    }
-    return bt_buf_steal(&b);
-}
-
 int
 net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_t n, bool add,
                     struct bt_err **err)
 {
     if (n == 0)
         return 0;
-    _cleanup_free_ char *cmd = ports_cmd(v, n, add);
-    int r = run(ctx, cmd, false, add ? err : NULL);
+    _cleanup_free_ struct net_nft_elem *elems = xcalloc(n, sizeof(*elems));
+    for (size_t i = 0; i < n; i++) {
+        int r = net_nft_port_elem(&v[i], &elems[i], err);
+        if (r < 0)
+            return r;
+    }
+    int r = net_nft_elems_apply(elems, n, add, add ? err : NULL);
     if (add && r == -ENOENT) {
-        /* The table is made on first use and is gone after a reboot. Each
-         * libnftables command reads the table first, so it is not checked
-         * on every publish but only when the elements cannot be added. */
+        /* The table is made on first use and is gone after a reboot: it is
+         * not checked on every publish but only when the elements cannot
+         * be added. */
         if (err)
             *err = bt_err_free(*err);
         r = net_nft_ensure(ctx, err);
         if (r == 0)
-            r = run(ctx, cmd, false, err);
+            r = net_nft_elems_apply(elems, n, true, err);
     }
     if (r == 0 || (add && r != -EEXIST))
         return r;
@@ -275,10 +233,16 @@ net_nft_ports_apply(struct net_ctx *ctx, const struct net_port_binding *v, size_
     if (add && err)
         *err = bt_err_free(*err);
     for (size_t i = 0; i < n; i++) {
-        _cleanup_free_ char *one = ports_cmd(&v[i], 1, false);
-        r = run(ctx, one, true, err);
-        if (r < 0)
+        struct bt_err *one = NULL;
+        r = net_nft_elems_apply(&elems[i], 1, false, &one);
+        if (r == -ENOENT) {
+            one = bt_err_free(one); /* already gone: what deleting wants */
+            continue;
+        }
+        if (r < 0) {
+            bt_err_move(err, &one);
             return r;
+        }
     }
-    return add ? run(ctx, cmd, false, err) : 0;
+    return add ? net_nft_elems_apply(elems, n, true, err) : 0;
 }

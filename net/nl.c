@@ -303,13 +303,16 @@ net_link_delete(struct nl_sock *sk, const char *name, struct bt_err **err)
  * DNATed back to itself and bridged out of its own port; without hairpin
  * the bridge drops that frame. */
 static int
-link_set_hairpin(struct nl_sock *sk, const char *name, struct bt_err **err)
+link_set_hairpin(struct nl_sock *sk, const char *name, int ifindex, struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *orig = link_get(sk, name, err);
-    if (!orig)
-        return bt_err_ret(err);
+    if (ifindex <= 0) {
+        _cleanup_link_ struct rtnl_link *orig = link_get(sk, name, err);
+        if (!orig)
+            return bt_err_ret(err);
+        ifindex = rtnl_link_get_ifindex(orig);
+    }
     _cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
-    rtnl_link_set_ifindex(change, rtnl_link_get_ifindex(orig));
+    rtnl_link_set_ifindex(change, ifindex);
     rtnl_link_set_family(change, AF_BRIDGE);
     int r = rtnl_link_bridge_set_flags(change, RTNL_BRIDGE_HAIRPIN_MODE);
     /* libnl refuses a change of family, so the AF_BRIDGE request is its
@@ -321,14 +324,47 @@ link_set_hairpin(struct nl_sock *sk, const char *name, struct bt_err **err)
     return 0;
 }
 
+static int
+on_echoed_link(struct nl_msg *msg, void *arg)
+{
+    struct nlmsghdr *h = nlmsg_hdr(msg);
+    if (h->nlmsg_type == RTM_NEWLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+        *(int *)arg = ((struct ifinfomsg *)nlmsg_data(h))->ifi_index;
+    return NL_OK;
+}
+
+/* rtnl_link_add with NLM_F_ECHO: the kernel (Linux 6.3 and later) sends
+ * the new link back before its acknowledgement, so its index is known
+ * without a lookup by name. *ifindex stays 0 on older kernels. */
+static int
+link_add_echo(struct nl_sock *sk, struct rtnl_link *link, int *ifindex)
+{
+    struct nl_msg *msg = NULL;
+    int r = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &msg);
+    if (r < 0)
+        return r;
+    r = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_echoed_link, ifindex);
+    if (r == 0) {
+        r = nl_send_auto(sk, msg);
+        if (r >= 0)
+            r = nl_wait_for_ack(sk);
+        nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
+    }
+    nlmsg_free(msg);
+    return r < 0 ? r : 0;
+}
+
 int
-net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
+net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge, int bridge_index,
                 const char *netns_path, const char *ifname, unsigned mtu,
                 const unsigned char *peer_mac, struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *br = link_get(sk, bridge, err);
-    if (!br)
-        return bt_err_ret(err);
+    if (bridge_index <= 0) {
+        _cleanup_link_ struct rtnl_link *br = link_get(sk, bridge, err);
+        if (!br)
+            return bt_err_ret(err);
+        bridge_index = rtnl_link_get_ifindex(br);
+    }
     _cleanup_close_ int nsfd = open_ns(netns_path, err);
     if (nsfd < 0)
         return nsfd;
@@ -339,7 +375,7 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
     }
     struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
     rtnl_link_set_name(veth, host_name);
-    rtnl_link_set_master(veth, rtnl_link_get_ifindex(br));
+    rtnl_link_set_master(veth, bridge_index);
     rtnl_link_set_name(peer, ifname);
     rtnl_link_set_ns_fd(peer, nsfd);
     if (mtu) {
@@ -354,12 +390,13 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge,
         _cleanup_nladdr_ struct nl_addr *a = nl_addr_build(AF_LLC, peer_mac, 6);
         rtnl_link_set_addr(peer, a);
     }
-    int r = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
+    int ifindex = 0;
+    int r = link_add_echo(sk, veth, &ifindex);
     rtnl_link_put(peer);
     if (r < 0)
         return net_nl_err(err, r, "create veth '%s' with '%s' in '%s'", host_name, ifname,
                           netns_path);
-    r = link_set_hairpin(sk, host_name, err);
+    r = link_set_hairpin(sk, host_name, ifindex, err);
     if (r < 0) {
         struct bt_err *ignored = NULL;
         /* Deleting one end deletes the pair; the first error is the one to report. */

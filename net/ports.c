@@ -549,6 +549,18 @@ registry_take(json_t *reg, const char *cid)
     return taken;
 }
 
+static bool
+registry_holds(json_t *reg, const char *cid)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach (reg, i, e) {
+        if (bt_streq_null(bt_json_str(e, "container_id"), cid))
+            return true;
+    }
+    return false;
+}
+
 int
 net_ports_check(struct net_ctx *ctx, const char *container_id, const char *container_name,
                 const struct net_port_spec *specs, size_t nspecs, struct bt_err **err)
@@ -575,38 +587,28 @@ net_ports_check(struct net_ctx *ctx, const char *container_id, const char *conta
     return r;
 }
 
+/* Publishes to the container's address on a network (cip; cip6 when the
+ * network has IPv6). */
 static int
-publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const char *network,
-               const struct net_port_spec *specs, size_t nspecs, struct net_port_set **out,
-               struct bt_err **err)
+publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, uint32_t cip,
+               const struct in6_addr *cip6, const struct net_port_spec *specs, size_t nspecs,
+               struct net_port_set **out, struct bt_err **err)
 {
-    struct net_network *nw = net_network_get(ctx, network, err);
-    if (!nw)
-        return err && *err ? bt_err_ret(err)
-                           : bt_err_set(err, ENOENT, "network %s not found", network);
-    bool internal = nw->internal;
-    json_t *ep = json_object_get(nw->endpoints, cid);
-    struct net_prefix cip = {0};
-    bool have_ip = ep && net_prefix_parse(bt_json_str(ep, "ipv4"), false, &cip);
-    struct net_prefix6 cip6;
-    bool have_ip6 = ep && net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &cip6);
-    _cleanup_free_ char *nwname = xstrdup(nw->name);
-    net_network_free(nw);
-    if (internal && nspecs > 0)
-        return bt_err_set(err, EPERM, "network %s is internal: ports cannot be published", nwname);
-    if (!have_ip)
-        return bt_err_set(err, ENOENT, "container %s is not attached to network %s",
-                          cname ? cname : cid, nwname);
-    /* Publishing again replaces what the container published before. */
-    int r = net_ports_unpublish(ctx, cid, err);
-    if (r < 0)
-        return r;
     _cleanup_json_ json_t *reg = registry_load(ctx, err);
     if (!reg)
         return bt_err_ret(err);
+    /* Publishing again replaces what the container published before. */
+    if (registry_holds(reg, cid)) {
+        int r = net_ports_unpublish(ctx, cid, err);
+        if (r < 0)
+            return r;
+        json_decref(reg);
+        reg = registry_load(ctx, err);
+        if (!reg)
+            return bt_err_ret(err);
+    }
     _cleanup_port_set_ struct net_port_set *set = xcalloc(1, sizeof(*set));
-    r = reserve_all(reg, NULL, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, false, specs,
-                    nspecs, set, err);
+    int r = reserve_all(reg, NULL, cid, cname, cip, cip6, false, specs, nspecs, set, err);
     if (r < 0)
         return r;
     r = nft_apply(ctx, set, true, err);
@@ -630,6 +632,32 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, const ch
     return 0;
 }
 
+static int
+publish_on_network(struct net_ctx *ctx, const char *cid, const char *cname, const char *network,
+                   const struct net_port_spec *specs, size_t nspecs, struct net_port_set **out,
+                   struct bt_err **err)
+{
+    struct net_network *nw = net_network_get(ctx, network, err);
+    if (!nw)
+        return err && *err ? bt_err_ret(err)
+                           : bt_err_set(err, ENOENT, "network %s not found", network);
+    bool internal = nw->internal;
+    json_t *ep = json_object_get(nw->endpoints, cid);
+    struct net_prefix cip = {0};
+    bool have_ip = ep && net_prefix_parse(bt_json_str(ep, "ipv4"), false, &cip);
+    struct net_prefix6 cip6;
+    bool have_ip6 = ep && net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &cip6);
+    _cleanup_free_ char *nwname = xstrdup(nw->name);
+    net_network_free(nw);
+    if (internal && nspecs > 0)
+        return bt_err_set(err, EPERM, "network %s is internal: ports cannot be published", nwname);
+    if (!have_ip)
+        return bt_err_set(err, ENOENT, "container %s is not attached to network %s",
+                          cname ? cname : cid, nwname);
+    return publish_locked(ctx, cid, cname, cip.addr, have_ip6 ? &cip6.addr : NULL, specs, nspecs,
+                          out, err);
+}
+
 int
 net_ports_publish(struct net_ctx *ctx, const char *container_id, const char *container_name,
                   const char *network, const struct net_port_spec *specs, size_t nspecs,
@@ -639,7 +667,24 @@ net_ports_publish(struct net_ctx *ctx, const char *container_id, const char *con
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;
-    r = publish_locked(ctx, container_id, container_name, network, specs, nspecs, out, err);
+    r = publish_on_network(ctx, container_id, container_name, network, specs, nspecs, out, err);
+    net_unlock(ctx);
+    if (r < 0)
+        bt_err_prefix(err, "publish ports of %s", container_name ? container_name : container_id);
+    return r;
+}
+
+int
+net_ports_publish_at(struct net_ctx *ctx, const char *container_id, const char *container_name,
+                     const struct net_endpoint *ep, const struct net_port_spec *specs,
+                     size_t nspecs, struct net_port_set **out, struct bt_err **err)
+{
+    *out = NULL;
+    int r = net_lock(ctx, err);
+    if (r < 0)
+        return r;
+    r = publish_locked(ctx, container_id, container_name, ep->ipv4, ep->has_ipv6 ? &ep->ipv6 : NULL,
+                       specs, nspecs, out, err);
     net_unlock(ctx);
     if (r < 0)
         bt_err_prefix(err, "publish ports of %s", container_name ? container_name : container_id);
