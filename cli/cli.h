@@ -114,3 +114,5 @@ int cli_cmd_compose_unpause(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_wait(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_ps(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_ls(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-compose-scale.c */
+int cli_cmd_compose_scale(struct cli_ctx *ctx, int argc, char **argv);

@@ -46,6 +46,7 @@ static const struct cli_command commands[] = {
     {"top", cli_cmd_compose_top, "Display the running processes"},
     {"port", cli_cmd_compose_port, "Print the public port for a port binding"},
     {"events", cli_cmd_compose_events, "Receive real time events from containers"},
+    {"scale", cli_cmd_compose_scale, "Scale services"},
 };
 
 static void

@@ -108,6 +108,15 @@ struct engine_cgroup_stats {
     uint64_t cpu_usage_ns;
     uint64_t pids_current;
     uint64_t oom_kills;
+    /* Page cache the kernel may drop at once (v1 total_inactive_file, v2
+     * inactive_file): Docker's memory usage is memory_usage minus this. */
+    uint64_t memory_inactive_file;
+    /* Bytes read from and written to block devices (v1 blkio, v2 io.stat). */
+    uint64_t blkio_read, blkio_write;
+    /* Bytes received and sent on the container's interfaces (loopback
+     * left out), as the container sees them; only engine_container_stats
+     * fills them, from its network namespace (0 when it shares the host's). */
+    uint64_t net_rx, net_tx;
 };
 
 /* ---- exec: another process in a running container ---- */
