@@ -116,3 +116,5 @@ int cli_cmd_compose_ps(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_ls(struct cli_ctx *ctx, int argc, char **argv);
 /* cmd-compose-scale.c */
 int cli_cmd_compose_scale(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-compose-stats.c */
+int cli_cmd_compose_stats(struct cli_ctx *ctx, int argc, char **argv);
