@@ -47,6 +47,7 @@ static const struct cli_command commands[] = {
     {"port", cli_cmd_compose_port, "Print the public port for a port binding"},
     {"events", cli_cmd_compose_events, "Receive real time events from containers"},
     {"scale", cli_cmd_compose_scale, "Scale services"},
+    {"attach", cli_cmd_compose_attach, "Attach to a service's running container"},
     {"stats", cli_cmd_compose_stats, "Display a live stream of container(s) resource usage"},
 };
 

@@ -34,6 +34,14 @@ services:
   web:
     <<: *base
     command: [sleep, "1000"]
+  ticker:
+    <<: *base
+    command: [sh, -c, 'trap "echo got-INT" INT; i=0; while :; do i=$$((i+1)); echo tick $$i; sleep 0.2; done']
+  term:
+    <<: *base
+    tty: true
+    stdin_open: true
+    command: [sh, -c, "while :; do echo tock; sleep 0.2; done"]
 YAML
 b up -d >/dev/null 2>&1 || bt_fail "up"
 
@@ -55,7 +63,7 @@ out=$(b stats --no-stream) || bt_fail "stats --no-stream: $out"
 echo "$out"
 echo "$out" | head -1 | grep -Eq '^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS$' ||
     bt_fail "header"
-expect_eq "$(echo "$out" | tail -n +2 | wc -l)" 5 "one row per container"
+expect_eq "$(echo "$out" | tail -n +2 | wc -l)" 7 "one row per container"
 id=$(b ps -q idle)
 row='^[0-9a-f]{12} +demo-idle-1 +[0-9]+\.[0-9]{2}% +[0-9.]+(B|KiB|MiB) / 64MiB +[0-9]+\.[0-9]{2}% +[0-9.]+k?B / [0-9.]+k?B +[0-9.]+[kMG]?B / [0-9.]+[kMG]?B +4$'
 echo "$out" | grep -E "^${id:0:12} " | grep -Eq "$row" || bt_fail "idle row: limit 64MiB, 4 processes"
@@ -78,7 +86,7 @@ for line in sys.stdin:
     assert set(r) == want, sorted(r)
     assert len(r["ID"]) == 12 and r["Container"].startswith(r["ID"]), r
     n += 1
-assert n == 5, n' || bt_fail "json lines"
+assert n == 7, n' || bt_fail "json lines"
 full=$(b stats --no-stream --no-trunc --format '{{.ID}}' idle) || bt_fail "no-trunc"
 expect_eq "$full" "$id" "--no-trunc shows the full id"
 
@@ -120,6 +128,54 @@ wait $spid
 expect_eq $? 0 "stats after Ctrl-C"
 expect_eq "$(grep -c demo-web-1 "$BERTH_TEST_TMP/stream")" "$(grep -c '^CONTAINER ID' "$BERTH_TEST_TMP/stream")" \
     "a row per table"
+
+echo "== attach: output from now on; Ctrl-C with --sig-proxy=false leaves it running"
+running() { [ -n "$(b ps -q --status running "$1")" ]; }
+# waits (bounded) until process $1 is gone, then gives its exit code
+ended() {
+    wait_for 50 sh -c "! kill -0 $1" || { kill -KILL "$1"; bt_fail "attach went on: $2"; }
+    wait "$1"
+}
+"$BERTH_BIN" attach --sig-proxy=false ticker >"$BERTH_TEST_TMP/att1" 2>&1 &
+apid=$!
+wait_for 50 grep -q tick "$BERTH_TEST_TMP/att1" || bt_fail "no output attached"
+first=$(head -1 "$BERTH_TEST_TMP/att1")
+[ "${first#tick }" -gt 1 ] 2>/dev/null || bt_fail "attach replayed the past: $first"
+kill -INT $apid
+ended $apid "after Ctrl-C"
+expect_eq $? 130 "attach --sig-proxy=false after Ctrl-C"
+running ticker || bt_fail "Ctrl-C stopped the container"
+expect_not_in "$(cat "$BERTH_TEST_TMP/att1")" got-INT "no signal proxied"
+
+echo "== attach: signals go to the container by default; it ends when the container stops"
+"$BERTH_BIN" attach ticker >"$BERTH_TEST_TMP/att2" 2>&1 &
+apid=$!
+wait_for 50 grep -q tick "$BERTH_TEST_TMP/att2" || bt_fail "no output attached"
+kill -INT $apid
+wait_for 50 grep -q got-INT "$BERTH_TEST_TMP/att2" || bt_fail "SIGINT not forwarded"
+kill -0 $apid 2>/dev/null || bt_fail "attach ended on a forwarded signal"
+running ticker || bt_fail "the container stopped on SIGINT it traps"
+b stop -t 1 ticker >/dev/null 2>&1 || bt_fail "stop ticker"
+ended $apid "after its container stopped"
+code=$?
+expect_eq "$code" "$(b container inspect -f '{{.State.ExitCode}}' demo-ticker-1)" "attach exit code"
+
+echo "== attach to a tty: ctrl-p ctrl-q detaches, the container runs on"
+if command -v script >/dev/null; then
+    out=$( (sleep 1.5; printf '\020\021'; sleep 1) |
+        timeout 20 script -qfec "$BERTH_BIN attach term" /dev/null 2>&1)
+    expect_eq $? 0 "detached with ctrl-p ctrl-q"
+    expect_in "$out" tock "tty output"
+    running term || bt_fail "detaching stopped the container"
+elif [ "${BERTH_TEST_STRICT:-0}" = 1 ]; then
+    bt_fail "no script(1) to give attach a terminal"
+fi
+b attach nosuch >/dev/null 2>&1
+expect_eq $? 1 "attach to an unknown service"
+b attach --index 2 web >/dev/null 2>&1
+expect_eq $? 1 "attach to a missing replica"
+b attach --detach-keys ctrl-nope web >/dev/null 2>&1
+expect_eq $? 2 "bad detach keys"
 
 echo "== -a shows stopped containers too"
 b stop busy >/dev/null 2>&1 || bt_fail "stop busy"
