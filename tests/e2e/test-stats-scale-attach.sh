@@ -42,6 +42,15 @@ services:
     tty: true
     stdin_open: true
     command: [sh, -c, "while :; do echo tock; sleep 0.2; done"]
+  shell:
+    <<: *base
+    tty: true
+    stdin_open: true
+    command: [sh]
+  reader:
+    <<: *base
+    stdin_open: true
+    command: [sh, -c, 'while read l; do echo "got $$l"; done; echo stdin-closed; exec sleep 1000']
 YAML
 b up -d >/dev/null 2>&1 || bt_fail "up"
 
@@ -63,7 +72,7 @@ out=$(b stats --no-stream) || bt_fail "stats --no-stream: $out"
 echo "$out"
 echo "$out" | head -1 | grep -Eq '^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS$' ||
     bt_fail "header"
-expect_eq "$(echo "$out" | tail -n +2 | wc -l)" 7 "one row per container"
+expect_eq "$(echo "$out" | tail -n +2 | wc -l)" 9 "one row per container"
 id=$(b ps -q idle)
 row='^[0-9a-f]{12} +demo-idle-1 +[0-9]+\.[0-9]{2}% +[0-9.]+(B|KiB|MiB) / 64MiB +[0-9]+\.[0-9]{2}% +[0-9.]+k?B / [0-9.]+k?B +[0-9.]+[kMG]?B / [0-9.]+[kMG]?B +4$'
 echo "$out" | grep -E "^${id:0:12} " | grep -Eq "$row" || bt_fail "idle row: limit 64MiB, 4 processes"
@@ -86,7 +95,7 @@ for line in sys.stdin:
     assert set(r) == want, sorted(r)
     assert len(r["ID"]) == 12 and r["Container"].startswith(r["ID"]), r
     n += 1
-assert n == 7, n' || bt_fail "json lines"
+assert n == 9, n' || bt_fail "json lines"
 full=$(b stats --no-stream --no-trunc --format '{{.ID}}' idle) || bt_fail "no-trunc"
 expect_eq "$full" "$id" "--no-trunc shows the full id"
 
@@ -167,9 +176,33 @@ if command -v script >/dev/null; then
     expect_eq $? 0 "detached with ctrl-p ctrl-q"
     expect_in "$out" tock "tty output"
     running term || bt_fail "detaching stopped the container"
+    # input reaches the shell, a ctrl-p not followed by ctrl-q among it;
+    # other detach keys
+    out=$( (sleep 1; printf '\020echo hi-$((6*7))\r'; sleep 1; printf '\001x'; sleep 1) |
+        timeout 20 script -qfec "$BERTH_BIN attach --detach-keys ctrl-a,x shell" /dev/null 2>&1)
+    expect_eq $? 0 "detached with ctrl-a x"
+    expect_in "$out" hi-42 "the shell ran the typed command"
+    running shell || bt_fail "detaching stopped the shell"
 elif [ "${BERTH_TEST_STRICT:-0}" = 1 ]; then
     bt_fail "no script(1) to give attach a terminal"
 fi
+echo "== attach without a tty: stdin goes to the container, its end is the container's"
+printf 'hello\nworld\n' | "$BERTH_BIN" attach --sig-proxy=false reader >"$BERTH_TEST_TMP/att3" 2>&1 &
+apid=$!
+wait_for 50 grep -q stdin-closed "$BERTH_TEST_TMP/att3" || bt_fail "input: $(cat "$BERTH_TEST_TMP/att3")"
+expect_eq "$(cat "$BERTH_TEST_TMP/att3")" "got hello
+got world
+stdin-closed" "the container read our input"
+kill -INT $apid
+ended $apid "reader"
+expect_eq $? 130 "attach --sig-proxy=false after Ctrl-C"
+# the pipe was handed out once: only --no-stdin attaches without a word
+"$BERTH_BIN" attach --no-stdin --sig-proxy=false reader </dev/null >"$BERTH_TEST_TMP/att4" 2>&1 &
+apid=$!
+sleep 0.5
+kill -INT $apid
+ended $apid "--no-stdin"
+expect_not_in "$(cat "$BERTH_TEST_TMP/att4")" "stdin not attached" "--no-stdin asks for no stdin"
 b attach nosuch >/dev/null 2>&1
 expect_eq $? 1 "attach to an unknown service"
 b attach --index 2 web >/dev/null 2>&1
