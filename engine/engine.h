@@ -189,6 +189,11 @@ int engine_memswap_resolve(int64_t memory, int64_t memswap, bool host_has_swap, 
  *     "init": false,               a minimal init as PID 1 (reaps, forwards)
  *     "stdin_open": false,         stdin is a pipe the monitor holds until a
  *                                  client attaches (engine_container_attach)
+ *     "stdin_once": true,          with stdin_open: the pipe goes to the
+ *                                  first client, whose end of file is the
+ *                                  container's; false: each client gets a
+ *                                  copy and stdin stays open between them
+ *                                  (Docker's StdinOnce)
  *     "auto_remove": false
  *   }
  * state.json follows Docker's State (Status, Running, Paused, Restarting,

@@ -4,7 +4,8 @@
 # lines with Docker's keys, templates, streaming ended by Ctrl-C with 0.
 # berth scale: up to 3 replicas and down to 1, the highest numbers removed.
 # berth attach: a service's output as it comes; Ctrl-C with --sig-proxy=false
-# leaves the container running, the default forwards the signal; with a
+# leaves the container running, the default forwards the signal; input to a
+# stdin_open service, whose stdin stays open between attachments; with a
 # terminal, ctrl-p ctrl-q detaches.
 . "$(dirname "$0")/../lib/sandbox.sh"
 bt_sandbox_enter "$0" "$@"
@@ -186,23 +187,32 @@ if command -v script >/dev/null; then
 elif [ "${BERTH_TEST_STRICT:-0}" = 1 ]; then
     bt_fail "no script(1) to give attach a terminal"
 fi
-echo "== attach without a tty: stdin goes to the container, its end is the container's"
-printf 'hello\nworld\n' | "$BERTH_BIN" attach --sig-proxy=false reader >"$BERTH_TEST_TMP/att3" 2>&1 &
-apid=$!
-wait_for 50 grep -q stdin-closed "$BERTH_TEST_TMP/att3" || bt_fail "input: $(cat "$BERTH_TEST_TMP/att3")"
-expect_eq "$(cat "$BERTH_TEST_TMP/att3")" "got hello
-got world
-stdin-closed" "the container read our input"
+echo "== attach without a tty: stdin goes to the container and stays open after"
+# waits for FILE to hold the lines given, then ends the attach with Ctrl-C
+attach_input() { # attach_input INPUT FILE [attach options]
+    local input=$1 f=$2
+    shift 2
+    printf "$input" | "$BERTH_BIN" attach --sig-proxy=false "$@" reader >"$f" 2>&1 &
+    apid=$!
+}
+attach_input 'hello\nworld\n' "$BERTH_TEST_TMP/att3"
+wait_for 50 grep -q "got world" "$BERTH_TEST_TMP/att3" || bt_fail "input: $(cat "$BERTH_TEST_TMP/att3")"
+sleep 0.3
 kill -INT $apid
 ended $apid "reader"
 expect_eq $? 130 "attach --sig-proxy=false after Ctrl-C"
-# the pipe was handed out once: only --no-stdin attaches without a word
-"$BERTH_BIN" attach --no-stdin --sig-proxy=false reader </dev/null >"$BERTH_TEST_TMP/att4" 2>&1 &
-apid=$!
-sleep 0.5
+expect_eq "$(cat "$BERTH_TEST_TMP/att3")" "got hello
+got world" "the container read our input, and no end of file"
+attach_input 'again\n' "$BERTH_TEST_TMP/att4"
+wait_for 50 grep -q "got again" "$BERTH_TEST_TMP/att4" || bt_fail "second attach: $(cat "$BERTH_TEST_TMP/att4")"
+kill -INT $apid
+ended $apid "reader again"
+attach_input 'nope\n' "$BERTH_TEST_TMP/att5" --no-stdin
+sleep 1
 kill -INT $apid
 ended $apid "--no-stdin"
-expect_not_in "$(cat "$BERTH_TEST_TMP/att4")" "stdin not attached" "--no-stdin asks for no stdin"
+expect_eq "$(cat "$BERTH_TEST_TMP/att5")" "" "--no-stdin sends nothing"
+b logs reader | grep -q nope && bt_fail "--no-stdin input reached the container"
 b attach nosuch >/dev/null 2>&1
 expect_eq $? 1 "attach to an unknown service"
 b attach --index 2 web >/dev/null 2>&1
