@@ -139,6 +139,15 @@ expect_eq $? 0 "stats after Ctrl-C"
 expect_eq "$(grep -c demo-web-1 "$BERTH_TEST_TMP/stream")" "$(grep -c '^CONTAINER ID' "$BERTH_TEST_TMP/stream")" \
     "a row per table"
 
+if command -v script >/dev/null; then
+    # on a terminal each table is drawn over the last one
+    out=$(script -qfec "timeout -s INT 2.5 $BERTH_BIN stats web" /dev/null 2>&1)
+    [ "$(printf '%s' "$out" | grep -c $'\e\[H\e\[2J')" -ge 1 ] || bt_fail "no screen clearing on a terminal"
+    expect_in "$out" demo-web-1 "terminal table"
+    out=$(script -qfec "$BERTH_BIN stats --no-stream web" /dev/null 2>&1)
+    expect_not_in "$out" $'\e[2J' "--no-stream clears nothing"
+fi
+
 echo "== attach: output from now on; Ctrl-C with --sig-proxy=false leaves it running"
 running() { [ -n "$(b ps -q --status running "$1")" ]; }
 # waits (bounded) until process $1 is gone, then gives its exit code
