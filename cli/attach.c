@@ -27,6 +27,10 @@ struct cli_attach {
     int winch;   /* signalfd for SIGWINCH, with a terminal */
     bool tty;
     bool raw;
+    char keys[16]; /* the detach keys */
+    size_t n_keys;
+    size_t matched;        /* how many of them were typed so far, held back */
+    _Atomic bool detached; /* all of them were typed */
     struct termios saved;
     sigset_t old_mask;
 };
@@ -64,6 +68,45 @@ write_all_fd(struct cli_attach *a, const char *p, size_t n)
     return true;
 }
 
+/* Passes input on, except the detach keys: a partial match is held back
+ * until the next byte shows whether it goes on (Docker's escape proxy).
+ * False once the container's side is gone or the keys were typed. */
+static bool
+forward(struct cli_attach *a, const char *p, size_t n)
+{
+    if (!a->n_keys)
+        return write_all_fd(a, p, n);
+    char out[8192 + sizeof(a->keys)];
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == a->keys[a->matched]) {
+            if (++a->matched == a->n_keys) {
+                a->detached = true;
+                if (o)
+                    write_all_fd(a, out, o);
+                return false;
+            }
+            continue;
+        }
+        if (a->matched) {
+            memcpy(out + o, a->keys, a->matched);
+            o += a->matched;
+            a->matched = 0;
+            if (p[i] == a->keys[0]) {
+                a->matched = 1;
+                continue;
+            }
+        }
+        out[o++] = p[i];
+        if (o >= sizeof(out) - sizeof(a->keys)) {
+            if (!write_all_fd(a, out, o))
+                return false;
+            o = 0;
+        }
+    }
+    return o == 0 || write_all_fd(a, out, o);
+}
+
 static void *
 pump(void *arg)
 {
@@ -97,7 +140,9 @@ pump(void *arg)
             ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
-            if (n <= 0 || !write_all_fd(a, buf, (size_t)n)) {
+            if (n <= 0 || !forward(a, buf, (size_t)n)) {
+                if (a->detached)
+                    break;
                 in_open = false;
                 /* Our end of file is the container's: without a terminal
                  * the pipe closes; a terminal keeps its line discipline. */
@@ -113,8 +158,46 @@ pump(void *arg)
     return NULL;
 }
 
+bool
+cli_attach_detached(struct cli_attach *a)
+{
+    return a && a->detached;
+}
+
+int
+cli_detach_keys_parse(const char *s, char *out, size_t cap, struct bt_err **err)
+{
+    static const char specials[] = "@[\\]^_";
+    size_t n = 0;
+    _cleanup_strv_ char **keys = bt_strv_split(s, ",");
+    bt_strv_foreach (k, keys) {
+        char c;
+        if (strlen(k) == 1)
+            c = k[0];
+        else if (bt_str_startswith(k, "ctrl-") && strlen(k) == 6 && k[5] >= 'a' && k[5] <= 'z')
+            c = (char)(k[5] - 'a' + 1);
+        else if (bt_str_startswith(k, "ctrl-") && strlen(k) == 6 && strchr(specials, k[5]))
+            c = (char)(k[5] == '@' ? 0 : k[5] - '[' + 27);
+        else
+            return bt_err_set(err, EINVAL, "invalid detach keys '%s': unknown key '%s'", s, k);
+        if (n == cap)
+            return bt_err_set(err, EINVAL, "invalid detach keys '%s': too many keys", s);
+        out[n++] = c;
+    }
+    if (n == 0)
+        return bt_err_set(err, EINVAL, "invalid detach keys '%s'", s);
+    return (int)n;
+}
+
 int
 cli_attach_start(const char *id, bool tty, struct cli_attach **out, struct bt_err **err)
+{
+    return cli_attach_start_keys(id, tty, NULL, 0, out, err);
+}
+
+int
+cli_attach_start_keys(const char *id, bool tty, const char *keys, size_t n_keys,
+                      struct cli_attach **out, struct bt_err **err)
 {
     *out = NULL;
     int fd = engine_container_attach(id, err);
@@ -131,6 +214,11 @@ cli_attach_start(const char *id, bool tty, struct cli_attach **out, struct bt_er
     struct cli_attach *a = xcalloc(1, sizeof(*a));
     a->fd = fd;
     a->tty = tty;
+    if (n_keys > sizeof(a->keys))
+        n_keys = sizeof(a->keys);
+    if (n_keys)
+        memcpy(a->keys, keys, n_keys);
+    a->n_keys = n_keys;
     /* the pty master's file is shared with the monitor, whose libuv has it
      * non-blocking already */
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);

@@ -90,6 +90,16 @@ int cli_cmd_compose_exec(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_run(struct cli_ctx *ctx, int argc, char **argv);
 /* Prints a container's output as it comes, without prefix, until it stops. */
 int cli_logs_attach(const char *id, const char *name, struct bt_err **err);
+struct cli_logs_attach_opts {
+    bool new_only;            /* only what comes from now on (attach), not the past */
+    bool no_sig_proxy;        /* Ctrl-C, SIGTERM, SIGHUP end following (interrupted
+                                 is set) instead of going to the container */
+    bool (*stop)(void *data); /* polled while following: true ends it */
+    void *stop_data;
+    bool interrupted; /* out */
+};
+int cli_logs_attach_opts(const char *id, const char *name, struct cli_logs_attach_opts *o,
+                         struct bt_err **err);
 int cli_cmd_compose_top(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_port(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compose_images(struct cli_ctx *ctx, int argc, char **argv);
@@ -117,3 +127,9 @@ int cli_cmd_compose_ls(struct cli_ctx *ctx, int argc, char **argv);
 /* cmd-compose-cp.c: berth cp and berth container cp */
 int cli_cmd_compose_cp(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_container_cp(int argc, char **argv);
+/* cmd-compose-scale.c */
+int cli_cmd_compose_scale(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-compose-attach.c */
+int cli_cmd_compose_attach(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-compose-stats.c */
+int cli_cmd_compose_stats(struct cli_ctx *ctx, int argc, char **argv);

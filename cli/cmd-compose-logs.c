@@ -65,6 +65,7 @@ struct logs {
     /* attached to one container (run): signals go to it */
     const char *attached_id;
     uv_signal_t sig[3];
+    struct cli_logs_attach_opts *attach; /* NULL: run's defaults */
 };
 
 /* "2026-01-02T03:04:05.123456789Z", or with an offset "+01:00"; a time
@@ -568,9 +569,22 @@ cli_cmd_compose_logs(struct cli_ctx *ctx, int argc, char **argv)
 /* Ctrl-C, SIGTERM, SIGHUP while attached: the container gets them, as
  * with docker run; the output is followed until it stops. */
 static void
+attach_end(struct logs *L)
+{
+    uv_timer_stop(&L->timer);
+    for (size_t i = 0; i < BT_ARRAY_SIZE(L->sig); i++)
+        uv_signal_stop(&L->sig[i]);
+}
+
+static void
 on_attach_signal(uv_signal_t *h, int signum)
 {
     struct logs *L = h->data;
+    if (L->attach && L->attach->no_sig_proxy) {
+        L->attach->interrupted = true;
+        attach_end(L);
+        return;
+    }
     struct bt_err *err = NULL;
     if (engine_container_kill(L->attached_id, signum, &err) < 0)
         bt_err_free(err); /* it has stopped already: nothing to forward to */
@@ -581,15 +595,23 @@ on_attach_tick(uv_timer_t *t)
 {
     struct logs *L = t->data;
     on_tick(t);
-    if (!uv_is_active((uv_handle_t *)t))
-        for (size_t i = 0; i < BT_ARRAY_SIZE(L->sig); i++)
-            uv_signal_stop(&L->sig[i]);
+    if (!uv_is_active((uv_handle_t *)t) ||
+        (L->attach && L->attach->stop && L->attach->stop(L->attach->stop_data)))
+        attach_end(L);
 }
 
 int
 cli_logs_attach(const char *id, const char *name, struct bt_err **err)
 {
-    struct logs L = {.prefix = false, .tail = -1, .raw = true};
+    struct cli_logs_attach_opts o = {0};
+    return cli_logs_attach_opts(id, name, &o, err);
+}
+
+int
+cli_logs_attach_opts(const char *id, const char *name, struct cli_logs_attach_opts *o,
+                     struct bt_err **err)
+{
+    struct logs L = {.prefix = false, .tail = o->new_only ? 0 : -1, .raw = true, .attach = o};
     struct compose_container c = {
         .id = (char *)id, .name = (char *)name, .service = "", .oneoff = true, .state = "running"};
     src_add(&L, &c);

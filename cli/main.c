@@ -47,6 +47,9 @@ static const struct cli_command commands[] = {
     {"port", cli_cmd_compose_port, "Print the public port for a port binding"},
     {"cp", cli_cmd_compose_cp, "Copy files/folders between a service container and the host"},
     {"events", cli_cmd_compose_events, "Receive real time events from containers"},
+    {"scale", cli_cmd_compose_scale, "Scale services"},
+    {"attach", cli_cmd_compose_attach, "Attach to a service's running container"},
+    {"stats", cli_cmd_compose_stats, "Display a live stream of container(s) resource usage"},
 };
 
 static void

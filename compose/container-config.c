@@ -644,5 +644,9 @@ compose_container_config(const struct compose_container_input *in, struct bt_err
         json_object_set_new(cfg, "init", json_true());
     if (s->stdin_open)
         json_object_set_new(cfg, "stdin_open", json_true());
+    /* a service's stdin outlives each `attach`, as Compose's containers'
+     * (StdinOnce false); run's ends with the input of run itself */
+    if (s->stdin_open && !in->oneoff)
+        json_object_set_new(cfg, "stdin_once", json_false());
     return cfg;
 }

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -365,6 +366,36 @@ read_keyed(const char *dir, const char *file, const char *key, uint64_t *out)
     return false;
 }
 
+/* Sums block I/O bytes: v1's blkio "MAJ:MIN Read N" / "MAJ:MIN Write N"
+ * lines, v2's io.stat "MAJ:MIN rbytes=N wbytes=N ..." lines. */
+static void
+read_blkio(const char *dir, const char *file, uint64_t *rd, uint64_t *wr)
+{
+    _cleanup_free_ char *s = read_file(dir, file, NULL);
+    for (char *save = NULL, *line = s ? strtok_r(s, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *f[8] = {0};
+        size_t n = 0;
+        for (char *s2 = NULL, *w = strtok_r(line, " ", &s2); w && n < BT_ARRAY_SIZE(f);
+             w = strtok_r(NULL, " ", &s2))
+            f[n++] = w;
+        uint64_t v;
+        if (n == 3 && bt_parse_uint64(f[2], &v)) {
+            if (strcasecmp(f[1], "read") == 0)
+                *rd += v;
+            else if (strcasecmp(f[1], "write") == 0)
+                *wr += v;
+            continue;
+        }
+        for (size_t i = 1; i < n; i++) {
+            if (bt_str_startswith(f[i], "rbytes=") && bt_parse_uint64(f[i] + 7, &v))
+                *rd += v;
+            else if (bt_str_startswith(f[i], "wbytes=") && bt_parse_uint64(f[i] + 7, &v))
+                *wr += v;
+        }
+    }
+}
+
 static pid_t *
 read_pids(const char *dir, const char *file, struct bt_err **err)
 {
@@ -589,6 +620,16 @@ v1_stats(struct rt_cgroup *cg, struct engine_cgroup_stats *st, struct bt_err **e
         if (s && bt_parse_uint64(s, &lim) && lim < (UINT64_C(1) << 62))
             st->memory_limit = (int64_t)lim;
         read_keyed(d, "memory.oom_control", "oom_kill", &st->oom_kills);
+        read_keyed(d, "memory.stat", "total_inactive_file", &st->memory_inactive_file);
+    }
+    if ((d = rt_cgroup_dir(cg, "blkio"))) {
+        /* The CFQ counters when the kernel has them, else the throttle
+         * layer's, which sees every request (Docker's order). */
+        if (file_exists(d, "blkio.io_service_bytes_recursive"))
+            read_blkio(d, "blkio.io_service_bytes_recursive", &st->blkio_read, &st->blkio_write);
+        else
+            read_blkio(d, "blkio.throttle.io_service_bytes_recursive", &st->blkio_read,
+                       &st->blkio_write);
     }
     if ((d = rt_cgroup_dir(cg, "cpuacct"))) {
         free(s);
@@ -797,6 +838,8 @@ v2_stats(struct rt_cgroup *cg, struct engine_cgroup_stats *st, struct bt_err **e
     if (pc)
         bt_parse_uint64(pc, &st->pids_current);
     read_keyed(d, "memory.events", "oom_kill", &st->oom_kills);
+    read_keyed(d, "memory.stat", "inactive_file", &st->memory_inactive_file);
+    read_blkio(d, "io.stat", &st->blkio_read, &st->blkio_write);
     if (!access(d, F_OK))
         return 0;
     return bt_err_errno(err, errno, "cgroup %s", d);

@@ -856,8 +856,9 @@ engine_container_exec(const char *id, const struct engine_container_exec_opts *o
     return engine_process_exec(&eo, out, err);
 }
 
+/* The cgroup of a running container; *state_out (optional) gets its state. */
 static struct rt_cgroup *
-running_cgroup(const char *id, struct bt_err **err)
+running_cgroup(const char *id, json_t **state_out, struct bt_err **err)
 {
     _cleanup_json_ json_t *st = engine_container_state(id, err);
     if (!st)
@@ -867,22 +868,65 @@ running_cgroup(const char *id, struct bt_err **err)
         bt_err_set(err, EINVAL, "container %s is not running", id);
         return NULL;
     }
-    return rt_cgroup_from_json(json_object_get(st, "Cgroup"), err);
+    struct rt_cgroup *cg = rt_cgroup_from_json(json_object_get(st, "Cgroup"), err);
+    if (cg && state_out)
+        *state_out = TAKE_PTR(st);
+    return cg;
+}
+
+/* Bytes through the interfaces of pid's network namespace, loopback left
+ * out, from /proc/PID/net/dev (which shows that namespace). A container on
+ * the host's network has no interfaces of its own: 0, as Docker shows. */
+static void
+net_io_read(pid_t pid, uint64_t *rx, uint64_t *tx)
+{
+    char path[64];
+    struct stat own, theirs;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    if (stat(path, &theirs) < 0 || stat("/proc/self/ns/net", &own) < 0 ||
+        (own.st_dev == theirs.st_dev && own.st_ino == theirs.st_ino))
+        return;
+    snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue; /* the two header lines */
+        *colon = '\0';
+        char *name = line + strspn(line, " ");
+        if (strcmp(name, "lo") == 0)
+            continue;
+        unsigned long long v[9];
+        /* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes ... */
+        if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+            *rx += v[0];
+            *tx += v[8];
+        }
+    }
 }
 
 int
 engine_container_stats(const char *id, struct engine_cgroup_stats *stats, struct bt_err **err)
 {
-    _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = running_cgroup(id, err);
+    _cleanup_json_ json_t *st = NULL;
+    _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = running_cgroup(id, &st, err);
     if (!cg)
         return bt_err_ret(err);
-    return rt_cgroup_stats(cg, stats, err);
+    if (rt_cgroup_stats(cg, stats, err) < 0)
+        return bt_err_ret(err);
+    net_io_read((pid_t)json_integer_value(json_object_get(st, "Pid")), &stats->net_rx,
+                &stats->net_tx);
+    return 0;
 }
 
 pid_t *
 engine_container_pids(const char *id, struct bt_err **err)
 {
-    _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = running_cgroup(id, err);
+    _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = running_cgroup(id, NULL, err);
     if (!cg)
         return NULL;
     return rt_cgroup_pids(cg, err);

@@ -108,6 +108,15 @@ struct engine_cgroup_stats {
     uint64_t cpu_usage_ns;
     uint64_t pids_current;
     uint64_t oom_kills;
+    /* Page cache the kernel may drop at once (v1 total_inactive_file, v2
+     * inactive_file): Docker's memory usage is memory_usage minus this. */
+    uint64_t memory_inactive_file;
+    /* Bytes read from and written to block devices (v1 blkio, v2 io.stat). */
+    uint64_t blkio_read, blkio_write;
+    /* Bytes received and sent on the container's interfaces (loopback
+     * left out), as the container sees them; only engine_container_stats
+     * fills them, from its network namespace (0 when it shares the host's). */
+    uint64_t net_rx, net_tx;
 };
 
 /* ---- exec: another process in a running container ---- */
@@ -180,6 +189,11 @@ int engine_memswap_resolve(int64_t memory, int64_t memswap, bool host_has_swap, 
  *     "init": false,               a minimal init as PID 1 (reaps, forwards)
  *     "stdin_open": false,         stdin is a pipe the monitor holds until a
  *                                  client attaches (engine_container_attach)
+ *     "stdin_once": true,          with stdin_open: the pipe goes to the
+ *                                  first client, whose end of file is the
+ *                                  container's; false: each client gets a
+ *                                  copy and stdin stays open between them
+ *                                  (Docker's StdinOnce)
  *     "auto_remove": false
  *   }
  * state.json follows Docker's State (Status, Running, Paused, Restarting,

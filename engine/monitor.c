@@ -61,8 +61,9 @@ struct monitor {
     uint64_t oom_before;
     int out_w, err_w, null_fd;
     /* stdin_open without a tty: the container reads stdin_r; the monitor
-     * holds stdin_w until a client attaches and takes it. */
-    bool stdin_open;
+     * holds stdin_w until a client attaches and takes it, or, without
+     * stdin_once, keeps it and gives each client a copy. */
+    bool stdin_open, stdin_once;
     int stdin_r, stdin_w;
     struct stream out, err;
     bool tty;
@@ -756,9 +757,9 @@ reply(struct client *c, bool ok, const char *error)
 }
 
 /* Hands the container's stdin to the client: the reply line carries the
- * write end of the stdin pipe (given away once, so that the client's end of
- * file is the container's) or a copy of the pty master (input and window
- * size) as SCM_RIGHTS. */
+ * write end of the stdin pipe (given away once with stdin_once, so that the
+ * client's end of file is the container's; a copy otherwise) or a copy of
+ * the pty master (input and window size) as SCM_RIGHTS. */
 static void
 attach_stdin(struct client *c)
 {
@@ -804,7 +805,7 @@ attach_stdin(struct client *c)
         bt_warn("attach: send the stdin: %s", n < 0 ? strerror(errno) : "short write");
         return;
     }
-    if (!m->tty) {
+    if (!m->tty && m->stdin_once) {
         close(m->stdin_w);
         m->stdin_w = -1;
     }
@@ -1010,6 +1011,7 @@ parse_config(struct monitor *m, struct bt_err **err)
         return bt_err_ret(err);
     m->tty = m->spec->process.terminal;
     m->stdin_open = json_is_true(json_object_get(m->config, "stdin_open"));
+    m->stdin_once = !json_is_false(json_object_get(m->config, "stdin_once"));
     if (engine_restart_parse(bt_json_str(m->config, "restart"), &m->policy, &m->max_retries, err) <
         0)
         return bt_err_ret(err);

@@ -114,8 +114,26 @@ _berth() {
     fi
     case $cmd in
     up | down | create | start | stop | restart | kill | rm | pause | unpause | ps | logs | \
-        top | images | pull | push | events | wait | config)
+        top | images | pull | push | events | wait | config | stats)
         COMPREPLY=($(compgen -W "$("$berth" "${global[@]}" config --services 2>/dev/null)" -- "$cur"))
+        ;;
+    scale)
+        # SERVICE=REPLICAS
+        if [[ $cur != *=* ]]; then
+            COMPREPLY=($(compgen -S = -W "$("$berth" "${global[@]}" config --services 2>/dev/null)" -- "$cur"))
+            compopt -o nospace 2>/dev/null
+        fi
+        ;;
+    attach)
+        # one service, the first word after the options
+        local j n=0
+        for ((j = i + 1; j < COMP_CWORD; j++)); do
+            case ${COMP_WORDS[j]} in
+            -*) _berth_flag_takes_value "${COMP_WORDS[j]}" "${path[@]}" && j=$((j + 1)) ;;
+            *) n=$((n + 1)) ;;
+            esac
+        done
+        [ $n != 0 ] || COMPREPLY=($(compgen -W "$("$berth" "${global[@]}" config --services 2>/dev/null)" -- "$cur"))
         ;;
     exec | run | port)
         # the service is the first word after the options; then the command

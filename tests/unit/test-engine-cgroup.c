@@ -133,11 +133,19 @@ test_v1_placement(void **state)
     fake_done(&f);
 }
 
+/* v1_mountinfo with a blkio hierarchy too */
+static const char v1_blkio_mountinfo[] =
+    "25 1 0:22 / /proc rw - proc proc rw\n"
+    "30 25 0:26 / @/memory rw,nosuid - cgroup cgroup rw,memory\n"
+    "31 25 0:27 / @/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+    "32 25 0:28 / @/pids rw,nosuid - cgroup cgroup rw,pids\n"
+    "34 25 0:30 / @/blkio rw,nosuid - cgroup cgroup rw,blkio\n";
+
 static void
 test_v1_limits(void **state)
 {
     struct fake f;
-    fake_setup(&f, v1_mountinfo, v1_self);
+    fake_setup(&f, v1_blkio_mountinfo, "5:blkio:/\n4:pids:/\n3:cpu,cpuacct:/\n2:memory:/job/7\n");
     struct rt_cgroup_env env = {f.mountinfo, f.self};
     struct bt_err *err = NULL;
     _cleanup_(rt_cgroup_freep) struct rt_cgroup *cg = rt_cgroup_resolve(&env, "/c", "c", &err);
@@ -194,10 +202,22 @@ test_v1_limits(void **state)
     put(u, "4096\n");
     _cleanup_free_ char *oc = bt_path_join(mem, "memory.oom_control");
     put(oc, "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    _cleanup_free_ char *ms = bt_path_join(mem, "memory.stat");
+    put(ms, "cache 8192\ninactive_file 10\ntotal_cache 8192\ntotal_inactive_file 1024\n");
+    const char *blk = rt_cgroup_dir(cg, "blkio");
+    assert_non_null(blk);
+    _cleanup_free_ char *bs = bt_path_join(blk, "blkio.throttle.io_service_bytes_recursive");
+    put(bs, "8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:0 Total 4608\n"
+            "8:16 Read 100\n8:16 Write 0\nTotal 4708\n");
     struct engine_cgroup_stats st;
     assert_int_equal(rt_cgroup_stats(cg, &st, &err), 0);
     assert_int_equal(st.memory_usage, 4096);
     assert_int_equal(st.oom_kills, 2);
+    /* the hierarchy-wide counter, not the group's own */
+    assert_int_equal(st.memory_inactive_file, 1024);
+    /* Read and Write lines of every device; Sync and Total are sums */
+    assert_int_equal(st.blkio_read, 4196);
+    assert_int_equal(st.blkio_write, 512);
     fake_done(&f);
 }
 
@@ -296,6 +316,27 @@ test_v2(void **state)
     assert_int_equal(rt_cgroup_stats(cg, &st, &err), 0);
     assert_int_equal(st.oom_kills, 1);
     assert_int_equal(st.memory_limit, 100 << 20);
+    assert_int_equal(st.blkio_read, 0);
+
+    /* memory.stat's inactive_file and io.stat's bytes of every device */
+    _cleanup_free_ char *cur = bt_path_join(want, "memory.current");
+    put(cur, "1048576\n");
+    _cleanup_free_ char *mst = bt_path_join(want, "memory.stat");
+    put(mst, "anon 4096\nfile 8192\nactive_file 100\ninactive_file 2048\n");
+    _cleanup_free_ char *ios = bt_path_join(want, "io.stat");
+    put(ios, "8:0 rbytes=1000 wbytes=200 rios=3 wios=1 dbytes=0 dios=0\n"
+             "259:0 rbytes=24 wbytes=56 rios=1 wios=1 dbytes=0 dios=0\n");
+    _cleanup_free_ char *cst = bt_path_join(want, "cpu.stat");
+    put(cst, "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
+    _cleanup_free_ char *pcur = bt_path_join(want, "pids.current");
+    put(pcur, "3\n");
+    assert_int_equal(rt_cgroup_stats(cg, &st, &err), 0);
+    assert_int_equal(st.memory_usage, 1048576);
+    assert_int_equal(st.memory_inactive_file, 2048);
+    assert_int_equal(st.blkio_read, 1024);
+    assert_int_equal(st.blkio_write, 256);
+    assert_int_equal(st.cpu_usage_ns, 1500000);
+    assert_int_equal(st.pids_current, 3);
     unsetenv("BERTH_CGROUP_PARENT");
     fake_done(&f);
 }
