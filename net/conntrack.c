@@ -41,9 +41,6 @@ match_one(struct nfnl_ct *ct, const struct net_ct_match *m)
     if (nfnl_ct_get_family(ct) != m->target.family)
         return false;
     struct nl_addr *reply_src = nfnl_ct_get_src(ct, 1);
-    if (m->kind == NET_CT_ADDR)
-        return addr_is(nfnl_ct_get_src(ct, 0), &m->target) ||
-               addr_is(nfnl_ct_get_dst(ct, 0), &m->target) || addr_is(reply_src, &m->target);
     if (nfnl_ct_get_proto(ct) != m->proto || !nfnl_ct_test_dst_port(ct, 0) ||
         nfnl_ct_get_dst_port(ct, 0) != m->host_port)
         return false;
@@ -146,18 +143,18 @@ binding_match(const struct net_port_binding *b, enum net_ct_kind kind, struct ne
     }
 }
 
-int
-net_ct_flush_bindings(const struct net_port_binding *v, size_t n, enum net_ct_kind kind,
-                      struct bt_err **err)
+void
+net_ct_flush_bindings(struct net_ctx *ctx, const struct net_port_binding *v, size_t n,
+                      enum net_ct_kind kind)
 {
     _cleanup_free_ struct net_ct_match *m = xcalloc(n + 1, sizeof(*m));
     for (size_t i = 0; i < n; i++)
         binding_match(&v[i], kind, &m[i]);
-    return net_ct_flush(m, n, err);
+    net_ct_flush_later(ctx, m, n);
 }
 
-int
-net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err)
+void
+net_ct_flush_udp(struct net_ctx *ctx, const struct net_port_binding *v, size_t n)
 {
     _cleanup_free_ struct net_ct_match *m = xcalloc(n + 1, sizeof(*m));
     size_t k = 0;
@@ -165,7 +162,24 @@ net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err
         if (v[i].proto == NET_PROTO_UDP)
             binding_match(&v[i], NET_CT_NOT_TO_TARGET, &m[k++]);
     }
-    return net_ct_flush(m, k, err);
+    net_ct_flush_later(ctx, m, k);
+}
+
+void
+net_ct_flush_later(struct net_ctx *ctx, const struct net_ct_match *m, size_t n)
+{
+    if (n == 0)
+        return;
+    if (ctx->lock_depth > 0) {
+        ctx->ct_pending =
+            xreallocarray(ctx->ct_pending, ctx->n_ct_pending + n, sizeof(*ctx->ct_pending));
+        memcpy(ctx->ct_pending + ctx->n_ct_pending, m, n * sizeof(*m));
+        ctx->n_ct_pending += n;
+        return;
+    }
+    struct bt_err *err = NULL;
+    net_ct_flush(m, n, &err);
+    net_ct_err_done(&err);
 }
 
 void

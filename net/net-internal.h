@@ -17,6 +17,10 @@ struct net_ctx {
     int lock_fd;         /* >= 0 while the state lock is held */
     struct nft_ctx *nft; /* libnftables context, made on first use */
     int lock_depth;
+    /* conntrack deletions asked for under the lock, done by net_unlock
+     * once it is released (a dump walks the kernel's whole table) */
+    struct net_ct_match *ct_pending;
+    size_t n_ct_pending;
 };
 
 /* Container and netns ids name files: [A-Za-z0-9_.-], not starting with
@@ -195,10 +199,6 @@ int net_ports_publish_at(struct net_ctx *ctx, const char *container_id, const ch
                          const struct net_endpoint *ep, const struct net_port_spec *specs,
                          size_t nspecs, struct net_port_set **out, struct bt_err **err);
 
-/* net_ports_unpublish without the conntrack flush, for a caller that
- * flushes the container's addresses anyway (net_container_release). */
-int net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err);
-
 /* ---- nftables (nft.c) ---- */
 void net_nft_ctx_free(struct net_ctx *ctx);
 /* Creates the berth table with its maps and fixed rules if missing. */
@@ -249,9 +249,6 @@ enum net_ct_kind {
     /* Entries of the published port whose reply comes from anywhere else
      * (an earlier target, or the host itself while nothing was published). */
     NET_CT_NOT_TO_TARGET,
-    /* Entries with target as original source or destination or as reply
-     * source: everything of a released address. */
-    NET_CT_ADDR,
 };
 struct net_ct_match {
     enum net_ct_kind kind;
@@ -264,15 +261,20 @@ struct net_ct_match {
 /* Deletes the conntrack entries of the current netns that match any of m
  * (one dump, then one delete per entry). No conntrack table is success. */
 int net_ct_flush(const struct net_ct_match *m, size_t n, struct bt_err **err);
-/* The same for published bindings: kind NET_CT_TO_TARGET or
- * NET_CT_NOT_TO_TARGET, target = the binding's container address. */
-int net_ct_flush_bindings(const struct net_port_binding *v, size_t n, enum net_ct_kind kind,
-                          struct bt_err **err);
+/* net_ct_flush once the store's lock is released (at once when it is not
+ * held): the dump costs milliseconds, which no other command should wait
+ * for. Errors are logged at debug level, as for every flush. */
+void net_ct_flush_later(struct net_ctx *ctx, const struct net_ct_match *m, size_t n);
+/* The same (through net_ct_flush_later) for published bindings: kind
+ * NET_CT_TO_TARGET or NET_CT_NOT_TO_TARGET, target = the binding's
+ * container address. */
+void net_ct_flush_bindings(struct net_ctx *ctx, const struct net_port_binding *v, size_t n,
+                           enum net_ct_kind kind);
 /* After publishing: NET_CT_NOT_TO_TARGET for the UDP bindings of v. A UDP
  * client keeps its source port, so its flow would stay with an earlier
  * target; a TCP client opens each connection from a new port, and the
  * flows of a removed container were flushed when it went. */
-int net_ct_flush_udp(const struct net_port_binding *v, size_t n, struct bt_err **err);
+void net_ct_flush_udp(struct net_ctx *ctx, const struct net_port_binding *v, size_t n);
 /* Consumes the error of a flush: a failure is logged at debug level and
  * not passed on. The ports or addresses have changed already; the entries
  * left behind expire on their own, and a setup or removal must not fail

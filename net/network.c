@@ -1052,28 +1052,14 @@ net_network_detach_endpoint(struct net_ctx *ctx, struct net_network *nw, const c
         if (r < 0)
             return r;
     }
-    struct net_ct_match m[2] = {{.kind = NET_CT_ADDR}, {.kind = NET_CT_ADDR}};
-    size_t nm = 0;
-    struct net_prefix p4;
-    struct net_prefix6 p6;
-    if (net_prefix_parse(bt_json_str(ep, "ipv4"), false, &p4)) {
-        m[nm].target.family = AF_INET;
-        m[nm++].target.u.v4 = htonl(p4.addr);
-    }
-    if (net_prefix6_parse(bt_json_str(ep, "ipv6"), false, &p6)) {
-        m[nm].target.family = AF_INET6;
-        m[nm++].target.u.v6 = p6.addr;
-    }
     json_object_del(nw->endpoints, cid);
-    int r = net_network_save(ctx, nw, err);
-    if (r < 0)
-        return r;
-    /* The address goes back to the pool: flows of the container (its own
-     * and those NATed to it) must not reach whoever gets it next. */
-    struct bt_err *ct_err = NULL;
-    net_ct_flush(m, nm, &ct_err);
-    net_ct_err_done(&ct_err);
-    return 0;
+    /* The container's own (masqueraded) flows are left to expire, as
+     * Docker leaves them: a dump walks the kernel's whole table, which
+     * would cost every container's removal milliseconds, and an entry
+     * whose tuple a later holder of the address reuses maps it the same
+     * way. The flows NATed to it through published ports were flushed with
+     * the ports. */
+    return net_network_save(ctx, nw, err);
 }
 
 int
@@ -1135,9 +1121,9 @@ net_container_release(struct net_ctx *ctx, const char *container_id, struct bt_e
     int r = net_lock(ctx, err);
     if (r < 0)
         return r;
-    /* Detaching flushes every conntrack entry of the addresses, those of
-     * the published ports included. */
-    r = net_ports_drop(ctx, container_id, err);
+    /* The published ports' conntrack entries go once the lock is released
+     * (net_unlock). */
+    r = net_ports_unpublish(ctx, container_id, err);
     _cleanup_(network_list_done) struct network_list all = {0};
     if (r == 0) {
         all.v = net_network_list(ctx, &all.n, err);

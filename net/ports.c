@@ -625,9 +625,7 @@ publish_locked(struct net_ctx *ctx, const char *cid, const char *cname, uint32_t
     /* Flows to these host ports that conntrack still sends elsewhere (an
      * earlier container, or the host while nothing was published) come
      * here from their next packet on. */
-    struct bt_err *ct_err = NULL;
-    net_ct_flush_udp(set->bindings, set->n, &ct_err);
-    net_ct_err_done(&ct_err);
+    net_ct_flush_udp(ctx, set->bindings, set->n);
     *out = TAKE_PTR(set);
     return 0;
 }
@@ -711,7 +709,7 @@ collect(json_t *reg, const char *cid, bool remove)
 }
 
 static int
-unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_err **err)
+unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
 {
     int r = net_lock(ctx, err);
     if (r < 0)
@@ -727,11 +725,8 @@ unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_e
         if (r == 0)
             r = registry_save(ctx, reg, err);
     }
-    if (r == 0 && set->n > 0 && flush) {
-        struct bt_err *ct_err = NULL;
-        net_ct_flush_bindings(set->bindings, set->n, NET_CT_TO_TARGET, &ct_err);
-        net_ct_err_done(&ct_err);
-    }
+    if (r == 0 && set->n > 0)
+        net_ct_flush_bindings(ctx, set->bindings, set->n, NET_CT_TO_TARGET);
     net_unlock(ctx);
     return r;
 }
@@ -739,13 +734,7 @@ unpublish(struct net_ctx *ctx, const char *container_id, bool flush, struct bt_e
 int
 net_ports_unpublish(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
 {
-    return unpublish(ctx, container_id, true, err);
-}
-
-int
-net_ports_drop(struct net_ctx *ctx, const char *container_id, struct bt_err **err)
-{
-    return unpublish(ctx, container_id, false, err);
+    return unpublish(ctx, container_id, err);
 }
 
 struct net_port_set *

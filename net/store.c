@@ -48,6 +48,7 @@ net_ctx_free(struct net_ctx *ctx)
     if (ctx->lock_fd >= 0)
         close(ctx->lock_fd);
     net_nft_ctx_free(ctx);
+    free(ctx->ct_pending);
     free(ctx->root);
     free(ctx->runroot);
     free(ctx->config);
@@ -102,6 +103,13 @@ net_unlock(struct net_ctx *ctx)
     if (ctx->lock_fd >= 0) {
         close(ctx->lock_fd); /* releases the flock */
         ctx->lock_fd = -1;
+    }
+    if (ctx->n_ct_pending) {
+        struct net_ct_match *m = TAKE_PTR(ctx->ct_pending);
+        size_t n = ctx->n_ct_pending;
+        ctx->n_ct_pending = 0;
+        net_ct_flush_later(ctx, m, n);
+        free(m);
     }
 }
 
