@@ -234,9 +234,11 @@ addr_add_idx(struct nl_sock *sk, int ifindex, const char *ifname, uint32_t addr,
     return 0;
 }
 
-int
-net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
-             struct bt_err **err)
+/* Removes local (an address of family) from ifname; a link or address
+ * already gone is success. shown: the address as messages print it. */
+static int
+addr_del(struct nl_sock *sk, const char *ifname, int family, struct nl_addr *local,
+         const char *shown, uint8_t len, struct bt_err **err)
 {
     _cleanup_link_ struct rtnl_link *link = NULL;
     int r = rtnl_link_get_kernel(sk, 0, ifname, &link);
@@ -245,18 +247,23 @@ net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
     if (r < 0)
         return net_nl_err(err, r, "link '%s'", ifname);
     _cleanup_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
-    _cleanup_nladdr_ struct nl_addr *local = nladdr_v4(addr, len);
     rtnl_addr_set_ifindex(ra, rtnl_link_get_ifindex(link));
-    rtnl_addr_set_family(ra, AF_INET);
+    rtnl_addr_set_family(ra, family);
     r = rtnl_addr_set_local(ra, local);
     if (r == 0)
         r = rtnl_addr_delete(sk, ra, 0);
-    if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND) {
-        char buf[20];
-        return net_nl_err(err, r, "remove address %s/%u from '%s'", net_addr_fmt(addr, buf), len,
-                          ifname);
-    }
+    if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND)
+        return net_nl_err(err, r, "remove address %s/%u from '%s'", shown, len, ifname);
     return 0;
+}
+
+int
+net_addr_del(struct nl_sock *sk, const char *ifname, uint32_t addr, uint8_t len,
+             struct bt_err **err)
+{
+    _cleanup_nladdr_ struct nl_addr *local = nladdr_v4(addr, len);
+    char buf[20];
+    return addr_del(sk, ifname, AF_INET, local, net_addr_fmt(addr, buf), len, err);
 }
 
 int
@@ -528,25 +535,9 @@ int
 net_addr6_del(struct nl_sock *sk, const char *ifname, const struct in6_addr *addr, uint8_t len,
               struct bt_err **err)
 {
-    _cleanup_link_ struct rtnl_link *link = NULL;
-    int r = rtnl_link_get_kernel(sk, 0, ifname, &link);
-    if (r == -NLE_NODEV || r == -NLE_OBJ_NOTFOUND)
-        return 0;
-    if (r < 0)
-        return net_nl_err(err, r, "link '%s'", ifname);
-    _cleanup_addr_ struct rtnl_addr *ra = rtnl_addr_alloc();
     _cleanup_nladdr_ struct nl_addr *local = nladdr_v6(addr, len);
-    rtnl_addr_set_ifindex(ra, rtnl_link_get_ifindex(link));
-    rtnl_addr_set_family(ra, AF_INET6);
-    r = rtnl_addr_set_local(ra, local);
-    if (r == 0)
-        r = rtnl_addr_delete(sk, ra, 0);
-    if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND) {
-        char buf[INET6_ADDRSTRLEN];
-        return net_nl_err(err, r, "remove address %s/%u from '%s'", net_addr6_fmt(addr, buf), len,
-                          ifname);
-    }
-    return 0;
+    char buf[INET6_ADDRSTRLEN];
+    return addr_del(sk, ifname, AF_INET6, local, net_addr6_fmt(addr, buf), len, err);
 }
 
 static int
