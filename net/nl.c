@@ -413,14 +413,14 @@ net_veth_create(struct nl_sock *sk, const char *host_name, const char *bridge, i
     return r;
 }
 
+/* Adds the default route of family through gw (dst: the family's
+ * any-address, via: gw) on ifindex. shown: gw as messages print it. */
 static int
-route_add_default_idx(struct nl_sock *sk, int ifindex, const char *ifname, uint32_t gw,
-                      struct bt_err **err)
+default_route_add(struct nl_sock *sk, int family, struct nl_addr *dst, struct nl_addr *via,
+                  int ifindex, const char *ifname, const char *shown, struct bt_err **err)
 {
     _cleanup_route_ struct rtnl_route *route = rtnl_route_alloc();
-    _cleanup_nladdr_ struct nl_addr *dst = nladdr_v4(0, 0);
-    _cleanup_nladdr_ struct nl_addr *via = nladdr_v4(gw, 32);
-    rtnl_route_set_family(route, AF_INET);
+    rtnl_route_set_family(route, family);
     rtnl_route_set_table(route, RT_TABLE_MAIN);
     rtnl_route_set_protocol(route, RTPROT_BOOT);
     rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
@@ -433,12 +433,20 @@ route_add_default_idx(struct nl_sock *sk, int ifindex, const char *ifname, uint3
         rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
         r = rtnl_route_add(sk, route, NLM_F_EXCL);
     }
-    if (r < 0) {
-        char buf[20];
-        return net_nl_err(err, r, "add default route via %s dev '%s'", net_addr_fmt(gw, buf),
-                          ifname);
-    }
+    if (r < 0)
+        return net_nl_err(err, r, "add %sdefault route via %s dev '%s'",
+                          family == AF_INET6 ? "IPv6 " : "", shown, ifname);
     return 0;
+}
+
+static int
+route_add_default_idx(struct nl_sock *sk, int ifindex, const char *ifname, uint32_t gw,
+                      struct bt_err **err)
+{
+    _cleanup_nladdr_ struct nl_addr *dst = nladdr_v4(0, 0);
+    _cleanup_nladdr_ struct nl_addr *via = nladdr_v4(gw, 32);
+    char buf[20];
+    return default_route_add(sk, AF_INET, dst, via, ifindex, ifname, net_addr_fmt(gw, buf), err);
 }
 
 int
@@ -544,29 +552,11 @@ static int
 route6_add_default_idx(struct nl_sock *sk, int ifindex, const char *ifname,
                        const struct in6_addr *gw, struct bt_err **err)
 {
-    _cleanup_route_ struct rtnl_route *route = rtnl_route_alloc();
     struct in6_addr any = IN6ADDR_ANY_INIT;
     _cleanup_nladdr_ struct nl_addr *dst = nladdr_v6(&any, 0);
     _cleanup_nladdr_ struct nl_addr *via = nladdr_v6(gw, 128);
-    rtnl_route_set_family(route, AF_INET6);
-    rtnl_route_set_table(route, RT_TABLE_MAIN);
-    rtnl_route_set_protocol(route, RTPROT_BOOT);
-    rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
-    rtnl_route_set_type(route, RTN_UNICAST);
-    int r = rtnl_route_set_dst(route, dst);
-    if (r == 0) {
-        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-        rtnl_route_nh_set_ifindex(nh, ifindex);
-        rtnl_route_nh_set_gateway(nh, via);
-        rtnl_route_add_nexthop(route, nh); /* the route owns nh now */
-        r = rtnl_route_add(sk, route, NLM_F_EXCL);
-    }
-    if (r < 0) {
-        char buf[INET6_ADDRSTRLEN];
-        return net_nl_err(err, r, "add IPv6 default route via %s dev '%s'", net_addr6_fmt(gw, buf),
-                          ifname);
-    }
-    return 0;
+    char buf[INET6_ADDRSTRLEN];
+    return default_route_add(sk, AF_INET6, dst, via, ifindex, ifname, net_addr6_fmt(gw, buf), err);
 }
 
 int
